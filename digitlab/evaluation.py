@@ -1,0 +1,26 @@
+"""A checkpoint measured on the official test set: predictions and every metric the pages show."""
+
+import numpy as np
+import torch
+
+from digitlab import metrics
+from digitlab.checkpoint import Checkpoint
+from digitlab.data import MNIST
+
+
+@torch.no_grad()
+def predict(ck: Checkpoint, images: torch.Tensor, batch: int = 8192) -> np.ndarray:
+    """uint8 (N, 28, 28) -> (N, 10) probabilities."""
+    return np.concatenate([ck.predict_proba(images[i : i + batch].float().div(255).numpy())
+                           for i in range(0, len(images), batch)])
+
+
+def evaluate_test(ck: Checkpoint, mnist: MNIST) -> dict:
+    probs = predict(ck, mnist.test_x)
+    y_true = mnist.test_y.numpy()
+    y_pred = probs.argmax(1)
+    loss = float(-np.log(np.clip(probs[np.arange(len(y_true)), y_true], 1e-12, None)).mean())
+    per_class = metrics.per_class(y_true, y_pred)
+    return dict(test_acc=metrics.accuracy(y_true, y_pred), test_loss=loss, macro_f1=per_class[-1]["f1"],
+                per_class=per_class, confusion=metrics.confusion(y_true, y_pred).tolist(),
+                num_params=ck.num_params, y_true=y_true, y_pred=y_pred, probs=probs)

@@ -1,0 +1,67 @@
+"""Any digit image -> a 28x28 MNIST-like image: cropped, scaled into 20x20, centred by centre of mass."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+from digitlab import UserError
+
+INK = 0.2            # a pixel brighter than this (in [0, 1], ink bright) is ink
+MIN_INK = 0.0015     # fewer ink pixels than this fraction of the image means "nothing drawn"
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, 3) or (H, W, 4) array, uint8 or [0, 1] floats -> (H, W) floats in [0, 1], ink bright."""
+    a = np.asarray(img, dtype=np.float32)
+    if a.size and a.max() > 1.0:
+        a = a / 255.0
+    if a.ndim == 3:
+        rgb, alpha = a[..., :3], (a[..., 3] if a.shape[-1] == 4 else None)
+        if alpha is not None and alpha.min() < 0.99:  # strokes on a transparent background: ink is the alpha
+            return alpha
+        a = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    return 1.0 - a if np.median(border) > 0.5 else a  # dark on light -> light on dark
+
+
+def _resize(a: np.ndarray, h: int, w: int) -> np.ndarray:
+    t = torch.from_numpy(np.ascontiguousarray(a))[None, None]
+    return F.interpolate(t, size=(h, w), mode="bilinear", antialias=True, align_corners=False)[0, 0].numpy()
+
+
+def to_mnist(img: np.ndarray) -> np.ndarray | None:
+    """(28, 28) float32 in [0, 1] the way MNIST was made, or None when (almost) nothing is drawn."""
+    g = to_gray(img)
+    mask = g > INK
+    if mask.sum() < max(4, MIN_INK * g.size):
+        return None
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    crop = g[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    s = 20.0 / max(h, w)
+    h, w = max(1, round(h * s)), max(1, round(w * s))
+    digit = np.clip(_resize(crop, h, w), 0, 1)
+    total = digit.sum()
+    r = (digit.sum(1) @ np.arange(h)) / total  # centre of mass, (row, col)
+    c = (digit.sum(0) @ np.arange(w)) / total
+    top = int(np.clip(round(13.5 - r), 0, 28 - h))
+    left = int(np.clip(round(13.5 - c), 0, 28 - w))
+    out = np.zeros((28, 28), dtype=np.float32)
+    out[top : top + h, left : left + w] = digit
+    return out
+
+
+def read_image(path) -> np.ndarray:
+    """An image file as an array; a clear error when it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"No file at {path}: give the path of a PNG or JPEG image.")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return np.asarray(im.convert("RGBA" if "A" in im.getbands() else "L"))
+    except (UnidentifiedImageError, OSError):
+        raise UserError(f"{path} is not an image digitlab can read: give a PNG or JPEG file.") from None

@@ -1,0 +1,32 @@
+"""Named recipes that reproduce the course's experiments (flags given beside one override it)."""
+
+from digitlab.config import TrainConfig
+
+_COMPARE = dict(hidden=[128, 64], epochs=25, batch_size=64, normalize="symmetric")
+
+PRESETS: dict[str, dict] = {
+    "seed-ann": dict(hidden=[512, 128], optimizer="adam", lr=1e-3, batch_size=64, epochs=10, normalize="symmetric"),
+    "seed-assignment": dict(hidden=[128, 128], optimizer="adam", lr=1e-3, batch_size=64, epochs=20, normalize="mnist"),
+    "compare-sgd": dict(_COMPARE, optimizer="sgd", lr=0.05),
+    "compare-momentum": dict(_COMPARE, optimizer="momentum", lr=0.01, momentum=0.9),
+    "compare-adam": dict(_COMPARE, optimizer="adam", lr=1e-3),
+    "trial-100-50": dict(hidden=[100, 50], optimizer="adam", lr=0.01, epochs=10, normalize="mnist"),
+    "trial-30-5": dict(hidden=[30, 5], optimizer="adam", lr=0.01, epochs=10, normalize="mnist"),
+    "nmlp-30-5": dict(hidden=[30, 5], norm="layer", dropout=0.5, optimizer="adam", lr=0.01, epochs=3, normalize="mnist"),
+    "dropout-0.2": dict(hidden=[512, 128], dropout=0.2, optimizer="adam", lr=1e-3, epochs=10, normalize="mnist"),
+    "dropout-0.4": dict(hidden=[512, 128], dropout=0.4, optimizer="adam", lr=5e-4, epochs=10, normalize="mnist"),
+    "dropout-0.6": dict(hidden=[512, 128], dropout=0.6, optimizer="adam", lr=1e-4, epochs=10, normalize="mnist"),
+    "fast": dict(hidden=[512], optimizer="adam", lr=3e-3, batch_size=256, epochs=3, schedule="onecycle",
+                 normalize="mnist", label_smoothing=0.1),
+}
+# The course's three-optimizer comparison, queued together by one action.
+COMPARISON = ("compare-sgd", "compare-momentum", "compare-adam")
+
+
+def preset(name: str, **overrides) -> TrainConfig:
+    """The named preset's config, with overrides applied (unvalidated: validate at the edge)."""
+    from digitlab import UserError
+
+    if name not in PRESETS:
+        raise UserError(f"Unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
+    return TrainConfig(**{"name": name, **PRESETS[name], **overrides})
