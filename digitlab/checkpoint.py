@@ -1,7 +1,6 @@
 """Checkpoint files: state_dict + the config that rebuilds the model, its normalization and metrics."""
 
 import os
-import pickle
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +59,7 @@ def load(path) -> Checkpoint:
         raise UserError(f"No checkpoint at {path}: give the path of a .pt file written by digitlab.")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-sentence answer
         unsafe = "weights_only" in str(e) or "Unsupported global" in str(e)
         why = "holds code or objects that are not allowed" if unsafe else "is corrupt or not a PyTorch file"
         raise UserError(f"{path} {why}: use a checkpoint written by digitlab.") from None

