@@ -35,14 +35,18 @@ TRAIN_FLAGS = {  # flag -> (TrainConfig field, type, help)
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one sentence, no usage dump
-        raise UserError(f"{message[0].upper()}{message[1:]}: see `python -m digitlab {self.prog.split()[-1]} --help`.")
+        cmd = " ".join(self.prog.split()[1:])
+        raise UserError(f"{message[0].upper()}{message[1:]}: see `python -m digitlab {cmd + ' ' if cmd else ''}--help`.")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="digitlab", description="Train, evaluate and use MNIST digit classifiers.")
-    p.add_argument("--runs", help="runs folder (default $DIGITLAB_RUNS or ./runs)")
-    p.add_argument("--data", help="data root (default $DIGITLAB_DATA or ./data)")
+    common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
+    common.add_argument("--runs", default=argparse.SUPPRESS, help="runs folder (default $DIGITLAB_RUNS or ./runs)")
+    common.add_argument("--data", default=argparse.SUPPRESS, help="data root (default $DIGITLAB_DATA or ./data)")
+    p = Parser(prog="digitlab", description="Train, evaluate and use MNIST digit classifiers.", parents=[common])
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    _add = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add(*a, parents=[common], **k)
 
     t = sub.add_parser("train", help="train a model and store the run")
     t.add_argument("--preset", help="start from a named recipe; flags given beside it override it")
@@ -252,6 +256,7 @@ def main(argv=None) -> int:
         argv = sys.argv[1:] if argv is None else list(argv)
         a = build_parser().parse_args(argv)
         a.argv = argv
+        a.runs, a.data = getattr(a, "runs", None), getattr(a, "data", None)
         return globals()[f"cmd_{a.command}"](a)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

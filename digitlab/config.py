@@ -89,3 +89,15 @@ def validate(c: TrainConfig, train_size: int = 48_000) -> TrainConfig:
         raise UserError("The step schedule needs a step size of at least 1 epoch and a gamma in (0, 1].")
     c.hidden = [int(h) for h in c.hidden]
     return c
+
+
+def parse_hidden(text: str) -> list[int]:
+    """'512, 128' or '512 128' -> [512, 128]; a clear error for anything else."""
+    parts = text.replace(",", " ").split()
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        raise UserError(f"Hidden sizes must be whole numbers separated by commas, such as 512, 128; got {text!r}.") from None
+    if not sizes or min(sizes) < 1:
+        raise UserError(f"Give at least one hidden size, each at least 1, such as 512, 128; got {text!r}.")
+    return sizes

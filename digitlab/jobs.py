@@ -10,7 +10,7 @@ from pathlib import Path
 from digitlab import UserError, checkpoint, data
 from digitlab.config import TrainConfig, validate
 from digitlab.store import Store
-from digitlab.train import train
+from digitlab.train import resolve_device, train
 
 CANCEL_POLL = 0.5  # seconds between the worker's looks at the store for a cancel request
 
@@ -100,8 +100,30 @@ def work(store: Store, data_root=None) -> int:
             return done
 
 
+_last_start: dict[str, float] = {}
+
+
+def worker_alive(store: Store) -> bool:
+    lock = _lock(store)
+    if lock is None:
+        return True
+    lock.close()
+    return False
+
+
+def ensure_worker(store: Store, data_root=None, min_interval: float = 5.0) -> bool:
+    """Start a worker if queued runs wait and none is working (say, after a restart); True if one was started."""
+    if worker_alive(store) or not any(r["status"] == "queued" for r in store.runs()):
+        return False
+    if time.monotonic() - _last_start.get(str(store.root), -1e9) < min_interval:
+        return False  # a worker that failed to start is not respawned every poll
+    start_worker(store, data_root)
+    return True
+
+
 def start_worker(store: Store, data_root=None) -> subprocess.Popen:
     """Start a detached worker process for the store's queue (it exits at once if one is running)."""
+    _last_start[str(store.root)] = time.monotonic()
     cmd = [sys.executable, "-m", "digitlab", "worker", "--runs", str(store.root)]
     if data_root:
         cmd += ["--data", str(data_root)]
@@ -113,6 +135,7 @@ def start_worker(store: Store, data_root=None) -> subprocess.Popen:
 def launch(store: Store, config: TrainConfig, data_root=None) -> int:
     """Queue a validated run and make sure a worker is draining the queue; returns the run id."""
     config = validate(config)
+    resolve_device(config.device)  # an unavailable device is refused now, not in the worker
     if not data.is_prepared(data_root):
         raise UserError("MNIST is not prepared yet: prepare it on the Data page or run `python -m digitlab data`.")
     run_id = store.create(config)

@@ -58,3 +58,14 @@ def first_epoch_reaching(accs, target: float) -> int | None:
         if a >= target:
             return i
     return None
+
+
+def run_summary(epochs: list[dict], target: float = 0.97, split: str = "test") -> dict:
+    """The course's comparison row: first epoch reaching target, best and last accuracy, last losses."""
+    accs = [e[f"{split}_acc"] for e in epochs]
+    if not accs:
+        return dict(first_epoch=None, best_acc=None, best_epoch=None, last_acc=None, last_train_loss=None,
+                    last_test_loss=None)
+    best = int(np.argmax(accs))
+    return dict(first_epoch=first_epoch_reaching(accs, target), best_acc=accs[best], best_epoch=best + 1,
+                last_acc=accs[-1], last_train_loss=epochs[-1]["train_loss"], last_test_loss=epochs[-1]["test_loss"])

@@ -54,14 +54,14 @@ def to_mnist(img: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def read_image(path) -> np.ndarray:
-    """An image file as an array; a clear error when it is not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"No file at {path}: give the path of a PNG or JPEG image.")
+def read_image(source) -> np.ndarray:
+    """An image file (a path or an open binary file) as an array; a clear error when it is not one."""
+    name = getattr(source, "name", str(source))
+    if not hasattr(source, "read") and not Path(source).is_file():
+        raise UserError(f"No file at {source}: give the path of a PNG or JPEG image.")
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             im.load()
             return np.asarray(im.convert("RGBA" if "A" in im.getbands() else "L"))
-    except (UnidentifiedImageError, OSError):
-        raise UserError(f"{path} is not an image digitlab can read: give a PNG or JPEG file.") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise UserError(f"{name} is not an image digitlab can read: give a PNG or JPEG file.") from None

@@ -1,0 +1,98 @@
+"""Plotly figure builders: data in, figure out (no Streamlit, so they are tested without a browser)."""
+
+import numpy as np
+import plotly.graph_objects as go
+
+from digitlab.metrics import moving_average
+
+SPLIT_DASH = {"train": "dot", "val": "dash", "test": "solid"}
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf"]
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=-0.35), hovermode="x unified")
+    return fig
+
+
+def probabilities(probs) -> go.Figure:
+    """Bar chart of the ten class probabilities, the top one highlighted."""
+    p = np.asarray(probs, dtype=float)
+    colors = ["#d62728" if k == p.argmax() else "#9ecae1" for k in range(10)]
+    fig = go.Figure(go.Bar(x=[str(k) for k in range(10)], y=p, marker_color=colors,
+                           text=[f"{v:.0%}" if v >= 0.01 else "" for v in p], textposition="outside"))
+    fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
+    fig.update_xaxes(type="category")
+    return _layout(fig, "Class probabilities", "digit", "probability", height=300).update_layout(hovermode="closest")
+
+
+def epoch_curves(runs: list[tuple[str, list[dict]]], metric: str, splits=("train", "val", "test")) -> go.Figure:
+    """Per-epoch loss or accuracy of several runs overlaid: one colour a run, one dash a split."""
+    fig = go.Figure()
+    for i, (name, epochs) in enumerate(runs):
+        x = [e["epoch"] for e in epochs]
+        for s in splits:
+            fig.add_trace(go.Scatter(x=x, y=[e[f"{s}_{metric}"] for e in epochs], mode="lines+markers",
+                                     name=f"{name} · {s}", line=dict(color=PALETTE[i % 10], dash=SPLIT_DASH[s]),
+                                     marker=dict(size=4)))
+    label = "accuracy" if metric == "acc" else "loss"
+    longest = max((len(e) for _, e in runs), default=1)
+    fig.update_xaxes(tick0=1, dtick=max(1, -(-longest // 10)))  # whole epochs only
+    if metric == "acc":
+        fig.update_yaxes(tickformat=".1%")
+    return _layout(fig, f"{label.capitalize()} per epoch", "epoch", label)
+
+
+def step_losses(runs: list[tuple[str, list[dict]]], window: int = 50) -> go.Figure:
+    """Training loss at every step (faint) and its moving average (bold), per run."""
+    fig = go.Figure()
+    for i, (name, steps) in enumerate(runs):
+        x = [s["step"] for s in steps]
+        y = [s["loss"] for s in steps]
+        c = PALETTE[i % 10]
+        fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", name=f"{name} · step", line=dict(color=c, width=1),
+                                   opacity=0.25, showlegend=False))
+        fig.add_trace(go.Scattergl(x=x, y=moving_average(y, window), mode="lines", name=f"{name} · avg {window}",
+                                   line=dict(color=c, width=2)))
+    return _layout(fig, f"Training loss per step (moving average over {window})", "step", "loss")
+
+
+def confusion(cm, highlight: tuple[int, int] | None = None) -> go.Figure:
+    """Heatmap of a (10, 10) confusion matrix: rows true digits, columns predictions."""
+    cm = np.asarray(cm)
+    z = np.log10(cm + 1)  # log colour so that the off-diagonal mistakes stay visible
+    fig = go.Figure(go.Heatmap(z=z, x=[str(k) for k in range(10)], y=[str(k) for k in range(10)], text=cm,
+                               texttemplate="%{text}", colorscale="Blues", showscale=False,
+                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+    if highlight is not None:
+        t, p = highlight
+        fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line=dict(color="#d62728", width=3))
+    fig.update_yaxes(autorange="reversed", type="category", title="true digit")
+    fig.update_xaxes(type="category", title="predicted digit", side="top")
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def class_counts(counts: dict[str, np.ndarray]) -> go.Figure:
+    """Grouped bars: how many images of each digit every split holds."""
+    fig = go.Figure([go.Bar(x=[str(k) for k in range(10)], y=np.asarray(c), name=s) for s, c in counts.items()])
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Images per digit", "digit", "count").update_layout(hovermode="closest")
+
+
+def pixel_histograms(values: dict[str, np.ndarray]) -> go.Figure:
+    """Histogram of pixel values under each normalization."""
+    fig = go.Figure([go.Histogram(x=np.asarray(v), name=k, nbinsx=60, opacity=0.6) for k, v in values.items()])
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(type="log")
+    return _layout(fig, "Pixel values after each normalization", "value", "pixels (log)").update_layout(
+        hovermode="closest")
+
+
+def enlarge(img28, scale: int = 6) -> np.ndarray:
+    """A (28, 28) image in [0, 1] or uint8 as an enlarged uint8 image with crisp pixels."""
+    a = np.asarray(img28, dtype=float)
+    if a.max() > 1:
+        a = a / 255
+    return np.kron(np.clip(a, 0, 1) * 255, np.ones((scale, scale))).astype(np.uint8)

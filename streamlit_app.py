@@ -1,0 +1,12 @@
+"""digitlab: the router. Each page lives in pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="digitlab", page_icon=":material/draw:", layout="wide")
+nav = st.navigation([
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
+    st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+])
+nav.run()
