@@ -5,15 +5,19 @@ from pathlib import Path
 import streamlit as st
 
 from digitlab import UserError, checkpoint, data
-from digitlab.store import Store
+from digitlab.store import Store, runs_root
 
 ROOT = Path(__file__).parent
 SHIPPED = ROOT / "checkpoints"
 
 
 @st.cache_resource
+def _store(root: str) -> Store:
+    return Store(root)
+
+
 def store() -> Store:
-    return Store()
+    return _store(str(runs_root()))
 
 
 @st.cache_resource(max_entries=8)

@@ -6,11 +6,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
+from scipy import ndimage
 
 from digitlab import UserError
 
 INK = 0.2            # a pixel brighter than this (in [0, 1], ink bright) is ink
 MIN_INK = 0.0015     # fewer ink pixels than this fraction of the image means "nothing drawn"
+STROKE = 2.5         # MNIST's typical stroke width, in pixels of the 28x28 image
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:
@@ -32,14 +34,38 @@ def _resize(a: np.ndarray, h: int, w: int) -> np.ndarray:
     return F.interpolate(t, size=(h, w), mode="bilinear", antialias=True, align_corners=False)[0, 0].numpy()
 
 
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width of a binary drawing: twice its area over its boundary length."""
+    boundary = (mask & ~ndimage.binary_erosion(mask)).sum()
+    return 2.0 * mask.sum() / max(boundary, 1)
+
+
+def _crop(g: np.ndarray) -> np.ndarray:
+    rows, cols = np.flatnonzero((g > INK).any(1)), np.flatnonzero((g > INK).any(0))
+    return g[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def normalize_stroke(crop: np.ndarray) -> np.ndarray:
+    """Thicken or thin the strokes of a large drawing so that, scaled into 20x20, they are about MNIST's width."""
+    scale = 20.0 / max(crop.shape)
+    if scale > 0.4:  # small images (such as 28x28 digits) are left as they are
+        return crop
+    r = round((STROKE / scale - stroke_width(crop > 0.5)) / 2)
+    if r == 0:
+        return crop
+    disk = np.hypot(*np.mgrid[-abs(r) : abs(r) + 1, -abs(r) : abs(r) + 1]) <= abs(r)
+    if r > 0:
+        return _crop(ndimage.grey_dilation(np.pad(crop, r), footprint=disk))
+    thin = ndimage.grey_erosion(crop, footprint=disk)
+    return _crop(thin) if (thin > INK).sum() > 0.3 * (crop > INK).sum() else crop  # never erase the digit
+
+
 def to_mnist(img: np.ndarray) -> np.ndarray | None:
     """(28, 28) float32 in [0, 1] the way MNIST was made, or None when (almost) nothing is drawn."""
     g = to_gray(img)
-    mask = g > INK
-    if mask.sum() < max(4, MIN_INK * g.size):
+    if (g > INK).sum() < max(4, MIN_INK * g.size):
         return None
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    crop = g[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = normalize_stroke(_crop(g))
     h, w = crop.shape
     s = 20.0 / max(h, w)
     h, w = max(1, round(h * s)), max(1, round(w * s))
