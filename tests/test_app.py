@@ -34,14 +34,14 @@ def test_router_opens_on_draw(runs):
 
 
 def test_draw_page_offers_the_shipped_model_and_asks_for_a_drawing(runs):
-    at = run("pages/draw.py")
+    at = run("app_pages/draw.py")
     assert any("mlp-default" in o for o in at.selectbox(key="draw_model").options)
     assert any("Draw a digit on the black square" in i.value for i in at.info)
     assert not [m for m in at.metric if m.label == "Prediction"]  # nothing drawn, no prediction
 
 
 def test_train_page_form_and_presets(runs):
-    at = run("pages/train.py")
+    at = run("app_pages/train.py")
     at.selectbox(key="preset").set_value("nmlp-30-5").run()
     assert at.text_input(key="f_hidden").value == "30, 5"
     assert at.selectbox(key="f_norm").value == "layer" and at.session_state["f_dropout"] == 0.5
@@ -52,10 +52,10 @@ def test_train_page_form_and_presets(runs):
 
 
 def test_runs_page_shows_a_completed_run(store_with_run):
-    at = run("pages/runs.py")
+    at = run("app_pages/runs.py")
     assert at.multiselect[0].value == ["1: smoke"]
     assert at.dataframe  # the table of runs and the summary
 
 
 def test_data_page(runs):
-    run("pages/data.py")
+    run("app_pages/data.py")
