@@ -7,7 +7,8 @@ import streamlit as st
 
 import ui
 from digitlab import UserError, data, jobs, plots
-from digitlab.config import DEVICES, NORMALIZATIONS, NORMS, OPTIMIZERS, SCHEDULES, TrainConfig, parse_hidden
+from digitlab.config import (DEVICES, MODELS, NORMALIZATIONS, NORMS, OPTIMIZERS, SCHEDULES, TrainConfig,
+                             parse_hidden)
 from digitlab.presets import COMPARISON, PRESETS, preset
 from digitlab.train import available_devices
 
@@ -19,6 +20,7 @@ def set_form(c: TrainConfig) -> None:
     for f in fields(TrainConfig):
         st.session_state[f"f_{f.name}"] = getattr(c, f.name)
     st.session_state.f_hidden = ", ".join(map(str, c.hidden))
+    st.session_state.f_channels = ", ".join(map(str, c.channels))
 
 
 def on_preset() -> None:
@@ -36,6 +38,8 @@ with st.sidebar:
                  help="Fills the form with a recipe from the course; change anything before launching.")
     with st.form("hyper"):
         st.text_input("Name", key="f_name", placeholder="optional")
+        st.segmented_control("Model", MODELS, key="f_model",
+                             help="mlp: fully connected layers · cnn: 5x5 conv blocks, then the hidden layers")
         st.text_input("Hidden layer sizes", key="f_hidden", help="Comma-separated widths, e.g. 512, 128")
         st.selectbox("Optimizer", OPTIMIZERS, key="f_optimizer",
                      help="momentum is SGD with momentum (Nesterov optional)")
@@ -54,6 +58,19 @@ with st.sidebar:
                          help="none: [0, 1] · mnist: mean 0.1307, std 0.3081 · symmetric: [-1, 1]")
             st.number_input("Weight decay", min_value=0.0, format="%g", step=1e-5, key="f_weight_decay")
             st.number_input("Label smoothing", 0.0, 0.99, step=0.05, key="f_label_smoothing")
+        with st.expander("Augmentation"):
+            st.caption("Random distortions of each training batch, on the training device.")
+            c1, c2 = st.columns(2)
+            c1.number_input("Rotate (°)", 0.0, 90.0, step=1.0, key="f_rotate")
+            c2.number_input("Shear (°)", 0.0, 60.0, step=1.0, key="f_shear")
+            c1, c2 = st.columns(2)
+            c1.number_input("Scale (±)", 0.0, 0.9, step=0.02, key="f_scale")
+            c2.number_input("Shift (px)", 0.0, 14.0, step=0.5, key="f_translate")
+            c1, c2 = st.columns(2)
+            c1.number_input("Elastic (px)", 0.0, 14.0, step=0.5, key="f_elastic")
+            c2.number_input("Stroke width", 0.0, 1.0, step=0.1, key="f_thickness",
+                            help="Share of images made bolder or thinner")
+            st.text_input("CNN channels", key="f_channels", help="cnn only: channels of each conv block, e.g. 32, 64")
         with st.expander("Momentum and schedule"):
             c1, c2 = st.columns(2)
             c1.number_input("Momentum", 0.0, 0.999, step=0.05, key="f_momentum")
@@ -72,8 +89,10 @@ with st.sidebar:
 
 
 def form_config() -> TrainConfig:
-    values = {f.name: st.session_state[f"f_{f.name}"] for f in fields(TrainConfig) if f.name != "hidden"}
-    return TrainConfig(**values, hidden=parse_hidden(st.session_state.f_hidden))
+    values = {f.name: st.session_state[f"f_{f.name}"] for f in fields(TrainConfig) if f.name not in ("hidden", "channels")}
+    values["model"] = values["model"] or "mlp"
+    return TrainConfig(**values, hidden=parse_hidden(st.session_state.f_hidden),
+                       channels=parse_hidden(st.session_state.f_channels, "CNN channels"))
 
 
 try:

@@ -29,7 +29,13 @@ TRAIN_FLAGS = {  # flag -> (TrainConfig field, type, help)
     "--seed": ("seed", int, "random seed"),
     "--device": ("device", str, "auto, cpu, cuda or mps"),
     "--name": ("name", str, "a name for the run"),
-    "--model": ("model", str, "mlp"),
+    "--model": ("model", str, "mlp or cnn"),
+    "--rotate": ("rotate", float, "augmentation: random rotation up to this many degrees"),
+    "--scale": ("scale", float, "augmentation: random zoom by up to this fraction"),
+    "--translate": ("translate", float, "augmentation: random shift up to this many pixels"),
+    "--shear": ("shear", float, "augmentation: random shear up to this many degrees"),
+    "--elastic": ("elastic", float, "augmentation: elastic distortion of up to this many pixels"),
+    "--thickness": ("thickness", float, "augmentation: share of images with thicker or thinner strokes"),
 }
 
 
@@ -53,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, (_, typ, help_) in TRAIN_FLAGS.items():
         t.add_argument(flag, type=typ, help=help_)
     t.add_argument("--hidden", type=int, nargs="+", help="hidden layer sizes, e.g. --hidden 512 128")
+    t.add_argument("--channels", type=int, nargs="+", help="cnn: channels of each conv block, e.g. --channels 32 64")
     t.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
     t.add_argument("--no-shuffle", dest="shuffle", action="store_false", default=None, help="keep the data order")
     t.add_argument("--run-id", type=int, help="train this queued run from the store instead of a new one")
@@ -83,7 +90,7 @@ def config_from_args(a):
 
     given = {f: getattr(a, f.lstrip("-").replace("-", "_")) for f in TRAIN_FLAGS}
     over = {TRAIN_FLAGS[f][0]: v for f, v in given.items() if v is not None}
-    for name in ("hidden", "nesterov", "shuffle"):
+    for name in ("hidden", "channels", "nesterov", "shuffle"):
         if getattr(a, name) is not None:
             over[name] = getattr(a, name)
     c = preset(a.preset, **over) if a.preset else TrainConfig(**over)

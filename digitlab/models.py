@@ -41,6 +41,35 @@ class MLP(nn.Module):
         return p
 
 
+class CNN(nn.Module):
+    """Conv blocks (5x5 conv, [BatchNorm], ReLU, 2x2 max-pool), then an MLP head on the flattened maps."""
+
+    def __init__(self, channels=(32, 64), hidden=(128,), dropout: float = 0.0, norm: str = "batch"):
+        super().__init__()
+        layers, c = [], 1
+        for k in channels:
+            layers += [nn.Conv2d(c, k, 5, padding=2, bias=norm != "batch")]
+            layers += [nn.BatchNorm2d(k)] if norm == "batch" else []
+            layers += [nn.ReLU(), nn.MaxPool2d(2)]
+            c = k
+        self.features = nn.Sequential(*layers)
+        side = 28 >> len(channels)
+        head, width = [nn.Flatten()], c * side * side
+        for h in hidden:
+            head += [nn.Linear(width, h), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout > 0 else [])
+            width = h
+        head.append(nn.Linear(width, 10))
+        self.head = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x.reshape(len(x), 1, 28, 28)))  # (B, 784) -> (B, 10) logits
+
+    num_params = MLP.num_params
+    predict_proba = MLP.predict_proba
+
+
 def build(config: TrainConfig) -> nn.Module:
     """The model a config describes."""
+    if config.model == "cnn":
+        return CNN(config.channels, config.hidden, config.dropout, config.norm)
     return MLP(config.hidden, config.dropout, config.norm)

@@ -8,7 +8,8 @@ from torch import nn
 
 from digitlab import UserError
 from digitlab.config import TrainConfig
-from digitlab.data import MNIST, Batches, normalize
+from digitlab import augment
+from digitlab.data import MNIST, NORMALIZE, Batches, normalize
 from digitlab.models import build
 
 LOG_EVERY = 50  # steps between host syncs for the per-step loss and the cancel check's report
@@ -102,6 +103,8 @@ def train(c: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Resul
     opt = make_optimizer(c, model.parameters(), device)
     sched, per_step = make_schedule(c, opt, len(batches))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=c.label_smoothing)
+    distort = augment.enabled(c)
+    blank = (0.0 - NORMALIZE[c.normalize][0]) / NORMALIZE[c.normalize][1]  # a normalized empty pixel
     res = Result(device=str(device), num_params=sum(p.numel() for p in model.parameters()))
     callback("start", {"device": str(device), "steps_per_epoch": len(batches), "num_params": res.num_params})
 
@@ -115,6 +118,8 @@ def train(c: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Resul
         correct = torch.zeros((), device=device, dtype=torch.long)
         reported = 0
         for i, (x, y) in enumerate(batches):
+            if distort:
+                x = augment.augment(x, c, blank)
             logits = model(x)
             loss = loss_fn(logits, y)
             opt.zero_grad(set_to_none=True)

@@ -55,7 +55,7 @@ def test_bad_files(tmp_path, runs, capsys):
 
 def test_train_eval_predict_end_to_end(tiny_root, runs, unverified, tmp_path, capsys):
     save = tmp_path / "ship" / "m.pt"
-    code = main(["--data", str(tiny_root), "train", "--preset", "trial-100-50", "--epochs", "2", "--hidden", "32",
+    code = main(["--data", str(tiny_root), "train", "--preset", "trial-100-50", "--name", "mine", "--epochs", "2", "--hidden", "32",
                  "--lr", "0.003", "--device", "cpu", "--save", str(save), "--json"])
     out = capsys.readouterr()
     assert code == 0
@@ -64,7 +64,7 @@ def test_train_eval_predict_end_to_end(tiny_root, runs, unverified, tmp_path, ca
     assert summary["epochs"] == 2 and summary["test_acc"] > 0.5 and summary["checkpoint"] == str(save)
     card = json.loads(save.with_suffix(".json").read_text())
     assert card["seed"] == 0 and card["test_acc"] == summary["test_acc"] and "--preset trial-100-50" in card["command"]
-    assert card["config"]["hidden"] == [32] and card["config"]["optimizer"] == "adam"
+    assert card["config"]["hidden"] == [32] and card["config"]["optimizer"] == "adam" and card["config"]["name"] == "mine"
     assert "epoch   2" in out.err
 
     assert main(["--data", str(tiny_root), "eval", str(save), "--json"]) == 0
