@@ -53,10 +53,12 @@ with b:
 st.subheader("Normalizations")
 sample = mnist.train_x[pick[:200]]
 values = {k: data.normalize(sample, k).flatten().numpy() for k in data.NORMALIZE}
-c1, c2 = st.columns([2, 1])
-c1.plotly_chart(plots.pixel_histograms(values), width="stretch")
-with c2:
+st.plotly_chart(plots.pixel_histograms(values), width="stretch")
+c1, c2 = st.columns([3, 2])
+with c1:
     rows = [{"normalization": k, "mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
              "max": float(v.max())} for k, v in values.items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    st.caption("none keeps [0, 1]; mnist centres the data (mean 0, std 1); symmetric maps to [-1, 1].")
+with c2:
+    st.caption("none keeps [0, 1]; mnist centres the data (mean 0, std 1 over the training set); "
+               "symmetric maps [0, 1] to [-1, 1]. Most pixels are background, hence the spike at the low end.")

@@ -33,7 +33,7 @@ st.dataframe(pd.DataFrame([row(r) for r in runs]), hide_index=True, width="stret
                             "test acc": st.column_config.NumberColumn(format="percent"),
                             "lr": st.column_config.NumberColumn(format="%g")})
 
-with_epochs = [r for r in runs if r["status"] in ("completed", "cancelled", "running")]
+with_epochs = [r for r in runs if r["status"] == "running" or r["best_val_acc"] is not None]
 labels = {f"{r['id']}: {r['name']}": r for r in with_epochs}
 chosen = st.multiselect("Runs to compare", list(labels), default=list(labels)[:3])
 if chosen:
@@ -105,13 +105,13 @@ with right:
         shown = idx[:24]
         st.caption(f"{len(idx)} test images of {true} read as {pred}" + (", the first 24:" if len(idx) > 24 else ":"))
         st.image([plots.enlarge(mnist.test_x[i].numpy(), 3) for i in shown],
-                 caption=[f"{ev['probs'][i, pred]:.0%} {pred} · {ev['probs'][i, true]:.0%} {true}" for i in shown],
+                 caption=[f"{pred}: {ev['probs'][i, pred]:.0%} · {true}: {ev['probs'][i, true]:.0%}" for i in shown],
                  width=84)
 with left:
     st.plotly_chart(plots.confusion(ev["confusion"], (true, pred)), width="stretch")
 
 st.markdown("**Per-class precision, recall and F1 (test set)**")
-st.dataframe(pd.DataFrame(ev["per_class"]), hide_index=True, width="stretch",
+st.dataframe(pd.DataFrame(ev["per_class"]), hide_index=True, width="stretch", height=12 * 35 + 3,
              column_config={k: st.column_config.NumberColumn(format="%.4f") for k in ("precision", "recall", "f1")})
 
 st.markdown("**Sample test predictions**")

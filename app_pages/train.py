@@ -7,8 +7,8 @@ import streamlit as st
 
 import ui
 from digitlab import UserError, data, jobs, plots
-from digitlab.config import (DEVICES, MODELS, NORMALIZATIONS, NORMS, OPTIMIZERS, SCHEDULES, TrainConfig,
-                             parse_hidden)
+from digitlab.config import (DEVICES, MODELS, NORMALIZATIONS, NORMS, OPTIMIZERS, PRECISIONS, SCHEDULES,
+                             TrainConfig, parse_hidden)
 from digitlab.presets import COMPARISON, PRESETS, preset
 from digitlab.train import available_devices
 
@@ -41,6 +41,7 @@ with st.sidebar:
         st.segmented_control("Model", MODELS, key="f_model",
                              help="mlp: fully connected layers · cnn: 5x5 conv blocks, then the hidden layers")
         st.text_input("Hidden layer sizes", key="f_hidden", help="Comma-separated widths, e.g. 512, 128")
+        st.text_input("CNN channels", key="f_channels", help="cnn only: channels of each 5x5 conv block, e.g. 32, 64")
         st.selectbox("Optimizer", OPTIMIZERS, key="f_optimizer",
                      help="momentum is SGD with momentum (Nesterov optional)")
         st.number_input("Learning rate", min_value=0.0, format="%g", step=1e-4, key="f_lr",
@@ -70,7 +71,6 @@ with st.sidebar:
             c1.number_input("Elastic (px)", 0.0, 14.0, step=0.5, key="f_elastic")
             c2.number_input("Stroke width", 0.0, 1.0, step=0.1, key="f_thickness",
                             help="Share of images made bolder or thinner")
-            st.text_input("CNN channels", key="f_channels", help="cnn only: channels of each conv block, e.g. 32, 64")
         with st.expander("Momentum and schedule"):
             c1, c2 = st.columns(2)
             c1.number_input("Momentum", 0.0, 0.999, step=0.05, key="f_momentum")
@@ -79,7 +79,9 @@ with st.sidebar:
             c1, c2 = st.columns(2)
             c1.number_input("Step size (epochs)", min_value=1, key="f_step_size")
             c2.number_input("Step gamma", min_value=0.01, max_value=1.0, key="f_gamma")
-        with st.expander("Reproducibility"):
+        with st.expander("Precision and reproducibility"):
+            st.segmented_control("Precision", PRECISIONS, key="f_precision",
+                                 help="bf16 runs the forward pass in mixed precision: faster on recent CPUs and GPUs")
             c1, c2 = st.columns(2)
             c1.number_input("Seed", min_value=0, step=1, key="f_seed")
             c2.checkbox("Shuffle", key="f_shuffle")
@@ -90,7 +92,8 @@ with st.sidebar:
 
 def form_config() -> TrainConfig:
     values = {f.name: st.session_state[f"f_{f.name}"] for f in fields(TrainConfig) if f.name not in ("hidden", "channels")}
-    values["model"] = values["model"] or "mlp"
+    values["model"] = values["model"] or "mlp"  # a segmented control can be cleared
+    values["precision"] = values["precision"] or "fp32"
     return TrainConfig(**values, hidden=parse_hidden(st.session_state.f_hidden),
                        channels=parse_hidden(st.session_state.f_channels, "CNN channels"))
 

@@ -28,6 +28,7 @@ TRAIN_FLAGS = {  # flag -> (TrainConfig field, type, help)
     "--label-smoothing": ("label_smoothing", float, "in [0, 1)"),
     "--seed": ("seed", int, "random seed"),
     "--device": ("device", str, "auto, cpu, cuda or mps"),
+    "--precision": ("precision", str, "fp32, or bf16 for a mixed-precision forward pass"),
     "--name": ("name", str, "a name for the run"),
     "--model": ("model", str, "mlp or cnn"),
     "--rotate": ("rotate", float, "augmentation: random rotation up to this many degrees"),

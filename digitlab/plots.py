@@ -2,6 +2,7 @@
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from digitlab.metrics import moving_average
 
@@ -82,12 +83,15 @@ def class_counts(counts: dict[str, np.ndarray]) -> go.Figure:
 
 
 def pixel_histograms(values: dict[str, np.ndarray]) -> go.Figure:
-    """Histogram of pixel values under each normalization."""
-    fig = go.Figure([go.Histogram(x=np.asarray(v), name=k, nbinsx=60, opacity=0.6) for k, v in values.items()])
-    fig.update_layout(barmode="overlay")
+    """One histogram of pixel values per normalization, side by side (log counts)."""
+    fig = make_subplots(rows=1, cols=len(values), subplot_titles=list(values), shared_yaxes=True)
+    for i, (k, v) in enumerate(values.items(), start=1):
+        fig.add_trace(go.Histogram(x=np.asarray(v), name=k, nbinsx=40, marker_color=PALETTE[i - 1]), row=1, col=i)
     fig.update_yaxes(type="log")
-    return _layout(fig, "Pixel values after each normalization", "value", "pixels (log)").update_layout(
-        hovermode="closest")
+    fig.update_yaxes(title_text="pixels (log)", col=1)
+    fig.update_layout(title="Pixel values after each normalization", height=320, showlegend=False,
+                      margin=dict(l=10, r=10, t=60, b=10))
+    return fig
 
 
 def enlarge(img28, scale: int = 6) -> np.ndarray:

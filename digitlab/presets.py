@@ -19,7 +19,7 @@ PRESETS: dict[str, dict] = {
     "dropout-0.4": dict(hidden=[512, 128], dropout=0.4, optimizer="adam", lr=5e-4, epochs=10, normalize="mnist"),
     "dropout-0.6": dict(hidden=[512, 128], dropout=0.6, optimizer="adam", lr=1e-4, epochs=10, normalize="mnist"),
     "fast": dict(hidden=[512], optimizer="adam", lr=3e-3, batch_size=256, epochs=3, schedule="onecycle",
-                 normalize="mnist", label_smoothing=0.1),
+                 normalize="mnist", label_smoothing=0.1, precision="bf16"),
     # Beyond the course: distortions let an MLP pass 99% (the shipped mlp-default), and a small CNN 99.5%.
     "best-mlp": dict(_AUGMENT, hidden=[1024, 512], dropout=0.1, optimizer="adamw", weight_decay=0.05, lr=2e-3,
                      batch_size=256, epochs=80, normalize="mnist"),

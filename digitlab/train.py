@@ -120,8 +120,9 @@ def train(c: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Resul
         for i, (x, y) in enumerate(batches):
             if distort:
                 x = augment.augment(x, c, blank)
-            logits = model(x)
-            loss = loss_fn(logits, y)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=c.precision == "bf16"):
+                logits = model(x)
+                loss = loss_fn(logits, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

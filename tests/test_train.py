@@ -79,3 +79,11 @@ def test_unavailable_device_is_a_clear_error():
         with pytest.raises(UserError, match="not available"):
             resolve_device("cuda")
     assert resolve_device("cpu").type == "cpu"
+
+
+def test_bf16_mixed_precision_learns_and_bad_precision_is_refused(tiny):
+    r = train(cfg(precision="bf16"), tiny)
+    assert r.epochs[-1]["val_acc"] > 0.9
+    assert all(v.dtype == torch.float32 for v in r.best_state.values())  # weights stay fp32
+    with pytest.raises(UserError, match="Unknown precision 'fp16'"):
+        cfg(precision="fp16")

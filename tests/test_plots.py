@@ -1,0 +1,44 @@
+import numpy as np
+
+from digitlab import plots
+
+
+def epochs(n, base):
+    return [dict(epoch=e, train_loss=1 / e, val_loss=1.1 / e, test_loss=1.2 / e, train_acc=base + e / 100,
+                 val_acc=base, test_acc=base + 0.01) for e in range(1, n + 1)]
+
+
+def test_epoch_curves_one_trace_per_run_and_split():
+    fig = plots.epoch_curves([("a", epochs(3, 0.9)), ("b", epochs(5, 0.8))], "acc", ("val", "test"))
+    assert [t.name for t in fig.data] == ["a · val", "a · test", "b · val", "b · test"]
+    assert list(fig.data[3].y) == [0.81] * 5 and fig.layout.yaxis.tickformat == ".1%"
+
+
+def test_step_losses_has_raw_and_moving_average():
+    steps = [dict(step=i, loss=float(i % 2)) for i in range(1, 11)]
+    fig = plots.step_losses([("a", steps)], window=2)
+    assert len(fig.data) == 2 and list(fig.data[1].y)[1:] == [0.5] * 9
+
+
+def test_confusion_and_probabilities():
+    cm = np.eye(10, dtype=int) * 5
+    cm[3, 5] = 2
+    fig = plots.confusion(cm, highlight=(3, 5))
+    assert fig.data[0].text[3][5] == 2 and len(fig.layout.shapes) == 1
+    p = np.full(10, 0.02)
+    p[7] = 0.82
+    bar = plots.probabilities(p)
+    assert bar.data[0].marker.color[7] != bar.data[0].marker.color[0]
+
+
+def test_enlarge_is_crisp():
+    img = np.zeros((28, 28))
+    img[0, 0] = 1
+    big = plots.enlarge(img, 4)
+    assert big.shape == (112, 112) and big[:4, :4].min() == 255 and big[4:, :].max() == 0
+
+
+def test_histograms_and_counts():
+    fig = plots.pixel_histograms({"none": np.random.rand(100), "mnist": np.random.randn(100)})
+    assert len(fig.data) == 2
+    assert len(plots.class_counts({"train": np.arange(10), "test": np.ones(10)}).data) == 2
