@@ -45,7 +45,8 @@ def dataset() -> data.MNIST | None:
 
 def models() -> dict[str, str]:
     """Label -> checkpoint path: the shipped models first, then every run that has a checkpoint."""
-    out = {f"{p.stem} (shipped)": str(p) for p in sorted(SHIPPED.glob("*.pt"))}
+    shipped = sorted(SHIPPED.glob("*.pt"), key=lambda p: (p.stem != "mlp-default", p.stem))  # the default first
+    out = {f"{p.stem} (shipped)": str(p) for p in shipped}
     for r in store().runs():
         if r["checkpoint"] and Path(r["checkpoint"]).exists() and r["status"] in ("completed", "cancelled"):
             acc = f", test {r['test_acc']:.2%}" if r["test_acc"] is not None else ""

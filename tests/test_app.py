@@ -35,7 +35,9 @@ def test_router_opens_on_draw(runs):
 
 def test_draw_page_offers_the_shipped_model_and_asks_for_a_drawing(runs):
     at = run("app_pages/draw.py")
-    assert any("mlp-default" in o for o in at.selectbox(key="draw_model").options)
+    options = at.selectbox(key="draw_model").options
+    assert options[0] == "mlp-default (shipped)" and "cnn-default (shipped)" in options
+    assert at.selectbox(key="draw_model").value == "mlp-default (shipped)"
     assert any("Draw a digit on the black square" in i.value for i in at.info)
     assert not [m for m in at.metric if m.label == "Prediction"]  # nothing drawn, no prediction
 

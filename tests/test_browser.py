@@ -123,3 +123,24 @@ def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
     assert page.get_by_text("browser-e2e").count() >= 1
     page.wait_for_timeout(1000)
     shot(page, "runs")
+
+
+def test_upload_a_dark_on_light_photo_of_a_digit(app, page, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from digitlab import data, redraw
+    from tests.conftest import FIXTURES
+
+    x = data.read_idx(FIXTURES / "t10k-200-images-idx3-ubyte")
+    y = data.read_idx(FIXTURES / "t10k-200-labels-idx1-ubyte")
+    i = int(np.flatnonzero(y == 3)[0])
+    photo = 255 - redraw.redraw(x[i], 300, 60, 90, 6, canvas=420)  # dark ink on white paper, off-centre
+    Image.fromarray(photo).convert("RGB").save(tmp_path / "three.jpg")
+    page.goto(app)
+    page.get_by_text("Upload an image").click()
+    page.locator('input[type="file"]').set_input_files(str(tmp_path / "three.jpg"))
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
+    metric.wait_for(timeout=20_000)
+    assert metric.locator('[data-testid="stMetricValue"]').inner_text().strip() == "3"
+    shot(page, "upload")
