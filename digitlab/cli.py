@@ -52,10 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data", default=argparse.SUPPRESS, help="data root (default $DIGITLAB_DATA or ./data)")
     p = Parser(prog="digitlab", description="Train, evaluate and use MNIST digit classifiers.", parents=[common])
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
-    _add = sub.add_parser
-    sub.add_parser = lambda *a, **k: _add(*a, parents=[common], **k)
 
-    t = sub.add_parser("train", help="train a model and store the run")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
+    t = command("train", "train a model and store the run")
     t.add_argument("--preset", help="start from a named recipe; flags given beside it override it")
     for flag, (_, typ, help_) in TRAIN_FLAGS.items():
         t.add_argument(flag, type=typ, help=help_)
@@ -67,21 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--save", help="also copy the best checkpoint here, with a JSON card beside it")
     t.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
-    e = sub.add_parser("eval", help="test accuracy, loss, macro F1 and per-class metrics of a checkpoint")
+    e = command("eval", "test accuracy, loss, macro F1 and per-class metrics of a checkpoint")
     e.add_argument("checkpoint")
     e.add_argument("--json", action="store_true")
 
-    pr = sub.add_parser("predict", help="classify PNG/JPEG images of digits")
+    pr = command("predict", "classify PNG/JPEG images of digits")
     pr.add_argument("checkpoint")
     pr.add_argument("images", nargs="+")
     pr.add_argument("--json", action="store_true")
 
-    sub.add_parser("runs", help="list the runs in the store")
-    sub.add_parser("data", help="prepare and verify the MNIST files")
-    sub.add_parser("worker", help="drain the queue of runs (started by the app)")
-    c = sub.add_parser("cancel", help="cancel a queued or running run")
+    command("runs", "list the runs in the store")
+    command("data", "prepare and verify the MNIST files")
+    command("worker", "drain the queue of runs (started by the app)")
+    c = command("cancel", "cancel a queued or running run")
     c.add_argument("run_id", type=int)
-    sub.add_parser("presets", help="list the presets")
+    command("presets", "list the presets")
     return p
 
 
@@ -117,8 +118,11 @@ def cmd_train(a) -> int:
         config = config_from_args(a)
     data.prepare(a.data)  # before the run exists: bad input or missing data leaves no run behind
     store = Store(a.runs)
-    run_id = a.run_id or store.create(config, status="running")
-    store.start(run_id, os.getpid())
+    if a.run_id is None:
+        run_id = store.create(config, pid=os.getpid())
+    else:
+        run_id = a.run_id
+        store.start(run_id, os.getpid())
 
     bar = None
 

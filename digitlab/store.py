@@ -84,10 +84,13 @@ class Store:
 
     # --- writing -------------------------------------------------------------
 
-    def create(self, config: TrainConfig, status: str = "queued") -> int:
+    def create(self, config: TrainConfig, pid: int | None = None) -> int:
+        """A new run: queued for a worker, or, given the pid of the process that trains it now, running."""
+        now = time.time()
         with self._db() as db:
-            cur = db.execute("INSERT INTO runs (name, config, status, created) VALUES (?, ?, ?, ?)",
-                             (config.display_name(), json.dumps(config.to_dict()), status, time.time()))
+            cur = db.execute("INSERT INTO runs (name, config, status, created, started, pid) VALUES (?, ?, ?, ?, ?, ?)",
+                             (config.display_name(), json.dumps(config.to_dict()), "running" if pid else "queued",
+                              now, now if pid else None, pid))
             return cur.lastrowid
 
     def claim_next(self, pid: int) -> int | None:

@@ -93,3 +93,11 @@ def test_a_failing_run_records_one_sentence(tmp_path, tiny_root):
         jobs.execute(s, rid, tmp_path / "no-data")
     run = s.get(rid)
     assert run["status"] == "failed" and "python -m digitlab data" in run["error"] and "\n" not in run["error"]
+
+
+def test_a_run_created_by_its_trainer_is_never_reaped(tmp_path):
+    s = Store(tmp_path)
+    rid = s.create(TrainConfig(), pid=os.getpid())
+    run = s.get(rid)
+    assert run["status"] == "running" and run["pid"] == os.getpid() and run["started"]
+    assert s.reap() == 0 and s.get(rid)["status"] == "running"
