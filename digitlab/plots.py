@@ -20,7 +20,7 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go
 def probabilities(probs) -> go.Figure:
     """Bar chart of the ten class probabilities, the top one highlighted."""
     p = np.asarray(probs, dtype=float)
-    colors = ["#d62728" if k == p.argmax() else "#9ecae1" for k in range(10)]
+    colors = ["#d62728" if k == p.argmax() and p.max() > 0 else "#9ecae1" for k in range(10)]
     fig = go.Figure(go.Bar(x=[str(k) for k in range(10)], y=p, marker_color=colors,
                            text=[f"{v:.0%}" if v >= 0.01 else "" for v in p], textposition="outside"))
     fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
