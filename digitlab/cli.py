@@ -105,6 +105,7 @@ def cmd_train(a) -> int:
     from digitlab import data, jobs
     from digitlab.config import TrainConfig
     from digitlab.store import Store
+    from digitlab.train import resolve_device
 
     if a.save and not a.save.endswith(".pt"):
         raise UserError(f"--save needs a path ending in .pt, got {a.save}.")
@@ -116,7 +117,8 @@ def cmd_train(a) -> int:
         config = TrainConfig.from_dict(run["config"])
     else:
         config = config_from_args(a)
-    data.prepare(a.data)  # before the run exists: bad input or missing data leaves no run behind
+    resolve_device(config.device)  # before the run exists: bad input or missing data leaves no run behind
+    data.prepare(a.data)
     store = Store(a.runs)
     if a.run_id is None:
         run_id = store.create(config, pid=os.getpid())

@@ -43,6 +43,12 @@ def test_bad_train_input(args, message, runs, tmp_path, capsys):
     assert not runs.exists() and not (tmp_path / "m.pt").exists()  # no run, no file
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_unavailable_device_leaves_no_run(runs, capsys):
+    assert "not available on this machine" in one_sentence_error(capsys, main(["train", "--device", "cuda"]))
+    assert not runs.exists()
+
+
 def test_bad_files(tmp_path, runs, capsys):
     (tmp_path / "junk.pt").write_bytes(b"junk")
     for args, message in [
