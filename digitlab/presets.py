@@ -9,7 +9,7 @@ _COMPARE = dict(hidden=[128, 64], epochs=25, batch_size=64, normalize="symmetric
 PRESETS: dict[str, dict] = {
     "seed-ann": dict(hidden=[512, 128], optimizer="adam", lr=1e-3, batch_size=64, epochs=10, normalize="symmetric"),
     "seed-assignment": dict(hidden=[128, 128], optimizer="adam", lr=1e-3, batch_size=64, epochs=20, normalize="mnist"),
-    "compare-sgd": dict(_COMPARE, optimizer="sgd", lr=0.05),
+    "compare-sgd": dict(_COMPARE, optimizer="sgd", lr=0.03),
     "compare-momentum": dict(_COMPARE, optimizer="momentum", lr=0.01, momentum=0.9),
     "compare-adam": dict(_COMPARE, optimizer="adam", lr=1e-3),
     "trial-100-50": dict(hidden=[100, 50], optimizer="adam", lr=0.01, epochs=10, normalize="mnist"),
