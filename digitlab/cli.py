@@ -7,7 +7,6 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 from digitlab import UserError

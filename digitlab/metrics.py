@@ -21,10 +21,6 @@ def per_class(y_true, y_pred) -> list[dict]:
     return rows
 
 
-def macro_f1(y_true, y_pred) -> float:
-    return per_class(y_true, y_pred)[-1]["f1"]
-
-
 def confusion(y_true, y_pred) -> np.ndarray:
     """(10, 10) counts; row = true digit, column = predicted digit."""
     return confusion_matrix(y_true, y_pred, labels=CLASSES)

@@ -1,7 +1,6 @@
 """Preprocessing end to end: MNIST test digits re-drawn on a 280x280 canvas are read as well as the originals."""
 
 import numpy as np
-import pytest
 
 from digitlab import checkpoint, data, preprocess, redraw
 from tests.conftest import FIXTURES, REAL
