@@ -1,7 +1,7 @@
 """Seconds from the end of a stroke to the Prediction on screen, in headless Chromium, over several strokes.
 
 Start the app first (scripts/app, or `.venv/bin/python -m streamlit run streamlit_app.py`), then run:
-.venv/bin/python benchmarks/browser_latency.py [--url http://localhost:8501] [--strokes 6]
+.venv/bin/python -m benchmarks.browser_latency [--url http://localhost:8501] [--strokes 6]
 """
 
 import argparse
@@ -9,9 +9,7 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
-SEVEN = [(90, 60), (190, 55), (175, 100), (150, 160), (125, 230)]
+from tests.test_browser import ARGS, CHROMIUM, SEVEN, stroke
 
 
 def main():
@@ -20,7 +18,7 @@ def main():
     p.add_argument("--strokes", type=int, default=6)
     a = p.parse_args()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(a.url)
         seconds = []
@@ -28,12 +26,7 @@ def main():
             canvas = page.locator("canvas.upper-canvas").first
             canvas.wait_for(timeout=30_000)
             page.get_by_text("Draw a digit on the black square").wait_for(timeout=10_000)
-            box = canvas.bounding_box()
-            page.mouse.move(box["x"] + SEVEN[0][0], box["y"] + SEVEN[0][1])
-            page.mouse.down()
-            for x, y in SEVEN[1:]:
-                page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
-            page.mouse.up()
+            stroke(page, canvas, SEVEN)
             t0 = time.perf_counter()
             page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").wait_for(timeout=15_000)
             seconds.append(time.perf_counter() - t0)

@@ -1,6 +1,6 @@
 """Server-side cost of one drawing (canvas image -> 28x28 -> probabilities) and accuracy on re-drawn digits.
 
-Run: .venv/bin/python benchmarks/draw_latency.py [--checkpoint checkpoints/mlp-default.pt] [--n 500]
+Run: .venv/bin/python -m benchmarks.draw_latency [--checkpoint checkpoints/mlp-default.pt] [--n 500]
 The re-drawn set is MNIST test digits drawn again large, off-centre, with thinner and thicker strokes on a
 280x280 canvas (digitlab.redraw): a held-out set that never enters training, read through the app's own
 preprocessing. Prints figures; asserts nothing.

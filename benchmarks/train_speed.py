@@ -1,6 +1,6 @@
 """Epoch time of the course's DataLoader pipeline vs digitlab's trainer, and the fast preset's time to 98%.
 
-Run: .venv/bin/python benchmarks/train_speed.py [--epochs 3] [--device cpu]
+Run: .venv/bin/python -m benchmarks.train_speed [--epochs 3] [--device cpu]
 Prints figures; asserts nothing (machines are noisy).
 """
 

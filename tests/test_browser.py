@@ -16,6 +16,7 @@ from tests.conftest import REAL
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
+SEVEN = [(90, 60), (190, 55), (175, 100), (150, 160), (125, 230)]  # mouse path of a 7 on the 280x280 canvas
 SHOTS = os.environ.get("DIGITLAB_SHOTS")  # a folder to save screenshots in, for people to look at
 
 pytestmark = [pytest.mark.browser,
@@ -92,7 +93,7 @@ def test_draw_a_seven_and_read_the_prediction(app, page):
     hint = page.get_by_text("Draw a digit on the black square")
     hint.wait_for(timeout=10_000)  # an empty canvas shows a hint, not a prediction
     assert page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").count() == 0
-    stroke(page, canvas, [(90, 60), (190, 55), (175, 100), (150, 160), (125, 230)])
+    stroke(page, canvas, SEVEN)
     t0 = time.perf_counter()
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
     metric.wait_for(timeout=15_000)
