@@ -105,7 +105,7 @@ def train(c: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Resul
     loss_fn = nn.CrossEntropyLoss(label_smoothing=c.label_smoothing)
     distort = augment.enabled(c)
     blank = (0.0 - NORMALIZE[c.normalize][0]) / NORMALIZE[c.normalize][1]  # a normalized empty pixel
-    res = Result(device=str(device), num_params=sum(p.numel() for p in model.parameters()))
+    res = Result(device=str(device), num_params=model.num_params())
     callback("start", {"device": str(device), "steps_per_epoch": len(batches), "num_params": res.num_params})
 
     step = 0
@@ -147,9 +147,7 @@ def train(c: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Resul
         n = len(xs["train"])
         train_loss, train_acc = loss_sum.item() / n, correct.item() / n
         val_loss, val_acc = evaluate(model, xs["val"], ys["val"])
-        test_loss, test_acc = evaluate(model, xs["test"], ys["test"])
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        test_loss, test_acc = evaluate(model, xs["test"], ys["test"])  # .item() in evaluate syncs the device
         m = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
                  test_loss=test_loss, test_acc=test_acc, seconds=time.perf_counter() - t0,
                  lr=opt.param_groups[0]["lr"])
