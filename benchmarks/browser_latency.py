@@ -1,7 +1,7 @@
 """Seconds from the end of a stroke to the Prediction on screen, in headless Chromium, over several strokes.
 
 Start the app first (scripts/app, or `.venv/bin/python -m streamlit run streamlit_app.py`), then run:
-.venv/bin/python -m benchmarks.browser_latency [--url http://localhost:8501] [--strokes 6]
+.venv/bin/python benchmarks/browser_latency.py [--url http://localhost:8501] [--strokes 6]
 """
 
 import argparse
@@ -9,7 +9,7 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from tests.test_browser import ARGS, CHROMIUM, SEVEN, stroke
+from testkit.browser import SEVEN, launch_browser, stroke
 
 
 def main():
@@ -18,7 +18,7 @@ def main():
     p.add_argument("--strokes", type=int, default=6)
     a = p.parse_args()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_browser(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(a.url)
         seconds = []

@@ -1,8 +1,8 @@
 """Server-side cost of one drawing (canvas image -> 28x28 -> probabilities) and accuracy on re-drawn digits.
 
-Run: .venv/bin/python -m benchmarks.draw_latency [--checkpoint checkpoints/mlp-default.pt] [--n 500]
+Run: .venv/bin/python benchmarks/draw_latency.py [--checkpoint checkpoints/mlp-default.pt] [--n 500]
 The re-drawn set is MNIST test digits drawn again large, off-centre, with thinner and thicker strokes on a
-280x280 canvas (digitlab.redraw): a held-out set that never enters training, read through the app's own
+280x280 canvas (testkit.redraw): a held-out set that never enters training, read through the app's own
 preprocessing. Prints figures; asserts nothing.
 """
 
@@ -12,12 +12,14 @@ import time
 import numpy as np
 import torch
 
-from digitlab import checkpoint, data, preprocess, redraw
+from digitlab import checkpoint, data, preprocess
+from digitlab.checkpoint import SHIPPED
+from testkit import redraw
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--checkpoint", nargs="+", default=["checkpoints/mlp-default.pt"])
+    p.add_argument("--checkpoint", nargs="+", default=[str(SHIPPED / "mlp-default.pt")])
     p.add_argument("--n", type=int, default=500, help="test digits per variant (the last n of the test set)")
     a = p.parse_args()
     torch.set_num_threads(1)  # the app serves a drawing on one thread
@@ -40,7 +42,7 @@ def main():
             pre_times.append(t1 - t0)
             hits.setdefault(v, []).append(probs.argmax() == y[i])
         ms = np.array(times) * 1000
-        original = (ck.predict_proba(x / 255.0).argmax(1) == y).mean()
+        original = (ck.predict_proba(x).argmax(1) == y).mean()
         redrawn = np.mean([h for hs in hits.values() for h in hs])
         print(f"{path}: {ck.num_params:,} parameters")
         print(f"  one drawing, preprocessing + prediction on 1 CPU thread: median {np.median(ms):.2f} ms, "

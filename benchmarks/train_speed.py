@@ -1,6 +1,6 @@
 """Epoch time of the course's DataLoader pipeline vs digitlab's trainer, and the fast preset's time to 98%.
 
-Run: .venv/bin/python -m benchmarks.train_speed [--epochs 3] [--device cpu]
+Run: .venv/bin/python benchmarks/train_speed.py [--epochs 3] [--device cpu]
 Prints figures; asserts nothing (machines are noisy).
 """
 
@@ -13,11 +13,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
-from digitlab import data
+from digitlab import data, devices
 from digitlab.config import validate
 from digitlab.models import MLP
 from digitlab.presets import preset
-from digitlab.train import resolve_device, train
+from digitlab.train import train
 
 
 def course_pipeline(root, device: torch.device):
@@ -62,7 +62,7 @@ def main():
     p.add_argument("--device", default="auto")
     p.add_argument("--data")
     a = p.parse_args()
-    device = resolve_device(a.device)
+    device = devices.resolve(a.device)
     root = data.data_root(a.data)
     t0 = time.perf_counter()
     mnist = data.load(root)

@@ -1,0 +1,172 @@
+"""Launch training runs from the sidebar and watch them live."""
+
+import time
+
+import streamlit as st
+
+import ui
+from digitlab import UserError, data, devices, jobs, plots, report
+from digitlab.config import AUGMENT, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, kind, parse_sizes, spec
+from digitlab.presets import COMPARISON, PRESETS, preset
+from digitlab.store import Status
+
+ui.routed()
+store = ui.store()
+HERE = devices.available()
+
+
+def set_form(config: TrainConfig) -> None:
+    for name in NAMES:
+        value = getattr(config, name)
+        st.session_state[f"f_{name}"] = ", ".join(map(str, value)) if kind(name) is list else value
+
+
+def form_config() -> TrainConfig:
+    values = {name: st.session_state[f"f_{name}"] for name in NAMES}
+    for name in NAMES:
+        if kind(name) is list:
+            values[name] = parse_sizes(values[name], name)
+        elif values[name] is None:  # a segmented control can be cleared
+            values[name] = getattr(TrainConfig(), name)
+    return TrainConfig(**values)
+
+
+def widget(name: str, where=st) -> None:
+    """The input for one setting, built from its Spec: label, help, bounds and choices are declared once."""
+    s, k, key = spec(name), kind(name), f"f_{name}"
+    if k is bool:
+        where.checkbox(s.label, key=key, help=s.help)
+    elif k is list:
+        where.text_input(s.label, key=key, help=s.help)
+    elif name == "device":
+        where.radio(s.label, s.choices, key=key, horizontal=True, help=f"{s.help} Available here: {', '.join(HERE)}.",
+                    format_func=lambda d: d if d == "auto" or d in HERE else f"{d} (not here)")
+    elif s.choices and len(s.choices) == 2:
+        where.segmented_control(s.label, s.choices, key=key, help=s.help)
+    elif s.choices:
+        where.selectbox(s.label, s.choices, key=key, help=s.help)
+    elif k is str:
+        where.text_input(s.label, key=key, help=s.help, placeholder="optional")
+    elif k is int:
+        where.number_input(s.label, min_value=int(s.low), max_value=int(s.high), step=int(s.step or 1), key=key,
+                           help=s.help)
+    else:
+        where.number_input(s.label, min_value=float(s.low), max_value=float(s.high), step=s.step, format="%g",
+                           key=key, help=s.help)
+
+
+def widgets(names: list[str]) -> None:
+    """Text and choices a row each; numbers and switches two to a row."""
+    pair = []
+    for name in names:
+        if kind(name) in (int, float, bool):
+            pair.append(name)
+            if len(pair) == 2:
+                for column, n in zip(st.columns(2), pair):
+                    widget(n, column)
+                pair = []
+        else:
+            widget(name)
+    for n in pair:
+        widget(n)
+
+
+def on_preset() -> None:
+    name = st.session_state.preset
+    set_form(preset(name) if name != "custom" else TrainConfig())
+
+
+if "f_lr" not in st.session_state:
+    set_form(TrainConfig())
+
+groups = {group: [n for n in NAMES if spec(n).group == group] for group in ("", REGULARIZE, AUGMENT, SCHEDULE, MORE)}
+with st.sidebar:
+    st.header("New run")
+    st.selectbox("Preset", ["custom", *PRESETS], key="preset", on_change=on_preset,
+                 help="Fills the form with a recipe from the course; change anything before launching.")
+    with st.form("hyper"):
+        widgets(groups.pop(""))
+        for title, names in groups.items():
+            with st.expander(title):
+                widgets(names)
+        launch = st.form_submit_button("Launch run", type="primary", width="stretch", key="launch")
+    compare = st.button("Queue the optimizer comparison", width="stretch", key="compare",
+                        help="Three runs of 784-128-64-10 for 25 epochs: SGD, SGD with momentum, Adam.")
+
+try:
+    if launch:
+        rid = jobs.launch(store, form_config(), data.data_root())
+        st.toast(f"Run {rid} queued.", icon=":material/rocket_launch:")
+    if compare:
+        ids = [jobs.launch(store, preset(n), data.data_root()) for n in COMPARISON]
+        st.toast(f"Runs {', '.join(map(str, ids))} queued: SGD, momentum, Adam.", icon=":material/rocket_launch:")
+    if launch or compare:
+        ui.supervisor().wake()
+except UserError as e:
+    ui.show_error(e)
+
+st.title("Train")
+if not data.is_prepared():
+    st.info("MNIST is not prepared yet: prepare it on the **Data** page before launching a run.")
+
+ICONS = {Status.COMPLETED: ":material/check_circle:", Status.FAILED: ":material/error:",
+         Status.CANCELLED: ":material/cancel:"}
+
+
+def show_running(run: dict) -> None:
+    epochs = store.epochs(run["id"])
+    done = report.progress(run, len(epochs))
+    st.subheader(f"Run {run['id']}: {run['name']}")
+    head, cancel = st.columns([5, 1])
+    head.progress(done["fraction"], text=f"epoch {done['epoch']}/{done['epochs']} · step {done['step']}/"
+                                         f"{done['steps_per_epoch']} · on {run['device'] or '…'} · "
+                                         f"{time.time() - run['started']:.0f}s")
+    if run["cancel_requested"]:
+        cancel.write("cancelling…")
+    elif cancel.button("Cancel", key=f"cr{run['id']}", type="primary"):
+        store.request_cancel(run["id"])
+        st.rerun(scope="fragment")
+    if epochs:
+        last = epochs[-1]
+        m = st.columns(4)
+        m[0].metric("Train loss", f"{last['train_loss']:.4f}")
+        m[1].metric("Val accuracy", f"{last['val_acc']:.2%}")
+        m[2].metric("Test accuracy", f"{last['test_acc']:.2%}")
+        m[3].metric("Epoch time", f"{last['seconds']:.2f}s")
+        a, b = st.columns(2)
+        a.plotly_chart(plots.epoch_curves([(run["name"], epochs)], "loss"), width="stretch", key=f"l{run['id']}")
+        b.plotly_chart(plots.epoch_curves([(run["name"], epochs)], "acc"), width="stretch", key=f"a{run['id']}")
+    steps = store.steps(run["id"])
+    if steps:
+        st.plotly_chart(plots.step_losses([(run["name"], steps)], window=50), width="stretch", key=f"s{run['id']}")
+
+
+@st.fragment(run_every=1.0)
+def live() -> None:
+    runs = store.runs()
+    running = [r for r in runs if r["status"] == Status.RUNNING]
+    queued = [r for r in reversed(runs) if r["status"] == Status.QUEUED]
+    if not running and not queued:
+        st.caption("No run in progress. Pick a preset or set the hyperparameters in the sidebar, then launch.")
+    for run in running:
+        show_running(run)
+    if queued:
+        st.subheader(f"Queue ({len(queued)})")
+        for run in queued:
+            a, b = st.columns([5, 1])
+            a.write(f"**{run['id']}** · {run['name']} · {run['config']['epochs']} epochs")
+            if b.button("Cancel", key=f"cq{run['id']}"):
+                store.request_cancel(run["id"])
+                st.rerun(scope="fragment")
+    done = [r for r in runs if not r["status"].active][:5]
+    if done:
+        st.subheader("Recent runs")
+        for run in done:
+            acc = f" · best val {run['best_val_acc']:.2%} · test {run['test_acc']:.2%}" if run["test_acc"] is not None else ""
+            secs = f" · {run['train_seconds']:.1f}s" if run["train_seconds"] else ""
+            st.write(f"{ICONS[run['status']]} **{run['id']}** · {run['name']} · {run['status']}{acc}{secs}")
+            if run["status"] == Status.FAILED and run["error"]:
+                st.error(run["error"])
+
+
+live()

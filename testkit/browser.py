@@ -1,0 +1,62 @@
+"""Driving the app in Debian's chromium with Playwright: start the app, draw strokes on the canvas."""
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+SEVEN = [(90, 60), (190, 55), (175, 100), (150, 160), (125, 230)]  # mouse path of a 7 on the 280x280 canvas
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(env: dict[str, str], timeout: float = 60):
+    """The app on a free port of localhost, with env added to this environment; yields its URL."""
+    port = free_port()
+    p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+                          "--server.port", str(port)], cwd=PROJECT, env={**os.environ, **env},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline or p.poll() is not None:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.5)
+        yield url
+    finally:
+        p.terminate()
+        p.wait(10)
+
+
+def launch_browser(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def stroke(page, canvas, points) -> None:
+    """One mouse stroke through points (x, y) in the canvas's own pixels."""
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
+    page.mouse.up()
