@@ -17,8 +17,8 @@ from digitlab.config import TrainConfig
 COARSE = 5  # the elastic field is random on a COARSE x COARSE lattice, smoothly interpolated to 28 x 28
 
 
-def enabled(c: TrainConfig) -> bool:
-    return any((c.rotate, c.scale, c.translate, c.shear, c.elastic, c.thickness))
+def enabled(config: TrainConfig) -> bool:
+    return any((config.rotate, config.scale, config.translate, config.shear, config.elastic, config.thickness))
 
 
 @functools.cache
@@ -40,7 +40,7 @@ def _dilate(img: torch.Tensor, sign: float) -> torch.Tensor:
     return out * sign
 
 
-def augment(x: torch.Tensor, c: TrainConfig, background: float) -> torch.Tensor:
+def augment(x: torch.Tensor, config: TrainConfig, background: float) -> torch.Tensor:
     """Distort a batch of normalized images (B, 784); background is the normalized value of a blank pixel."""
     b, dev = len(x), x.device
     img = x.view(b, 28, 28) - background  # so that what the grid pulls in from outside is blank
@@ -48,22 +48,22 @@ def augment(x: torch.Tensor, c: TrainConfig, background: float) -> torch.Tensor:
     def u(*shape, lo=-1.0, hi=1.0):
         return torch.empty(b, *shape, device=dev).uniform_(lo, hi)
 
-    if c.rotate or c.scale or c.translate or c.shear or c.elastic:
+    if config.rotate or config.scale or config.translate or config.shear or config.elastic:
         t, w = _lattice(dev)
-        angle, shear = u(1, 1) * math.radians(c.rotate), u(1, 1) * math.radians(c.shear)
-        zoom = 1 + u(1, 1) * c.scale
+        angle, shear = u(1, 1) * math.radians(config.rotate), u(1, 1) * math.radians(config.shear)
+        zoom = 1 + u(1, 1) * config.scale
         cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
         xs, ys = t[None, None, :], t[None, :, None]  # output pixel (x, y) -> input (gx, gy)
-        gx = (cos * xs + (cos * tan - sin) * ys) / zoom + u(1, 1) * c.translate / 14
-        gy = (sin * xs + (sin * tan + cos) * ys) / zoom + u(1, 1) * c.translate / 14
-        if c.elastic:
-            field = w @ u(2, COARSE, COARSE) @ w.T * (c.elastic / 14)  # (B, 2, 28, 28), smooth, in grid units
+        gx = (cos * xs + (cos * tan - sin) * ys) / zoom + u(1, 1) * config.translate / 14
+        gy = (sin * xs + (sin * tan + cos) * ys) / zoom + u(1, 1) * config.translate / 14
+        if config.elastic:
+            field = w @ u(2, COARSE, COARSE) @ w.T * (config.elastic / 14)  # (B, 2, 28, 28), smooth, in grid units
             gx, gy = gx + field[:, 0], gy + field[:, 1]
         grid = torch.stack([gx.expand(b, 28, 28), gy.expand(b, 28, 28)], -1)
         img = F.grid_sample(img[:, None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)[:, 0]
     img = img + background
-    if c.thickness:
+    if config.thickness:
         which = u(1, 1, lo=0.0, hi=1.0)
-        img = torch.where(which < c.thickness / 2, 0.5 * (img + _dilate(img, 1.0)),
-                          torch.where(which > 1 - c.thickness / 2, 0.5 * (img + _dilate(img, -1.0)), img))
+        img = torch.where(which < config.thickness / 2, 0.5 * (img + _dilate(img, 1.0)),
+                          torch.where(which > 1 - config.thickness / 2, 0.5 * (img + _dilate(img, -1.0)), img))
     return img.reshape(b, 784)

@@ -1,31 +1,34 @@
-"""Checkpoint files: state_dict + the config that rebuilds the model, its normalization and metrics."""
+"""Checkpoint files (state_dict + the config that rebuilds the model + its metrics) and the cards of shipped ones."""
 
+import json
 import os
+import shlex
+import shutil
+import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from digitlab import UserError
+from digitlab import UserError, data
 from digitlab.config import TrainConfig
-from digitlab.data import NORMALIZE
-from digitlab.models import build
+from digitlab.models import Classifier, build
 
 FORMAT = "digitlab-checkpoint"
+PROJECT = Path(__file__).resolve().parent.parent
+SHIPPED = PROJECT / "checkpoints"  # the trained models the app ships with, each with a JSON card
 
 
-def save(path, state_dict: dict, config: TrainConfig, metrics: dict) -> Path:
-    """Write atomically: a temp file in the same folder, renamed into place."""
-    path = Path(path)
+def _write_atomically(path: Path, write) -> Path:
+    """write(file) into a temp file in path's folder, then rename it into place: never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {"format": FORMAT, "version": 1, "config": config.to_dict(), "normalize": config.normalize,
-            "metrics": metrics, "state_dict": state_dict}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(blob, f)
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -33,23 +36,27 @@ def save(path, state_dict: dict, config: TrainConfig, metrics: dict) -> Path:
     return path
 
 
+def save(path, state_dict: dict, config: TrainConfig, metrics: dict) -> Path:
+    blob = {"format": FORMAT, "version": 1, "config": config.to_dict(), "metrics": metrics, "state_dict": state_dict}
+    return _write_atomically(Path(path), lambda f: torch.save(blob, f))
+
+
 @dataclass
 class Checkpoint:
-    model: torch.nn.Module
+    model: Classifier
     config: TrainConfig
     metrics: dict
     path: Path
 
     @property
     def num_params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
+        return self.model.num_params()
 
     @torch.no_grad()
     def predict_proba(self, images) -> np.ndarray:
-        """(N, 28, 28) floats in [0, 1], ink bright -> (N, 10) probabilities."""
-        x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, 784)
-        mean, std = NORMALIZE[self.config.normalize]
-        return self.model((x - mean) / std).softmax(-1).numpy()
+        """(N, 28, 28) uint8, or floats in [0, 1], ink bright -> (N, 10) probabilities: the one prediction path."""
+        x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images))  # a copy, writable
+        return self.model(data.normalize(x, self.config.input_norm)).softmax(-1).numpy()
 
 
 def load(path) -> Checkpoint:
@@ -64,12 +71,73 @@ def load(path) -> Checkpoint:
         why = "holds code or objects that are not allowed" if unsafe else "is corrupt or not a PyTorch file"
         raise UserError(f"{path} {why}: use a checkpoint written by digitlab.") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise UserError(f"{path} is not a digitlab checkpoint: train one with `python -m digitlab train`.")
+        raise UserError(f"{path} is not a digitlab checkpoint: train one with `digitlab train`.")
     try:
         config = TrainConfig.from_dict(blob["config"])
         model = build(config)
         model.load_state_dict(blob["state_dict"])
-    except (UserError, KeyError, RuntimeError, TypeError):
+    except (UserError, KeyError, RuntimeError, TypeError, ValueError):
         raise UserError(f"{path} does not match any model digitlab can build: train a new checkpoint.") from None
     model.eval()
-    return Checkpoint(model, config, dict(blob.get("metrics", {})), path)
+    metrics = blob.get("metrics")
+    return Checkpoint(model, config, dict(metrics) if isinstance(metrics, dict) else {}, path)
+
+
+# --- cards: how a shipped checkpoint was made ---------------------------------------------------
+
+def git_commit() -> str | None:
+    """The project's commit, with '-dirty' when tracked files have changed since; None outside a git checkout."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=PROJECT, capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return None
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def card_path(checkpoint_path) -> Path:
+    return Path(checkpoint_path).with_suffix(".json")
+
+
+def write_card(checkpoint_path, run: dict, argv: list[str]) -> Path:
+    """The JSON card beside a shipped checkpoint: the command, seed, data, code and torch that made it, and its scores."""
+    card = dict(command="digitlab " + shlex.join(argv), seed=run["config"]["seed"], config=run["config"],
+                data_md5=data.MD5, test_acc=run["test_acc"], best_val_acc=run["best_val_acc"], best_epoch=run["best_epoch"],
+                train_seconds=round(run["train_seconds"], 2), num_params=run["num_params"], device=run["device"],
+                torch=torch.__version__, git_commit=git_commit(),
+                trained=time.strftime("%Y-%m-%d", time.gmtime(run["finished"])))
+    text = json.dumps(card, indent=2) + "\n"
+    return _write_atomically(card_path(checkpoint_path), lambda f: f.write(text.encode()))
+
+
+def publish(run: dict, dest, argv: list[str]) -> Path:
+    """Copy a run's best checkpoint to dest (a .pt path) and write its card beside it."""
+    dest = Path(dest)
+    with open(run["checkpoint"], "rb") as src:
+        _write_atomically(dest, lambda f: shutil.copyfileobj(src, f))
+    write_card(dest, run, argv)
+    return dest
+
+
+def read_card(checkpoint_path) -> dict:
+    path = card_path(checkpoint_path)
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise UserError(f"No readable card at {path}: a shipped checkpoint needs the JSON card written beside it.") from None
+    if not isinstance(card, dict) or not isinstance(card.get("command"), str):
+        raise UserError(f"{path} has no command to retrain from: write the card with `digitlab train --save`.")
+    return card
+
+
+def card_argv(card: dict) -> list[str]:
+    """The digitlab arguments of a card's command ('digitlab train ...' or 'python -m digitlab train ...')."""
+    words = shlex.split(card["command"])
+    if "train" not in words:
+        raise UserError(f"The card's command {card['command']!r} is not a `digitlab train` command: fix the card.")
+    return words[words.index("train"):]

@@ -1,48 +1,45 @@
-"""python -m digitlab: train, eval, predict, runs, data, worker, cancel."""
+"""The digitlab command (also `python -m digitlab`): train, eval, predict, runs, cancel, data, worker, presets, ship."""
 
 import argparse
 import json
 import os
 import shlex
-import shutil
 import sys
-import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from digitlab import UserError
-
-TRAIN_FLAGS = {  # flag -> (TrainConfig field, type, help)
-    "--optimizer": ("optimizer", str, "sgd, momentum, adam, adamw or rmsprop"),
-    "--lr": ("lr", float, "learning rate (the peak for onecycle)"),
-    "--momentum": ("momentum", float, "momentum for the momentum optimizer"),
-    "--weight-decay": ("weight_decay", float, "L2 penalty"),
-    "--batch-size": ("batch_size", int, "examples per step"),
-    "--epochs": ("epochs", int, "passes over the 48k training images"),
-    "--dropout": ("dropout", float, "dropout after each hidden layer, in [0, 1)"),
-    "--norm": ("norm", str, "none, batch or layer normalization after each hidden linear layer"),
-    "--normalize": ("normalize", str, "input normalization: none, mnist or symmetric"),
-    "--schedule": ("schedule", str, "learning-rate schedule: none, step, cosine or onecycle"),
-    "--step-size": ("step_size", int, "epochs between decays (step schedule)"),
-    "--gamma": ("gamma", float, "decay factor (step schedule)"),
-    "--label-smoothing": ("label_smoothing", float, "in [0, 1)"),
-    "--seed": ("seed", int, "random seed"),
-    "--device": ("device", str, "auto, cpu, cuda or mps"),
-    "--precision": ("precision", str, "fp32, or bf16 for a mixed-precision forward pass"),
-    "--name": ("name", str, "a name for the run"),
-    "--model": ("model", str, "mlp or cnn"),
-    "--rotate": ("rotate", float, "augmentation: random rotation up to this many degrees"),
-    "--scale": ("scale", float, "augmentation: random zoom by up to this fraction"),
-    "--translate": ("translate", float, "augmentation: random shift up to this many pixels"),
-    "--shear": ("shear", float, "augmentation: random shear up to this many degrees"),
-    "--elastic": ("elastic", float, "augmentation: elastic distortion of up to this many pixels"),
-    "--thickness": ("thickness", float, "augmentation: share of images with thicker or thinner strokes"),
-}
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one sentence, no usage dump
         cmd = " ".join(self.prog.split()[1:])
-        raise UserError(f"{message[0].upper()}{message[1:]}: see `python -m digitlab {cmd + ' ' if cmd else ''}--help`.")
+        raise UserError(f"{message[0].upper()}{message[1:]}: see `digitlab {cmd + ' ' if cmd else ''}--help`.")
+
+
+def _version() -> str:
+    try:
+        return version("digitlab")
+    except PackageNotFoundError:
+        return "unknown (not installed: run scripts/setup)"
+
+
+def add_train_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig setting, with the help, choices and default its Spec declares."""
+    from digitlab.config import DEFAULTS, NAMES, kind, range_text, spec
+
+    for name in NAMES:
+        s, k, default = spec(name), kind(name), getattr(DEFAULTS, name)
+        flags = [f"--{name.replace('_', '-')}", *s.aliases]
+        allowed = f"one of {', '.join(s.choices)}" if s.choices else range_text(s)
+        shown = " ".join(map(str, default)) if k is list else default
+        help_ = f"{s.help} ({allowed + '; ' if allowed else ''}default: {shown!r})".replace("%", "%%")
+        if k is bool:
+            parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_)
+        elif k is list:
+            parser.add_argument(*flags, dest=name, type=int, nargs="+", metavar="N", help=help_)
+        else:
+            parser.add_argument(*flags, dest=name, type=k, help=help_)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,21 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--runs", default=argparse.SUPPRESS, help="runs folder (default $DIGITLAB_RUNS or ./runs)")
     common.add_argument("--data", default=argparse.SUPPRESS, help="data root (default $DIGITLAB_DATA or ./data)")
     p = Parser(prog="digitlab", description="Train, evaluate and use MNIST digit classifiers.", parents=[common])
+    p.add_argument("--version", action="version", version=f"digitlab {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, parents=[common])
+        return sub.add_parser(name, help=help, description=help, parents=[common])
 
     t = command("train", "train a model and store the run")
-    t.add_argument("--preset", help="start from a named recipe; flags given beside it override it")
-    for flag, (_, typ, help_) in TRAIN_FLAGS.items():
-        t.add_argument(flag, type=typ, help=help_)
-    t.add_argument("--hidden", type=int, nargs="+", help="hidden layer sizes, e.g. --hidden 512 128")
-    t.add_argument("--channels", type=int, nargs="+", help="cnn: channels of each conv block, e.g. --channels 32 64")
-    t.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
-    t.add_argument("--no-shuffle", dest="shuffle", action="store_false", default=None, help="keep the data order")
-    t.add_argument("--run-id", type=int, help="train this queued run from the store instead of a new one")
-    t.add_argument("--save", help="also copy the best checkpoint here, with a JSON card beside it")
+    t.add_argument("--preset", help="start from a named recipe (`digitlab presets`); flags given beside it override it")
+    add_train_flags(t)
+    t.add_argument("--save", help="also copy the best checkpoint here (.pt), with a JSON card beside it")
     t.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     e = command("eval", "test accuracy, loss, macro F1 and per-class metrics of a checkpoint")
@@ -77,54 +69,40 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true")
 
     command("runs", "list the runs in the store")
-    command("data", "prepare and verify the MNIST files")
-    command("worker", "drain the queue of runs (started by the app)")
     c = command("cancel", "cancel a queued or running run")
     c.add_argument("run_id", type=int)
+    command("data", "prepare and verify the MNIST files")
+    command("worker", "drain the queue of runs (the app starts it)")
     command("presets", "list the presets")
+    s = command("ship", "retrain a shipped checkpoint from the command on its card, and rewrite the card")
+    s.add_argument("name", help="a shipped model, such as mlp-default")
+    s.add_argument("--checkpoints", help="the folder of shipped checkpoints (default: the project's checkpoints/)")
+    s.add_argument("--dry-run", action="store_true", help="print the command it would run, train nothing")
+    s.epilog = "Any train flag given beside NAME (say --device cpu) overrides the card's and is recorded on the new card."
     return p
 
 
 def config_from_args(a):
-    from digitlab.config import TrainConfig, validate
+    from digitlab.config import NAMES, TrainConfig, validate
     from digitlab.presets import preset
 
-    given = {f: getattr(a, f.lstrip("-").replace("-", "_")) for f in TRAIN_FLAGS}
-    over = {TRAIN_FLAGS[f][0]: v for f, v in given.items() if v is not None}
-    for name in ("hidden", "channels", "nesterov", "shuffle"):
-        if getattr(a, name) is not None:
-            over[name] = getattr(a, name)
-    c = preset(a.preset, **over) if a.preset else TrainConfig(**over)
-    return validate(c)
+    given = {name: getattr(a, name) for name in NAMES if getattr(a, name) is not None}
+    return validate(preset(a.preset, **given) if a.preset else TrainConfig(**given))
 
 
 def cmd_train(a) -> int:
     from tqdm import tqdm
 
-    from digitlab import data, jobs
-    from digitlab.config import TrainConfig
+    from digitlab import checkpoint, data, devices, jobs
     from digitlab.store import Store
-    from digitlab.train import resolve_device
 
     if a.save and not a.save.endswith(".pt"):
         raise UserError(f"--save needs a path ending in .pt, got {a.save}.")
-    if a.run_id is not None:
-        store = Store(a.runs)
-        run = store.get(a.run_id)
-        if run["status"] != "queued":
-            raise UserError(f"Run {a.run_id} is {run['status']}, not queued: launch a new run instead.")
-        config = TrainConfig.from_dict(run["config"])
-    else:
-        config = config_from_args(a)
-    resolve_device(config.device)  # before the run exists: bad input or missing data leaves no run behind
+    config = config_from_args(a)
+    devices.resolve(config.device)  # before the run exists: bad input or missing data leaves no run behind
     data.prepare(a.data)
     store = Store(a.runs)
-    if a.run_id is None:
-        run_id = store.create(config, pid=os.getpid())
-    else:
-        run_id = a.run_id
-        store.start(run_id, os.getpid())
-
+    run_id = store.create(config, pid=os.getpid())
     bar = None
 
     def on_event(event, info):
@@ -148,8 +126,8 @@ def cmd_train(a) -> int:
         if bar is not None:
             bar.close()
     if a.save and run["checkpoint"]:
-        _ship(run, a.save, a.argv)
-    out = dict(run_id=run_id, status=run["status"], best_val_acc=run["best_val_acc"], test_acc=run["test_acc"],
+        checkpoint.publish(run, a.save, getattr(a, "card_argv", a.argv))
+    out = dict(run_id=run_id, status=str(run["status"]), best_val_acc=run["best_val_acc"], test_acc=run["test_acc"],
                best_epoch=run["best_epoch"], epochs=len(store.epochs(run_id)), train_seconds=run["train_seconds"],
                device=run["device"], checkpoint=a.save or run["checkpoint"])
     if a.json:
@@ -160,29 +138,39 @@ def cmd_train(a) -> int:
     return 0
 
 
-def _ship(run: dict, dest: str, argv: list[str]) -> None:
-    """Copy a run's best checkpoint to dest and write its card (dest with .json)."""
-    from digitlab.data import MD5
-    import torch
+def cmd_ship(a) -> int:
+    from digitlab import checkpoint
 
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    shutil.copyfile(run["checkpoint"], tmp)
-    tmp.replace(dest)
-    card = dict(command="python -m digitlab " + shlex.join(argv), seed=run["config"]["seed"],
-                config=run["config"], data_md5=MD5, test_acc=run["test_acc"], best_val_acc=run["best_val_acc"],
-                best_epoch=run["best_epoch"], train_seconds=round(run["train_seconds"], 2),
-                num_params=run["num_params"], device=run["device"], torch=torch.__version__,
-                trained=time.strftime("%Y-%m-%d", time.gmtime(run["finished"])))
-    dest.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    folder = Path(a.checkpoints) if a.checkpoints else checkpoint.SHIPPED
+    path = (folder / f"{a.name}.pt").resolve()
+    argv = checkpoint.card_argv(checkpoint.read_card(path))
+    kept = []  # the card's own --save and --json give way to this checkpoint and a summary line
+    for word in argv:
+        if kept and kept[-1] == "--save":
+            kept.pop()
+        elif word != "--json":
+            kept.append(word)
+    try:
+        shown = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(path)
+    kept += a.overrides
+    card_argv = [*kept, "--save", shown]
+    if a.dry_run:
+        print("digitlab " + shlex.join(card_argv))
+        return 0
+    globals_ = [f for name in ("runs", "data") if getattr(a, name) for f in (f"--{name}", str(getattr(a, name)))]
+    t = build_parser().parse_args([*kept, "--save", str(path), "--json", *globals_])
+    t.argv, t.card_argv = card_argv, card_argv
+    t.runs, t.data = a.runs, a.data
+    return cmd_train(t)
 
 
 def cmd_eval(a) -> int:
     from digitlab import checkpoint, data, evaluation
 
     ck = checkpoint.load(a.checkpoint)
-    r = evaluation.evaluate_test(ck, data.load(a.data))
+    r = evaluation.evaluate_checkpoint(ck, data.load(a.data))
     if a.json:
         print(json.dumps({k: v for k, v in r.items() if k not in ("y_true", "y_pred", "probs")}))
         return 0
@@ -218,11 +206,14 @@ def cmd_runs(a) -> int:
     store.reap()
     runs = store.runs()
     if not runs:
-        print("no runs yet: train one with `python -m digitlab train --preset fast`")
+        print("no runs yet: train one with `digitlab train --preset fast`")
         return 0
+
+    def fmt(value, spec):
+        return "-" if value is None else format(value, spec)
+
     print(f"{'id':>4}  {'status':<9} {'name':<28} {'best val':>8} {'test':>7} {'seconds':>8}")
     for r in runs:
-        fmt = lambda v, spec: format(v, spec) if v is not None else "-"  # noqa: E731
         print(f"{r['id']:>4}  {r['status']:<9} {r['name'][:28]:<28} {fmt(r['best_val_acc'], '8.4f'):>8} "
               f"{fmt(r['test_acc'], '7.4f'):>7} {fmt(r['train_seconds'], '8.1f'):>8}")
     return 0
@@ -251,6 +242,7 @@ def cmd_cancel(a) -> int:
     from digitlab.store import Store
 
     store = Store(a.runs)
+    store.get(a.run_id)  # no such run: one sentence
     store.request_cancel(a.run_id)
     print(f"run {a.run_id}: {store.get(a.run_id)['status']}, cancel requested")
     return 0
@@ -267,7 +259,10 @@ def cmd_presets(a) -> int:
 def main(argv=None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        a = build_parser().parse_args(argv)
+        parser = build_parser()
+        a, a.overrides = parser.parse_known_args(argv)
+        if a.overrides and a.command != "ship":
+            parser.error(f"unrecognized arguments: {' '.join(a.overrides)}")
         a.argv = argv
         a.runs, a.data = getattr(a, "runs", None), getattr(a, "data", None)
         return globals()[f"cmd_{a.command}"](a)

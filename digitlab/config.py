@@ -1,48 +1,102 @@
-"""Every hyperparameter of a training run, as one typed, validated dataclass."""
+"""Every hyperparameter of a training run, declared once: default, help, bounds and choices.
 
+`validate`, the CLI's flags and the Train page's widgets all read the declarations below (`spec(name)`),
+so a bound or a help text is written in one place only.
+"""
+
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from digitlab import UserError
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
-NORMS = ("none", "batch", "layer")
-NORMALIZATIONS = ("none", "mnist", "symmetric")
-SCHEDULES = ("none", "step", "cosine", "onecycle")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16")
-MODELS = ("mlp", "cnn")
+MAX_NAME = 80  # characters in a run's name
+LEGACY_KEYS = {"norm": "norm_layer", "normalize": "input_norm"}  # configs saved before the renames
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a person needs to set one hyperparameter: its label, help, and the values allowed."""
+
+    label: str                    # widget label and the subject of error messages
+    help: str
+    choices: tuple = ()           # allowed values of a str setting
+    low: float | None = None      # bounds of a number (of each item, for a list)
+    high: float | None = None
+    low_open: bool = False        # True: low itself is not allowed
+    high_open: bool = False
+    items: tuple = (1, 16)        # a list's allowed length
+    step: float | None = None     # the widget's step
+    group: str = ""               # the Train form's section ("" = always shown)
+    aliases: tuple = ()           # older CLI flags still accepted
+
+
+def setting(default, label: str, help: str, **spec):
+    """A dataclass field carrying its Spec; lists get a default_factory."""
+    meta = {"spec": Spec(label, help, **spec)}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+REGULARIZE, AUGMENT, SCHEDULE, MORE = ("Regularization and normalization", "Augmentation", "Momentum and schedule",
+                                       "Precision and reproducibility")
+TRAIN_SIZE = 48_000  # training images after the validation split
 
 
 @dataclass
 class TrainConfig:
-    name: str = ""                       # shown in run lists; empty means "<optimizer> <hidden>"
-    model: str = "mlp"                   # mlp, or cnn (conv blocks, then the hidden layers as its head)
-    hidden: list[int] = field(default_factory=lambda: [512, 128])  # hidden layer widths
-    channels: list[int] = field(default_factory=lambda: [32, 64])  # cnn: channels of each 5x5 conv block
-    dropout: float = 0.0                 # after each hidden activation, in [0, 1)
-    norm: str = "none"                   # none / batch / layer, after each hidden linear
-    normalize: str = "mnist"             # input normalization: none [0,1], mnist, symmetric [-1,1]
-    optimizer: str = "adam"              # sgd, momentum, adam, adamw, rmsprop
-    lr: float = 1e-3                     # learning rate (peak rate for onecycle)
-    momentum: float = 0.9                # used by the momentum optimizer
-    nesterov: bool = False               # Nesterov momentum for the momentum optimizer
-    weight_decay: float = 0.0            # L2 penalty (decoupled for adamw)
-    batch_size: int = 64
-    epochs: int = 10
-    shuffle: bool = True                 # reshuffle the training set every epoch
-    schedule: str = "none"               # LR schedule: none, step, cosine, onecycle
-    step_size: int = 5                   # epochs between decays for the step schedule
-    gamma: float = 0.5                   # decay factor for the step schedule
-    label_smoothing: float = 0.0         # in [0, 1)
-    rotate: float = 0.0                  # augmentation: random rotation up to this many degrees
-    scale: float = 0.0                   # augmentation: random zoom by up to this fraction
-    translate: float = 0.0               # augmentation: random shift up to this many pixels
-    shear: float = 0.0                   # augmentation: random shear up to this many degrees
-    elastic: float = 0.0                 # augmentation: elastic distortion of up to this many pixels
-    thickness: float = 0.0               # augmentation: share of images dilated or eroded (stroke width)
-    seed: int = 0                        # same seed, same numbers on CPU
-    device: str = "auto"                 # auto (cuda > mps > cpu), cpu, cuda, mps
-    precision: str = "fp32"              # fp32, or bf16: mixed-precision forward pass (faster on CPUs with AVX512-BF16 and GPUs)
+    name: str = setting("", "Name", "Shown in run lists; empty means '<optimizer> <layer sizes>'.")
+    model: str = setting("mlp", "Model", "mlp: fully connected layers; cnn: 5x5 conv blocks, then the hidden "
+                         "layers as its head.", choices=("mlp", "cnn"))
+    hidden: list[int] = setting([512, 128], "Hidden layer sizes", "Width of each hidden layer, e.g. 512, 128.",
+                                low=1, high=65_536)
+    channels: list[int] = setting([32, 64], "CNN channels", "cnn only: channels of each 5x5 conv block, e.g. 32, 64.",
+                                  low=1, high=1024, items=(1, 2))
+    optimizer: str = setting("adam", "Optimizer", "momentum is SGD with momentum (Nesterov optional).",
+                             choices=("sgd", "momentum", "adam", "adamw", "rmsprop"))
+    batch_size: int = setting(64, "Batch size", "Examples per step.", low=1, high=TRAIN_SIZE, step=32)
+    epochs: int = setting(10, "Epochs", "Passes over the 48k training images.", low=1, high=1000)
+    lr: float = setting(1e-3, "Learning rate", "The step size; the peak rate for the onecycle schedule.",
+                        low=0, low_open=True, high=10, step=1e-4)
+    device: str = setting("auto", "Device", "auto picks cuda, then mps, then cpu.",
+                          choices=("auto", "cpu", "cuda", "mps"))
+    dropout: float = setting(0.0, "Dropout", "Share of hidden units dropped after each hidden activation.",
+                             low=0, high=1, high_open=True, step=0.05, group=REGULARIZE)
+    norm_layer: str = setting("none", "Normalization layer", "A batch or layer normalization after each hidden "
+                              "linear layer.", choices=("none", "batch", "layer"), group=REGULARIZE,
+                              aliases=("--norm",))
+    input_norm: str = setting("mnist", "Input normalization", "How pixels are scaled before the network: none "
+                              "[0, 1], mnist (mean 0.1307, std 0.3081), symmetric [-1, 1].",
+                              choices=("none", "mnist", "symmetric"), group=REGULARIZE, aliases=("--normalize",))
+    weight_decay: float = setting(0.0, "Weight decay", "L2 penalty (decoupled for adamw).", low=0, high=10,
+                                  step=1e-5, group=REGULARIZE)
+    label_smoothing: float = setting(0.0, "Label smoothing", "Share of each target spread over the other classes.",
+                                     low=0, high=1, high_open=True, step=0.05, group=REGULARIZE)
+    rotate: float = setting(0.0, "Rotation", "Random rotation of up to this many degrees.", low=0, high=90, step=1.0,
+                            group=AUGMENT)
+    shear: float = setting(0.0, "Shear", "Random shear of up to this many degrees.", low=0, high=60, step=1.0,
+                           group=AUGMENT)
+    scale: float = setting(0.0, "Scale", "Random zoom by up to this fraction.", low=0, high=0.9, step=0.02,
+                           group=AUGMENT)
+    translate: float = setting(0.0, "Shift", "Random shift of up to this many pixels.", low=0, high=14, step=0.5,
+                               group=AUGMENT)
+    elastic: float = setting(0.0, "Elastic", "Elastic distortion of up to this many pixels.", low=0, high=14,
+                             step=0.5, group=AUGMENT)
+    thickness: float = setting(0.0, "Stroke width", "Share of images made bolder or thinner.", low=0, high=1,
+                               step=0.1, group=AUGMENT)
+    momentum: float = setting(0.9, "Momentum", "Used by the momentum optimizer.", low=0, high=1, high_open=True,
+                              step=0.05, group=SCHEDULE)
+    nesterov: bool = setting(False, "Nesterov", "Nesterov momentum (momentum optimizer only).", group=SCHEDULE)
+    schedule: str = setting("none", "LR schedule", "How the learning rate changes over training.",
+                            choices=("none", "step", "cosine", "onecycle"), group=SCHEDULE)
+    step_size: int = setting(5, "Step size", "Epochs between decays of the step schedule.", low=1, high=1000,
+                             group=SCHEDULE)
+    gamma: float = setting(0.5, "Step gamma", "Decay factor of the step schedule.", low=0, low_open=True, high=1,
+                           step=0.05, group=SCHEDULE)
+    precision: str = setting("fp32", "Precision", "bf16 runs the forward pass in mixed precision: faster on recent "
+                             "CPUs and GPUs.", choices=("fp32", "bf16"), group=MORE)
+    seed: int = setting(0, "Seed", "Same seed, same numbers on the CPU.", low=0, high=2**32 - 1, group=MORE)
+    shuffle: bool = setting(True, "Shuffle", "Reshuffle the training set every epoch.", group=MORE)
 
     def display_name(self) -> str:
         if self.name:
@@ -55,68 +109,97 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """A validated config from a saved dict; keys from before the renames are understood."""
+        if not isinstance(values, dict):
+            raise UserError(f"A configuration must be a mapping of settings, got {type(values).__name__}.")
+        values = {LEGACY_KEYS.get(k, k): v for k, v in values.items()}
+        unknown = sorted(str(k) for k in set(values) - set(NAMES))
         if unknown:
-            raise UserError(f"Unknown setting {unknown[0]!r}: use one of {', '.join(sorted(known))}.")
-        return validate(cls(**d))
+            raise UserError(f"Unknown setting {unknown[0]!r}: use one of {', '.join(NAMES)}.")
+        return validate(cls(**values))
 
 
-def _choice(value: str, options: tuple, what: str) -> None:
-    if value not in options:
-        raise UserError(f"Unknown {what} {value!r}: choose one of {', '.join(options)}.")
+NAMES = tuple(f.name for f in fields(TrainConfig))
+DEFAULTS = TrainConfig()
 
 
-def validate(c: TrainConfig, train_size: int = 48_000) -> TrainConfig:
+def spec(name: str) -> Spec:
+    return next(f.metadata["spec"] for f in fields(TrainConfig) if f.name == name)
+
+
+def kind(name: str) -> type:
+    """The type of a setting's values: str, bool, int, float or list (of ints)."""
+    return type(getattr(DEFAULTS, name))
+
+
+def range_text(s: Spec) -> str:
+    """'between 1 and 48000', 'greater than 0', 'at least 0 and below 1', ..."""
+    low = None if s.low is None else f"{'greater than' if s.low_open else 'at least'} {s.low:g}"
+    high = None if s.high is None else f"{'below' if s.high_open else 'at most'} {s.high:g}"
+    if low and high and not s.low_open and not s.high_open:
+        return f"between {s.low:g} and {s.high:g}"
+    return " and ".join(filter(None, [low, high]))
+
+
+def _in_range(v: float, s: Spec) -> bool:
+    above = s.low is None or (v > s.low if s.low_open else v >= s.low)
+    below = s.high is None or (v < s.high if s.high_open else v <= s.high)
+    return above and below
+
+
+def _number(name: str, v, integer: bool):
+    """v as an int or a finite float, or a UserError naming the setting."""
+    s = spec(name)
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if ok and isinstance(v, float):
+        ok = math.isfinite(v) and (v.is_integer() or not integer)
+    if not ok:
+        raise UserError(f"{s.label} must be a {'whole number' if integer else 'number'}, got {v!r}.")
+    v = int(v) if integer else float(v)
+    if not _in_range(v, s):
+        raise UserError(f"{s.label} must be {range_text(s)}, got {v:g}.")
+    return v
+
+
+def _check(name: str, v):
+    """One setting's value, checked against its Spec and converted to its kind."""
+    s, k = spec(name), kind(name)
+    if k is str:
+        if not isinstance(v, str):
+            raise UserError(f"{s.label} must be text, got {v!r}.")
+        if s.choices and v not in s.choices:
+            raise UserError(f"Unknown {s.label.lower()} {v!r}: choose one of {', '.join(s.choices)}.")
+        if len(v) > MAX_NAME:
+            raise UserError(f"{s.label} must be at most {MAX_NAME} characters, got {len(v)}.")
+        return v
+    if k is bool:
+        if not isinstance(v, bool):
+            raise UserError(f"{s.label} must be true or false, got {v!r}.")
+        return v
+    if k is list:
+        lo, hi = s.items
+        if not isinstance(v, (list, tuple)) or not lo <= len(v) <= hi:
+            raise UserError(f"{s.label} must be a list of {lo} to {hi} whole numbers such as "
+                            f"{', '.join(map(str, getattr(DEFAULTS, name)))}; got {v!r}.")
+        return [_number(name, item, integer=True) for item in v]
+    return _number(name, v, integer=k is int)
+
+
+def validate(config: TrainConfig) -> TrainConfig:
     """Check every value once, at the edge; raise UserError with one sentence otherwise."""
-    _choice(c.model, MODELS, "model")
-    _choice(c.optimizer, OPTIMIZERS, "optimizer")
-    _choice(c.norm, NORMS, "norm")
-    _choice(c.normalize, NORMALIZATIONS, "normalization")
-    _choice(c.schedule, SCHEDULES, "schedule")
-    _choice(c.device, DEVICES, "device")
-    _choice(c.precision, PRECISIONS, "precision")
-    if not c.hidden:
-        raise UserError("An MLP needs at least one hidden layer: give sizes such as --hidden 512 128.")
-    if any(int(h) != h or h < 1 for h in c.hidden):
-        raise UserError(f"Hidden sizes must be whole numbers of at least 1, got {c.hidden}.")
-    if c.model == "cnn" and (not 1 <= len(c.channels) <= 2 or any(int(k) != k or k < 1 for k in c.channels)):
-        raise UserError(f"A cnn takes one or two conv blocks of at least 1 channel, such as --channels 32 64; got {c.channels}.")
-    if not c.lr > 0:
-        raise UserError(f"The learning rate must be greater than 0, got {c.lr}.")
-    if not 1 <= c.batch_size <= train_size:
-        raise UserError(f"The batch size must be between 1 and {train_size} (the training set), got {c.batch_size}.")
-    if c.epochs < 1:
-        raise UserError(f"Train for at least 1 epoch, got {c.epochs}.")
-    if not 0 <= c.dropout < 1:
-        raise UserError(f"Dropout must be in [0, 1), got {c.dropout}.")
-    if not 0 <= c.label_smoothing < 1:
-        raise UserError(f"Label smoothing must be in [0, 1), got {c.label_smoothing}.")
-    if not 0 <= c.momentum < 1:
-        raise UserError(f"Momentum must be in [0, 1), got {c.momentum}.")
-    if c.nesterov and (c.optimizer != "momentum" or c.momentum == 0):
+    for name in NAMES:
+        setattr(config, name, _check(name, getattr(config, name)))
+    if config.nesterov and (config.optimizer != "momentum" or config.momentum == 0):
         raise UserError("Nesterov needs the momentum optimizer with momentum above 0.")
-    if c.weight_decay < 0:
-        raise UserError(f"Weight decay must be 0 or more, got {c.weight_decay}.")
-    for name, hi in (("rotate", 90), ("scale", 0.9), ("translate", 14), ("shear", 60), ("elastic", 14),
-                     ("thickness", 1)):
-        if not 0 <= getattr(c, name) <= hi:
-            raise UserError(f"The {name} augmentation must be between 0 and {hi}, got {getattr(c, name)}.")
-    if c.step_size < 1 or not 0 < c.gamma <= 1:
-        raise UserError("The step schedule needs a step size of at least 1 epoch and a gamma in (0, 1].")
-    c.hidden = [int(h) for h in c.hidden]
-    c.channels = [int(k) for k in c.channels]
-    return c
+    return config
 
 
-def parse_hidden(text: str, what: str = "Hidden sizes") -> list[int]:
+def parse_sizes(text: str, name: str = "hidden") -> list[int]:
     """'512, 128' or '512 128' -> [512, 128]; a clear error for anything else."""
-    parts = text.replace(",", " ").split()
     try:
-        sizes = [int(p) for p in parts]
+        sizes = [int(p) for p in text.replace(",", " ").split()]
     except ValueError:
-        raise UserError(f"{what} must be whole numbers separated by commas, such as 512, 128; got {text!r}.") from None
-    if not sizes or min(sizes) < 1:
-        raise UserError(f"{what}: give at least one number, each at least 1, such as 512, 128; got {text!r}.")
-    return sizes
+        raise UserError(f"{spec(name).label} must be whole numbers separated by commas, such as 512, 128; "
+                        f"got {text!r}.") from None
+    return _check(name, sizes)

@@ -25,7 +25,7 @@ MD5 = {
 NORMALIZE = {"none": (0.0, 1.0), "mnist": (0.1307, 0.3081), "symmetric": (0.5, 0.5)}
 VAL_SIZE = 12_000
 SPLIT_SEED = 1234  # fixed: the validation split never depends on the run's seed
-FIX = "run `python -m digitlab data` to prepare it"
+FIX = "run `digitlab data` to prepare it"
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -91,19 +91,19 @@ def _offline_arrays() -> dict[str, np.ndarray] | None:
 def _download(root: Path) -> bool:
     """torchvision's own download into the same layout; False when offline."""
     try:
-        from torchvision.datasets import MNIST
+        from torchvision.datasets import MNIST as TorchvisionMNIST
 
-        MNIST(str(root), train=True, download=True)
-        MNIST(str(root), train=False, download=True)
+        TorchvisionMNIST(str(root), train=True, download=True)
+        TorchvisionMNIST(str(root), train=False, download=True)
         return True
     except Exception:
         return False
 
 
-def verify(root=None, files=MD5) -> dict[str, bool]:
+def verify(root=None) -> dict[str, bool]:
     """MD5 of each file present in the raw folder against the official one."""
     d = raw_dir(root)
-    return {name: (d / name).exists() and md5(d / name) == MD5[name] for name in files}
+    return {name: (d / name).exists() and md5(d / name) == MD5[name] for name in MD5}
 
 
 def _stamp(d: Path) -> dict:
@@ -174,10 +174,10 @@ def split(x: torch.Tensor, y: torch.Tensor, val_size: int = VAL_SIZE):
     return x[tr], y[tr], x[va], y[va]
 
 
-def load(root=None, verify: bool = True) -> MNIST:
-    """Load the IDX files; verify=True insists on the official MD5s (checked again only when a file changed)."""
+def load(root=None, check_md5: bool = True) -> MNIST:
+    """Load the IDX files; check_md5 insists on the official MD5s (checked again only when a file changed)."""
     d = raw_dir(root)
-    if verify and not is_prepared(root):
+    if check_md5 and not is_prepared(root):
         if not all((d / n).exists() for n in MD5):
             raise UserError(f"MNIST is not prepared in {data_root(root)}: {FIX}.")
         prepare(root)
@@ -193,9 +193,36 @@ def load(root=None, verify: bool = True) -> MNIST:
 
 
 def normalize(x: torch.Tensor, how: str) -> torch.Tensor:
-    """uint8 images (N, 28, 28) -> float32 (N, 784), scaled to [0,1] then (x - mean) / std."""
+    """Images (N, 28, 28) as uint8, or floats in [0, 1] -> float32 (N, 784), scaled by the named normalization."""
     mean, std = NORMALIZE[how]
-    return (x.reshape(len(x), -1).float().div_(255).sub_(mean).div_(std))
+    x = x.reshape(len(x), -1)
+    x = x.float().div_(255) if x.dtype == torch.uint8 else x.to(torch.float32, copy=True)  # never the caller's
+    return x.sub_(mean).div_(std)
+
+
+def blank_pixel(how: str) -> float:
+    """The normalized value of an empty (black) pixel."""
+    return normalize(torch.zeros(1, 1, dtype=torch.uint8), how).item()
+
+
+def split_stats(splits: dict[str, torch.Tensor]) -> list[dict]:
+    """Per split of uint8 images: count, mean and std of pixels in [0, 1], share of inked (> 0) pixels."""
+    rows = []
+    for name, x in splits.items():
+        pixels = x.float().div(255)
+        rows.append({"split": name, "images": len(x), "mean pixel": pixels.mean().item(),
+                     "std pixel": pixels.std().item(), "ink pixels (>0)": (x > 0).float().mean().item()})
+    return rows
+
+
+def normalized_stats(x: torch.Tensor) -> list[dict]:
+    """Mean, std, min and max of uint8 images x under each normalization."""
+    rows = []
+    for how in NORMALIZE:
+        v = normalize(x, how)
+        rows.append({"normalization": how, "mean": v.mean().item(), "std": v.std().item(), "min": v.min().item(),
+                     "max": v.max().item()})
+    return rows
 
 
 class Batches:

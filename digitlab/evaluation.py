@@ -8,14 +8,13 @@ from digitlab.checkpoint import Checkpoint
 from digitlab.data import MNIST
 
 
-@torch.no_grad()
 def predict(ck: Checkpoint, images: torch.Tensor, batch: int = 8192) -> np.ndarray:
-    """uint8 (N, 28, 28) -> (N, 10) probabilities."""
-    return np.concatenate([ck.predict_proba(images[i : i + batch].float().div(255).numpy())
-                           for i in range(0, len(images), batch)])
+    """uint8 (N, 28, 28) -> (N, 10) probabilities, a batch at a time."""
+    return np.concatenate([ck.predict_proba(images[i : i + batch]) for i in range(0, len(images), batch)])
 
 
-def evaluate_test(ck: Checkpoint, mnist: MNIST) -> dict:
+def evaluate_checkpoint(ck: Checkpoint, mnist: MNIST) -> dict:
+    """Accuracy, loss, per-class metrics and the confusion matrix of a checkpoint on the official test set."""
     probs = predict(ck, mnist.test_x)
     y_true = mnist.test_y.numpy()
     y_pred = probs.argmax(1)

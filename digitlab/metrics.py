@@ -42,10 +42,10 @@ def moving_average(values, window: int) -> np.ndarray:
     v = np.asarray(values, dtype=float)
     if window <= 1 or len(v) == 0:
         return v
-    c = np.cumsum(np.insert(v, 0, 0.0))
+    csum = np.cumsum(np.insert(v, 0, 0.0))
     idx = np.arange(1, len(v) + 1)
     lo = np.maximum(idx - window, 0)
-    return (c[idx] - c[lo]) / (idx - lo)
+    return (csum[idx] - csum[lo]) / (idx - lo)
 
 
 def first_epoch_reaching(accs, target: float) -> int | None:
@@ -65,3 +65,11 @@ def run_summary(epochs: list[dict], target: float = 0.97, split: str = "test") -
     best = int(np.argmax(accs))
     return dict(first_epoch=first_epoch_reaching(accs, target), best_acc=accs[best], best_epoch=best + 1,
                 last_acc=accs[-1], last_train_loss=epochs[-1]["train_loss"], last_test_loss=epochs[-1]["test_loss"])
+
+
+def worst_confusion(cm) -> tuple[int, int]:
+    """(true, predicted) of the confusion matrix's largest off-diagonal cell: the most common mistake."""
+    cm = np.asarray(cm)
+    mistakes = cm - np.diag(np.diag(cm))
+    true, pred = np.unravel_index(mistakes.argmax(), mistakes.shape)
+    return int(true), int(pred)

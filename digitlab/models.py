@@ -6,17 +6,24 @@ from torch import nn
 from digitlab.config import TrainConfig
 
 
-class MLP(nn.Module):
+class Classifier(nn.Module):
+    """A digit classifier: (B, 784) or (B, 1, 28, 28) normalized images -> (B, 10) logits."""
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+class MLP(Classifier):
     """784 -> hidden... -> 10; each hidden layer is Linear, [Batch|Layer]Norm, ReLU, [Dropout]."""
 
-    def __init__(self, hidden=(512, 128), dropout: float = 0.0, norm: str = "none"):
+    def __init__(self, hidden=(512, 128), dropout: float = 0.0, norm_layer: str = "none"):
         super().__init__()
         layers, width = [], 28 * 28
         for h in hidden:
             layers.append(nn.Linear(width, h))
-            if norm == "batch":
+            if norm_layer == "batch":
                 layers.append(nn.BatchNorm1d(h))
-            elif norm == "layer":
+            elif norm_layer == "layer":
                 layers.append(nn.LayerNorm(h))
             layers.append(nn.ReLU())
             if dropout > 0:
@@ -28,33 +35,21 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.reshape(len(x), -1))  # (B, 784) -> (B, 10) logits
 
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
-    @torch.no_grad()
-    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (B, 10) in eval mode."""
-        was_training = self.training
-        self.eval()
-        p = self(x).softmax(-1)
-        self.train(was_training)
-        return p
-
-
-class CNN(nn.Module):
+class CNN(Classifier):
     """Conv blocks (5x5 conv, [BatchNorm], ReLU, 2x2 max-pool), then an MLP head on the flattened maps."""
 
-    def __init__(self, channels=(32, 64), hidden=(128,), dropout: float = 0.0, norm: str = "batch"):
+    def __init__(self, channels=(32, 64), hidden=(128,), dropout: float = 0.0, norm_layer: str = "batch"):
         super().__init__()
-        layers, c = [], 1
-        for k in channels:
-            layers += [nn.Conv2d(c, k, 5, padding=2, bias=norm != "batch")]
-            layers += [nn.BatchNorm2d(k)] if norm == "batch" else []
+        layers, in_channels = [], 1
+        for out_channels in channels:
+            layers += [nn.Conv2d(in_channels, out_channels, 5, padding=2, bias=norm_layer != "batch")]
+            layers += [nn.BatchNorm2d(out_channels)] if norm_layer == "batch" else []
             layers += [nn.ReLU(), nn.MaxPool2d(2)]
-            c = k
+            in_channels = out_channels
         self.features = nn.Sequential(*layers)
         side = 28 >> len(channels)
-        head, width = [nn.Flatten()], c * side * side
+        head, width = [nn.Flatten()], in_channels * side * side
         for h in hidden:
             head += [nn.Linear(width, h), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout > 0 else [])
             width = h
@@ -64,12 +59,9 @@ class CNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x.reshape(len(x), 1, 28, 28)))  # (B, 784) -> (B, 10) logits
 
-    num_params = MLP.num_params
-    predict_proba = MLP.predict_proba
 
-
-def build(config: TrainConfig) -> nn.Module:
+def build(config: TrainConfig) -> Classifier:
     """The model a config describes."""
     if config.model == "cnn":
-        return CNN(config.channels, config.hidden, config.dropout, config.norm)
-    return MLP(config.hidden, config.dropout, config.norm)
+        return CNN(config.channels, config.hidden, config.dropout, config.norm_layer)
+    return MLP(config.hidden, config.dropout, config.norm_layer)

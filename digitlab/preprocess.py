@@ -15,16 +15,30 @@ MIN_INK = 0.0015     # fewer ink pixels than this fraction of the image means "n
 STROKE = 2.5         # MNIST's typical stroke width, in pixels of the 28x28 image
 
 
-def to_gray(img: np.ndarray) -> np.ndarray:
-    """(H, W), (H, W, 3) or (H, W, 4) array, uint8 or [0, 1] floats -> (H, W) floats in [0, 1], ink bright."""
-    a = np.asarray(img, dtype=np.float32)
-    if a.size and a.max() > 1.0:
-        a = a / 255.0
-    if a.ndim == 3:
-        rgb, alpha = a[..., :3], (a[..., 3] if a.shape[-1] == 4 else None)
+def to_gray(img) -> np.ndarray | None:
+    """An image array -> (H, W) floats in [0, 1], ink bright; None when it is no image (wrong shape, empty).
+
+    Takes (H, W), (H, W, 1..4) (gray, gray+alpha, RGB, RGBA), uint8/uint16/bool or floats (in [0, 1] or [0, 255]).
+    """
+    a = np.asarray(img)
+    if a.ndim == 3 and a.shape[-1] in (1, 2, 3, 4):
+        channels = a.shape[-1]
+    elif a.ndim == 2:
+        channels = 0
+    else:
+        return None
+    if a.size == 0 or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a):
+        return None
+    scale = 65535.0 if a.dtype == np.uint16 else 255.0
+    a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if a.max() > 1.0:
+        a = a / scale
+    a = np.clip(a, 0.0, 1.0).astype(np.float32)
+    if channels:
+        alpha = a[..., -1] if channels in (2, 4) else None
         if alpha is not None and alpha.min() < 0.99:  # strokes on a transparent background: ink is the alpha
             return alpha
-        a = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        a = a[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32) if channels >= 3 else a[..., 0]
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     return 1.0 - a if np.median(border) > 0.5 else a  # dark on light -> light on dark
 
@@ -63,7 +77,7 @@ def normalize_stroke(crop: np.ndarray) -> np.ndarray:
 def to_mnist(img: np.ndarray) -> np.ndarray | None:
     """(28, 28) float32 in [0, 1] the way MNIST was made, or None when (almost) nothing is drawn."""
     g = to_gray(img)
-    if (g > INK).sum() < max(4, MIN_INK * g.size):
+    if g is None or (g > INK).sum() < max(4, MIN_INK * g.size):
         return None
     crop = normalize_stroke(_crop(g))
     h, w = crop.shape
@@ -71,6 +85,8 @@ def to_mnist(img: np.ndarray) -> np.ndarray | None:
     h, w = max(1, round(h * s)), max(1, round(w * s))
     digit = np.clip(_resize(crop, h, w), 0, 1)
     total = digit.sum()
+    if not total > 0:
+        return None
     r = (digit.sum(1) @ np.arange(h)) / total  # centre of mass, (row, col)
     c = (digit.sum(0) @ np.arange(w)) / total
     top = int(np.clip(round(13.5 - r), 0, 28 - h))

@@ -6,12 +6,27 @@ import shutil
 import sqlite3
 import time
 from contextlib import closing, contextmanager
+from enum import StrEnum
 from pathlib import Path
 
 from digitlab import UserError
-from digitlab.config import TrainConfig
+from digitlab.config import LEGACY_KEYS, TrainConfig
 
-STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+
+class Status(StrEnum):
+    """Where a run is in its life: queued -> running -> completed, failed or cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        return self in (Status.QUEUED, Status.RUNNING)
+
+
 EPOCH_COLS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds", "lr")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -88,24 +103,22 @@ class Store:
         """A new run: queued for a worker, or, given the pid of the process that trains it now, running."""
         now = time.time()
         with self._db() as db:
+            status = Status.RUNNING if pid else Status.QUEUED
             cur = db.execute("INSERT INTO runs (name, config, status, created, started, pid) VALUES (?, ?, ?, ?, ?, ?)",
-                             (config.display_name(), json.dumps(config.to_dict()), "running" if pid else "queued",
-                              now, now if pid else None, pid))
+                             (config.display_name(), json.dumps(config.to_dict()), status, now, now if pid else None,
+                              pid))
             return cur.lastrowid
 
     def claim_next(self, pid: int) -> int | None:
         """Atomically take the oldest queued run for this worker; None when the queue is empty."""
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT id FROM runs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            row = db.execute("SELECT id FROM runs WHERE status=? ORDER BY id LIMIT 1", (Status.QUEUED,)).fetchone()
             if row is None:
                 return None
-            db.execute("UPDATE runs SET status='running', pid=?, started=? WHERE id=?", (pid, time.time(), row["id"]))
+            db.execute("UPDATE runs SET status=?, pid=?, started=? WHERE id=?",
+                       (Status.RUNNING, pid, time.time(), row["id"]))
             return row["id"]
-
-    def start(self, run_id: int, pid: int) -> None:
-        with self._db() as db:
-            db.execute("UPDATE runs SET status='running', pid=?, started=? WHERE id=?", (pid, time.time(), run_id))
 
     def update(self, run_id: int, **fields) -> None:
         cols = ", ".join(f"{k}=?" for k in fields)
@@ -123,15 +136,15 @@ class Store:
             db.execute(f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(EPOCH_COLS)}) "
                        f"VALUES (?, {', '.join('?' * len(EPOCH_COLS))})", (run_id, *(m[c] for c in EPOCH_COLS)))
 
-    def finish(self, run_id: int, status: str, error: str | None = None, **summary) -> None:
+    def finish(self, run_id: int, status: Status, error: str | None = None, **summary) -> None:
         self.update(run_id, status=status, error=error, finished=time.time(), **summary)
 
     def request_cancel(self, run_id: int) -> None:
         """A queued run is cancelled at once; a running one when its worker next checks."""
         with self._db() as db:
-            db.execute("UPDATE runs SET status='cancelled', finished=? WHERE id=? AND status='queued'",
-                       (time.time(), run_id))
-            db.execute("UPDATE runs SET cancel_requested=1 WHERE id=? AND status='running'", (run_id,))
+            db.execute("UPDATE runs SET status=?, finished=? WHERE id=? AND status=?",
+                       (Status.CANCELLED, time.time(), run_id, Status.QUEUED))
+            db.execute("UPDATE runs SET cancel_requested=1 WHERE id=? AND status=?", (run_id, Status.RUNNING))
 
     def cancel_requested(self, run_id: int) -> bool:
         with self._db() as db:
@@ -141,7 +154,7 @@ class Store:
     def delete(self, run_id: int) -> None:
         """Remove a finished run, its metrics and its files."""
         run = self.get(run_id)
-        if run["status"] in ("queued", "running"):
+        if run["status"].active:
             raise UserError(f"Run {run_id} is {run['status']}: cancel it before deleting it.")
         with self._db() as db:
             db.execute("DELETE FROM runs WHERE id=?", (run_id,))
@@ -150,12 +163,13 @@ class Store:
     def reap(self) -> int:
         """Mark failed every running run whose worker process is gone; returns how many."""
         with self._db() as db:
-            rows = db.execute("SELECT id, pid FROM runs WHERE status='running'").fetchall()
+            rows = db.execute("SELECT id, pid FROM runs WHERE status=?", (Status.RUNNING,)).fetchall()
         dead = [r["id"] for r in rows if not pid_alive(r["pid"])]
         for run_id in dead:
             with self._db() as db:
-                db.execute("UPDATE runs SET status='failed', finished=?, error=? WHERE id=? AND status='running'",
-                           (time.time(), "The worker process stopped unexpectedly: launch the run again.", run_id))
+                db.execute("UPDATE runs SET status=?, finished=?, error=? WHERE id=? AND status=?",
+                           (Status.FAILED, time.time(), "The worker process stopped unexpectedly: launch the run again.",
+                            run_id, Status.RUNNING))
         return len(dead)
 
     # --- reading -------------------------------------------------------------
@@ -164,12 +178,14 @@ class Store:
         with self._db() as db:
             row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
-            raise UserError(f"There is no run {run_id}: list the runs with `python -m digitlab runs`.")
+            raise UserError(f"There is no run {run_id}: list the runs with `digitlab runs`.")
         return _run(row)
 
-    def runs(self) -> list[dict]:
+    def runs(self, *statuses: Status) -> list[dict]:
+        """Every run, newest first; or only those in the given statuses."""
+        where = f"WHERE status IN ({', '.join('?' * len(statuses))})" if statuses else ""
         with self._db() as db:
-            return [_run(r) for r in db.execute("SELECT * FROM runs ORDER BY id DESC")]
+            return [_run(r) for r in db.execute(f"SELECT * FROM runs {where} ORDER BY id DESC", statuses)]
 
     def epochs(self, run_id: int) -> list[dict]:
         with self._db() as db:
@@ -183,5 +199,6 @@ class Store:
 
 def _run(row: sqlite3.Row) -> dict:
     d = dict(row)
-    d["config"] = json.loads(d["config"])
+    d["config"] = {LEGACY_KEYS.get(k, k): v for k, v in json.loads(d["config"]).items()}
+    d["status"] = Status(d["status"])
     return d

@@ -6,57 +6,42 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from digitlab import UserError
+from digitlab import augment, devices
 from digitlab.config import TrainConfig
-from digitlab import augment
-from digitlab.data import MNIST, NORMALIZE, Batches, normalize
+from digitlab.data import MNIST, Batches, blank_pixel, normalize
 from digitlab.models import build
 
 LOG_EVERY = 50  # steps between host syncs for the per-step loss and the cancel check's report
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """auto picks cuda, then mps, then cpu; an explicit device must exist here."""
-    has = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if name == "auto":
-        name = "cuda" if has["cuda"] else "mps" if has["mps"] else "cpu"
-    if not has.get(name):
-        raise UserError(f"The device {name!r} is not available on this machine: use --device auto or cpu.")
-    return torch.device(name)
-
-
-def available_devices() -> list[str]:
-    return [d for d in ("cuda", "mps", "cpu") if d == "cpu" or (d == "cuda" and torch.cuda.is_available())
-            or (d == "mps" and torch.backends.mps.is_available())]
-
-
-def make_optimizer(c: TrainConfig, params, device: torch.device) -> torch.optim.Optimizer:
+def make_optimizer(config: TrainConfig, params, device: torch.device) -> torch.optim.Optimizer:
     fused = device.type in ("cpu", "cuda")  # one kernel per parameter: ~6% faster epochs on 2 CPU cores
-    if c.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=c.lr, weight_decay=c.weight_decay)
-    if c.optimizer == "momentum":
-        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.weight_decay)
-    if c.optimizer == "adam":
-        return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused)
-    if c.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused)
-    return torch.optim.RMSprop(params, lr=c.lr, weight_decay=c.weight_decay)
+    lr, decay = config.lr, config.weight_decay
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=decay)
+    if config.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay, fused=fused)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=decay, fused=fused)
+    return torch.optim.RMSprop(params, lr=lr, weight_decay=decay)
 
 
-def make_schedule(c: TrainConfig, opt, steps_per_epoch: int):
+def make_schedule(config: TrainConfig, opt, steps_per_epoch: int):
     """Returns (scheduler or None, whether it steps every batch rather than every epoch)."""
-    total = c.epochs * steps_per_epoch
-    if c.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=c.step_size, gamma=c.gamma), False
-    if c.schedule == "cosine":
+    total = config.epochs * steps_per_epoch
+    if config.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=config.step_size, gamma=config.gamma), False
+    if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total), True
-    if c.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=total), True
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total), True
     return None, False
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 8192) -> tuple[float, float]:
+def loss_and_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 8192) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of model on normalized (N, 784) x."""
     model.eval()
     loss = torch.zeros((), device=x.device)
@@ -76,7 +61,6 @@ class Result:
     test_acc: float = 0.0           # of the best-validation checkpoint
     train_seconds: float = 0.0      # the loop alone, data preparation excluded
     best_state: dict | None = None  # state_dict (on CPU) of the best epoch
-    last_state: dict | None = None
     cancelled: bool = False
     device: str = "cpu"
     num_params: int = 0
@@ -86,31 +70,32 @@ def _cpu_state(model: nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-def train(c: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Result:
-    """Train c's model on data; callback(event, info) gets 'start', 'steps' and 'epoch' events."""
+def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Result:
+    """Train config's model on data; callback(event, info) gets 'start', 'steps' and 'epoch' events."""
     callback = callback or (lambda event, info: None)
     should_stop = should_stop or (lambda: False)
-    device = resolve_device(c.device)
-    torch.manual_seed(c.seed)
-    gen = torch.Generator().manual_seed(c.seed)
+    device = devices.resolve(config.device)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
 
-    d = data.to(device)
-    xs = {s: normalize(getattr(d, f"{s}_x"), c.normalize) for s in ("train", "val", "test")}  # (N, 784)
-    ys = {s: getattr(d, f"{s}_y") for s in ("train", "val", "test")}
-    batches = Batches(xs["train"], ys["train"], c.batch_size, shuffle=c.shuffle, generator=gen)
+    on_device = data.to(device)
+    splits = ("train", "val", "test")
+    xs = {s: normalize(getattr(on_device, f"{s}_x"), config.input_norm) for s in splits}  # (N, 784)
+    ys = {s: getattr(on_device, f"{s}_y") for s in splits}
+    batches = Batches(xs["train"], ys["train"], config.batch_size, shuffle=config.shuffle, generator=gen)
 
-    model = build(c).to(device)
-    opt = make_optimizer(c, model.parameters(), device)
-    sched, per_step = make_schedule(c, opt, len(batches))
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=c.label_smoothing)
-    distort = augment.enabled(c)
-    blank = (0.0 - NORMALIZE[c.normalize][0]) / NORMALIZE[c.normalize][1]  # a normalized empty pixel
+    model = build(config).to(device)
+    opt = make_optimizer(config, model.parameters(), device)
+    sched, per_step = make_schedule(config, opt, len(batches))
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    distort = augment.enabled(config)
+    blank = blank_pixel(config.input_norm)
     res = Result(device=str(device), num_params=model.num_params())
     callback("start", {"device": str(device), "steps_per_epoch": len(batches), "num_params": res.num_params})
 
     step = 0
     t_start = time.perf_counter()
-    for epoch in range(1, c.epochs + 1):
+    for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
         step_losses = torch.zeros(len(batches), device=device)
@@ -119,8 +104,8 @@ def train(c: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Resul
         reported = 0
         for i, (x, y) in enumerate(batches):
             if distort:
-                x = augment.augment(x, c, blank)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=c.precision == "bf16"):
+                x = augment.augment(x, config, blank)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
                 logits = model(x)
                 loss = loss_fn(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -146,8 +131,8 @@ def train(c: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Resul
             sched.step()
         n = len(xs["train"])
         train_loss, train_acc = loss_sum.item() / n, correct.item() / n
-        val_loss, val_acc = evaluate(model, xs["val"], ys["val"])
-        test_loss, test_acc = evaluate(model, xs["test"], ys["test"])  # .item() in evaluate syncs the device
+        val_loss, val_acc = loss_and_accuracy(model, xs["val"], ys["val"])
+        test_loss, test_acc = loss_and_accuracy(model, xs["test"], ys["test"])  # .item() inside syncs the device
         m = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
                  test_loss=test_loss, test_acc=test_acc, seconds=time.perf_counter() - t0,
                  lr=opt.param_groups[0]["lr"])
@@ -157,5 +142,4 @@ def train(c: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Resul
             res.best_state = _cpu_state(model)
         callback("epoch", m)
     res.train_seconds = time.perf_counter() - t_start
-    res.last_state = _cpu_state(model)
     return res

@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from digitlab import augment, data
+from digitlab import UserError, augment, data
 from digitlab.config import TrainConfig, validate
 from digitlab.models import CNN, build
 from digitlab.train import train
 
-BLANK = (0 - 0.1307) / 0.3081
+BLANK = data.blank_pixel("mnist")
 
 
 def bar_batch(n=8):
@@ -63,14 +63,12 @@ def test_same_seed_same_distortions():
 
 @pytest.mark.parametrize("bad", [dict(rotate=-1), dict(thickness=1.5), dict(elastic=20)])
 def test_out_of_range_augmentation_is_refused(bad):
-    from digitlab import UserError
-
-    with pytest.raises(UserError, match="augmentation must be between"):
+    with pytest.raises(UserError, match="must be between 0 and"):
         validate(TrainConfig(**bad))
 
 
 def test_cnn_shapes_and_training(tiny):
-    m = build(TrainConfig(model="cnn", channels=[8, 16], hidden=[32], norm="batch", dropout=0.2))
+    m = build(TrainConfig(model="cnn", channels=[8, 16], hidden=[32], norm_layer="batch", dropout=0.2))
     assert isinstance(m, CNN) and m(torch.rand(5, 784)).shape == (5, 10)
     assert m.num_params() == sum(p.numel() for p in m.parameters())
     r = train(validate(TrainConfig(model="cnn", channels=[8], hidden=[16], epochs=2, batch_size=32, lr=3e-3,

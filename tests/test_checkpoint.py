@@ -1,3 +1,4 @@
+import json
 import pickle
 
 import numpy as np
@@ -5,22 +6,44 @@ import pytest
 import torch
 
 from digitlab import UserError, checkpoint
+from digitlab.checkpoint import SHIPPED
 from digitlab.config import TrainConfig
 from digitlab.models import build
+from testkit.fixtures import official_test_digits
 
 
-def test_round_trip(tmp_path):
-    c = TrainConfig(hidden=[32, 16], norm="layer", dropout=0.2, normalize="symmetric")
+@pytest.mark.parametrize("config", [
+    TrainConfig(hidden=[32, 16], norm_layer="layer", dropout=0.2, input_norm="symmetric"),
+    TrainConfig(model="cnn", channels=[4, 8], hidden=[16], norm_layer="batch", input_norm="none"),
+], ids=["mlp", "cnn"])
+def test_round_trip(tmp_path, config):
     torch.manual_seed(0)
-    m = build(c)
-    path = checkpoint.save(tmp_path / "sub" / "m.pt", m.state_dict(), c, {"test_acc": 0.5})
+    m = build(config)
+    if config.model == "cnn":  # running statistics that differ from the defaults must survive the trip
+        m.train()
+        m(torch.rand(8, 784))
+    path = checkpoint.save(tmp_path / "sub" / "m.pt", m.state_dict(), config, {"test_acc": 0.5})
     assert [p.name for p in path.parent.iterdir()] == ["m.pt"]  # no temp file left
     ck = checkpoint.load(path)
-    assert ck.config == c and ck.metrics == {"test_acc": 0.5} and not ck.model.training
+    assert ck.config == config and ck.metrics == {"test_acc": 0.5} and not ck.model.training
+    assert ck.num_params == m.num_params() == sum(p.numel() for p in m.parameters())
     x = torch.rand(3, 784)
     m.eval()
-    np.testing.assert_allclose(ck.predict_proba(x.reshape(3, 28, 28).numpy()),
-                               m((x - 0.5) / 0.5).softmax(-1).detach().numpy(), rtol=1e-5)
+    mean, std = {"symmetric": (0.5, 0.5), "none": (0.0, 1.0)}[config.input_norm]
+    expected = m((x - mean) / std).softmax(-1).detach().numpy()
+    np.testing.assert_allclose(ck.predict_proba(x.reshape(3, 28, 28).numpy()), expected, rtol=1e-5, atol=1e-7)
+    as_bytes = (x * 255).round().to(torch.uint8).reshape(3, 28, 28)  # uint8 images take the same path
+    np.testing.assert_allclose(ck.predict_proba(as_bytes), ck.predict_proba(as_bytes.numpy() / 255.0), atol=1e-6)
+
+
+def test_the_shipped_checkpoints_load_and_read_digits():
+    x, y = official_test_digits(100)
+    for name in ("mlp-default", "cnn-default"):
+        ck = checkpoint.load(SHIPPED / f"{name}.pt")
+        assert ck.config.input_norm == "mnist"  # saved under the old key 'normalize'
+        p = ck.predict_proba(x)
+        assert p.shape == (100, 10) and np.allclose(p.sum(1), 1, atol=1e-5)
+        assert (p.argmax(1) == y).mean() >= 0.98
 
 
 class Evil:
@@ -53,8 +76,32 @@ def test_missing_corrupt_and_foreign_files(tmp_path):
     torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
     with pytest.raises(UserError, match="not a digitlab checkpoint"):
         checkpoint.load(tmp_path / "foreign.pt")
-    c = TrainConfig(hidden=[8])
     state = build(TrainConfig(hidden=[9])).state_dict()
-    checkpoint.save(tmp_path / "mismatch.pt", state, c, {})
+    checkpoint.save(tmp_path / "mismatch.pt", state, TrainConfig(hidden=[8]), {})
     with pytest.raises(UserError, match="does not match"):
         checkpoint.load(tmp_path / "mismatch.pt")
+    torch.save({"format": "digitlab-checkpoint", "config": {"lr": "fast"}, "state_dict": {}}, tmp_path / "bad.pt")
+    with pytest.raises(UserError, match="does not match"):
+        checkpoint.load(tmp_path / "bad.pt")
+
+
+def test_cards_record_how_a_checkpoint_was_made(tmp_path):
+    run = dict(config=TrainConfig(seed=3).to_dict(), test_acc=0.9, best_val_acc=0.91, best_epoch=2, train_seconds=1.234,
+               num_params=10, device="cpu", finished=0.0)
+    path = checkpoint.write_card(tmp_path / "m.pt", run, ["train", "--seed", "3", "--name", "a b"])
+    card = json.loads(path.read_text())
+    assert path.name == "m.json" and card["command"] == "digitlab train --seed 3 --name 'a b'"
+    assert card["seed"] == 3 and card["torch"] == torch.__version__ and card["train_seconds"] == 1.23
+    assert card["git_commit"] == checkpoint.git_commit() and len(card["git_commit"].split("-")[0]) == 40
+    assert checkpoint.card_argv(checkpoint.read_card(tmp_path / "m.pt")) == ["train", "--seed", "3", "--name", "a b"]
+    assert checkpoint.card_argv({"command": "python -m digitlab train --epochs 2"}) == ["train", "--epochs", "2"]
+    with pytest.raises(UserError, match="No readable card"):
+        checkpoint.read_card(tmp_path / "other.pt")
+    (tmp_path / "x.json").write_text('{"command": "rm -rf /"}')
+    with pytest.raises(UserError, match="not a `digitlab train` command"):
+        checkpoint.card_argv(checkpoint.read_card(tmp_path / "x.pt"))
+
+
+def test_git_commit_outside_a_checkout(monkeypatch, tmp_path):
+    monkeypatch.setattr(checkpoint, "PROJECT", tmp_path)
+    assert checkpoint.git_commit() is None

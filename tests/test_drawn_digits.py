@@ -2,24 +2,18 @@
 
 import numpy as np
 
-from digitlab import checkpoint, data, preprocess, redraw
-from tests.conftest import FIXTURES, REAL
+from digitlab import checkpoint, preprocess
+from digitlab.checkpoint import SHIPPED
+from testkit import redraw
+from testkit.fixtures import official_test_digits as digits
 
-SHIPPED = FIXTURES.parent.parent / "checkpoints" / "mlp-default.pt"
-
-
-def digits(n: int = 500):
-    if (REAL / "t10k-images-idx3-ubyte").exists():
-        x, y = data.read_idx(REAL / "t10k-images-idx3-ubyte"), data.read_idx(REAL / "t10k-labels-idx1-ubyte")
-    else:  # 200 official test digits ship with the tests
-        x, y = data.read_idx(FIXTURES / "t10k-200-images-idx3-ubyte"), data.read_idx(FIXTURES / "t10k-200-labels-idx1-ubyte")
-    return x[:n], y[:n].astype(int)
+MLP = SHIPPED / "mlp-default.pt"
 
 
 def test_redrawn_digits_are_read_within_one_point_of_the_originals(monkeypatch):
-    ck = checkpoint.load(SHIPPED)
+    ck = checkpoint.load(MLP)
     x, y = digits()
-    original = (ck.predict_proba(x / 255.0).argmax(1) == y).mean()
+    original = (ck.predict_proba(x).argmax(1) == y).mean()
     monkeypatch.setattr(redraw, "VARIANTS", [(120, 0), (200, -2), (200, 6), (260, 10)])
     hits = {}
     for v, i, drawing in redraw.redraw_set(x, seed=1):
@@ -36,7 +30,7 @@ def test_naive_resize_is_much_worse_than_mnist_style_preprocessing():
     """The reason the preprocessing exists (DESIGN.md): a plain 280->28 resize of an off-centre digit fails."""
     from PIL import Image
 
-    ck = checkpoint.load(SHIPPED)
+    ck = checkpoint.load(MLP)
     x, y = digits(100)
     naive, ours = [], []
     rng = np.random.default_rng(0)

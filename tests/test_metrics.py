@@ -40,3 +40,20 @@ def test_moving_average():
 def test_first_epoch_reaching():
     assert metrics.first_epoch_reaching([0.9, 0.96, 0.97, 0.98], 0.97) == 3
     assert metrics.first_epoch_reaching([0.9, 0.96], 0.97) is None
+
+
+def test_worst_confusion_is_the_largest_mistake():
+    cm = np.eye(10, dtype=int) * 100
+    cm[4, 9], cm[7, 2], cm[9, 4] = 5, 11, 3
+    assert metrics.worst_confusion(cm) == (7, 2)
+
+
+def test_run_summary_is_the_course_row():
+    epochs = [dict(epoch=e, test_acc=a, val_acc=a - 0.01, train_loss=1 / e, test_loss=2 / e)
+              for e, a in enumerate([0.90, 0.97, 0.985, 0.98], start=1)]
+    s = metrics.run_summary(epochs, target=0.97)
+    assert s == dict(first_epoch=2, best_acc=0.985, best_epoch=3, last_acc=0.98, last_train_loss=0.25,
+                     last_test_loss=0.5)
+    assert metrics.run_summary(epochs, target=0.99)["first_epoch"] is None
+    assert metrics.run_summary(epochs, target=0.97, split="val")["first_epoch"] == 3
+    assert metrics.run_summary([])["best_acc"] is None

@@ -1,8 +1,12 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from digitlab import UserError, preprocess
+from testkit.fixtures import official_test_digits
 
 
 def canvas_with_box(top, left, h, w, size=280, value=255):
@@ -41,10 +45,7 @@ def test_polarity_and_alpha_give_the_same_digit():
 
 
 def test_an_mnist_digit_stays_itself():
-    from tests.conftest import FIXTURES
-    from digitlab.data import read_idx
-
-    x = read_idx(FIXTURES / "t10k-200-images-idx3-ubyte")[:50].astype(np.float32) / 255
+    x = official_test_digits(50)[0].astype(np.float32) / 255
     out = np.stack([preprocess.to_mnist(d) for d in x])
     # MNIST digits are already cropped, scaled and centred: re-preprocessing moves little ink.
     assert np.abs(out - x).mean() < 0.06
@@ -58,3 +59,34 @@ def test_read_image(tmp_path):
         preprocess.read_image(tmp_path / "t.png")
     with pytest.raises(UserError, match="No file"):
         preprocess.read_image(tmp_path / "none.png")
+
+
+def check_output(out):
+    assert out is None or (out.shape == (28, 28) and out.dtype == np.float32 and np.isfinite(out).all()
+                           and 0 <= out.min() and out.max() <= 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hnp.arrays(dtype=st.sampled_from([np.uint8, np.uint16, np.int32, np.int64, np.float32, np.float64, np.bool_]),
+                  shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=64)))
+def test_any_array_is_an_mnist_image_or_nothing(a):
+    check_output(preprocess.to_mnist(a))
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 300), w=st.integers(1, 300), channels=st.sampled_from([0, 1, 2, 3, 4]),
+       kind=st.sampled_from(["black", "white", "one pixel", "noise", "box"]), seed=st.integers(0, 2**16))
+def test_any_canvas_sized_image_is_an_mnist_image_or_nothing(h, w, channels, kind, seed):
+    rng = np.random.default_rng(seed)
+    img = {"black": np.zeros((h, w)), "white": np.full((h, w), 255.0), "one pixel": np.zeros((h, w)),
+           "noise": rng.integers(0, 256, (h, w)), "box": np.zeros((h, w))}[kind].astype(np.uint8)
+    if kind == "one pixel":
+        img[rng.integers(h), rng.integers(w)] = 255
+    if kind == "box":
+        img[h // 4 : max(h // 4 + 1, 3 * h // 4), w // 3 : max(w // 3 + 1, 2 * w // 3)] = 255
+    if channels:
+        img = np.repeat(img[..., None], channels, axis=2)
+    out = preprocess.to_mnist(img)
+    check_output(out)
+    if kind in ("black", "white", "one pixel"):
+        assert out is None  # nothing drawn is not a digit

@@ -3,7 +3,6 @@ import pytest
 from digitlab.config import validate
 from digitlab.presets import COMPARISON, PRESETS, preset
 from digitlab.train import train
-from tests.conftest import needs_real, real_mnist
 
 COURSE = {"seed-ann": [512, 128], "seed-assignment": [128, 128], "compare-sgd": [128, 64],
           "compare-momentum": [128, 64], "compare-adam": [128, 64], "trial-100-50": [100, 50],
@@ -22,13 +21,19 @@ def test_overrides_win_and_comparison_differs_only_in_optimizer():
     assert preset("seed-ann", epochs=1, lr=0.5).epochs == 1
     cs = [preset(n) for n in COMPARISON]
     assert [c.optimizer for c in cs] == ["sgd", "momentum", "adam"]
-    assert len({(tuple(c.hidden), c.epochs, c.batch_size, c.normalize) for c in cs}) == 1
+    assert len({(tuple(c.hidden), c.epochs, c.batch_size, c.input_norm) for c in cs}) == 1
     n = preset("nmlp-30-5")
-    assert (n.norm, n.dropout, n.lr, n.epochs) == ("layer", 0.5, 0.01, 3)
+    assert (n.norm_layer, n.dropout, n.lr, n.epochs) == ("layer", 0.5, 0.01, 3)
     assert [preset(f"dropout-{d}").lr for d in ("0.2", "0.4", "0.6")] == [1e-3, 5e-4, 1e-4]
 
 
-@needs_real
-def test_fast_preset_on_the_real_set():
-    r = train(validate(preset("fast", device="cpu")), real_mnist())
+def test_unknown_preset():
+    from digitlab import UserError
+
+    with pytest.raises(UserError, match="Unknown preset 'nope'"):
+        preset("nope")
+
+
+def test_fast_preset_on_the_real_set(real_mnist):
+    r = train(validate(preset("fast", device="cpu")), real_mnist)
     assert r.test_acc >= 0.978 and r.best_val_acc >= 0.975

@@ -1,9 +1,11 @@
 import pytest
 import torch
 
-from digitlab import UserError
-from digitlab.config import OPTIMIZERS, SCHEDULES, TrainConfig, validate
-from digitlab.train import evaluate, resolve_device, train
+from digitlab import UserError, devices
+from digitlab.config import TrainConfig, spec, validate
+from digitlab.data import normalize
+from digitlab.models import build
+from digitlab.train import loss_and_accuracy, train
 
 
 def cfg(**kw):
@@ -12,16 +14,17 @@ def cfg(**kw):
 
 
 def test_a_tiny_run_measurably_learns(tiny):
+    torch.manual_seed(0)
+    untrained = loss_and_accuracy(build(cfg()), normalize(tiny.val_x, "mnist"), tiny.val_y)[1]
     events = []
     r = train(cfg(), tiny, callback=lambda e, i: events.append((e, i)))
-    assert r.epochs[0]["val_acc"] < r.epochs[-1]["val_acc"] or r.epochs[0]["val_acc"] > 0.95
-    assert r.epochs[-1]["val_acc"] > 0.9 and r.epochs[-1]["test_acc"] > 0.9  # chance is 0.1
+    assert untrained < 0.3 and r.epochs[-1]["val_acc"] > 0.9 and r.epochs[-1]["test_acc"] > 0.9  # chance is 0.1
     assert r.epochs[-1]["train_loss"] < r.epochs[0]["train_loss"]
     kinds = [e for e, _ in events]
     assert kinds[0] == "start" and kinds.count("epoch") == 3
     steps = [l for e, i in events if e == "steps" for l in i["losses"]]
     assert len(steps) == 3 * 13  # 400 training images in batches of 32, every step's loss reported
-    assert r.best_state is not None and r.last_state is not None and r.train_seconds > 0
+    assert r.best_state is not None and r.train_seconds > 0
     best = max(r.epochs, key=lambda m: m["val_acc"])
     assert r.best_val_acc == best["val_acc"] and r.test_acc == r.epochs[r.best_epoch - 1]["test_acc"]
 
@@ -31,25 +34,29 @@ def test_same_seed_same_numbers(tiny):
     b = train(cfg(epochs=2, dropout=0.3), tiny)
     c = train(cfg(epochs=2, dropout=0.3, seed=1), tiny)
     assert a.epochs[-1]["train_loss"] == b.epochs[-1]["train_loss"]
-    assert all(torch.equal(a.last_state[k], b.last_state[k]) for k in a.last_state)
+    assert all(torch.equal(a.best_state[k], b.best_state[k]) for k in a.best_state)
     assert a.epochs[-1]["train_loss"] != c.epochs[-1]["train_loss"]
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("optimizer", spec("optimizer").choices)
 def test_every_optimizer_trains(tiny, optimizer):
     lr = {"sgd": 0.1, "momentum": 0.05}.get(optimizer, 3e-3)
     r = train(cfg(optimizer=optimizer, lr=lr, nesterov=optimizer == "momentum"), tiny)
     assert r.epochs[-1]["val_acc"] > 0.5
 
 
-@pytest.mark.parametrize("schedule", SCHEDULES)
-def test_every_schedule_runs(tiny, schedule):
-    r = train(cfg(schedule=schedule, step_size=1, gamma=0.5, norm="batch", label_smoothing=0.1), tiny)
-    lrs = [m["lr"] for m in r.epochs]
-    if schedule == "none":
-        assert lrs == [3e-3] * 3
-    else:
-        assert lrs[-1] < lrs[0] or schedule == "onecycle"
+@pytest.mark.parametrize("schedule", spec("schedule").choices)
+def test_every_schedule_sets_the_learning_rate_it_promises(tiny, schedule):
+    r = train(cfg(schedule=schedule, step_size=1, gamma=0.5, norm_layer="batch", label_smoothing=0.1), tiny)
+    lrs = [m["lr"] for m in r.epochs]  # the rate after each epoch
+    expected = {"none": [3e-3] * 3, "step": [1.5e-3, 7.5e-4, 3.75e-4]}
+    if schedule in expected:
+        assert lrs == pytest.approx(expected[schedule])
+    elif schedule == "cosine":
+        assert lrs[0] == pytest.approx(3e-3 * (1 + torch.cos(torch.tensor(torch.pi / 3)).item()) / 2, rel=1e-3)
+        assert lrs[-1] == pytest.approx(0, abs=1e-9)
+    else:  # onecycle: warms up to the peak in the first 30% of steps, then anneals far below the start
+        assert lrs[0] > 3e-3 * 0.9 and lrs[-1] < 3e-3 / 25 / 10  # the start is the peak / 25
 
 
 def test_cancel_between_steps(tiny):
@@ -63,22 +70,25 @@ def test_cancel_between_steps(tiny):
     assert r.cancelled and r.epochs == [] and r.best_state is None
 
 
-def test_evaluate_counts_right():
+def test_loss_and_accuracy_counts_right():
     model = torch.nn.Linear(784, 10)
     with torch.no_grad():
         model.weight.zero_()
         model.bias.copy_(torch.arange(10.0))  # always predicts 9
     x = torch.zeros(4, 784)
-    loss, acc = evaluate(model, x, torch.tensor([9, 9, 1, 2]))
+    loss, acc = loss_and_accuracy(model, x, torch.tensor([9, 9, 1, 2]))
     assert acc == 0.5
     assert loss == pytest.approx(torch.nn.functional.cross_entropy(model(x), torch.tensor([9, 9, 1, 2])).item())
 
 
-def test_unavailable_device_is_a_clear_error():
-    if not torch.cuda.is_available():
-        with pytest.raises(UserError, match="not available"):
-            resolve_device("cuda")
-    assert resolve_device("cpu").type == "cpu"
+def test_devices_are_discovered_in_one_place(monkeypatch):
+    assert devices.available()[-1] == "cpu" and devices.resolve("cpu").type == "cpu"
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: None)
+    assert devices.available() == ["cpu"] and devices.resolve("auto").type == "cpu"
+    with pytest.raises(UserError, match="'cuda' is not available on this machine"):
+        devices.resolve("cuda")
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: torch.device("cuda"))
+    assert devices.available() == ["cuda", "cpu"] and devices.resolve("auto").type == "cuda"
 
 
 def test_bf16_mixed_precision_learns_and_bad_precision_is_refused(tiny):

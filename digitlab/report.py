@@ -1,0 +1,50 @@
+"""What the pages and the CLI show about runs, as plain rows and numbers: computed here, tested here, drawn there."""
+
+from pathlib import Path
+
+from digitlab import metrics
+from digitlab.checkpoint import SHIPPED
+from digitlab.store import Status, Store
+
+
+def progress(run: dict, epochs_done: int) -> dict:
+    """How far a running run is: the share done, its current epoch and step, for a progress bar."""
+    per_epoch = run["steps_per_epoch"] or 1
+    total_epochs = run["config"]["epochs"]
+    in_epoch = run["step"] if run["epoch"] > epochs_done else 0  # steps of the epoch under way
+    done = epochs_done * per_epoch + in_epoch
+    return dict(fraction=min(1.0, done / (total_epochs * per_epoch)), epoch=min(max(run["epoch"], 1), total_epochs),
+                epochs=total_epochs, step=run["step"], steps_per_epoch=per_epoch)
+
+
+def run_row(run: dict) -> dict:
+    """One run as a row of the runs table."""
+    cfg = run["config"]
+    seconds = run["finished"] - run["started"] if run["started"] and run["finished"] else None
+    return {"id": run["id"], "name": run["name"], "status": str(run["status"]), "optimizer": cfg["optimizer"],
+            "lr": cfg["lr"], "batch": cfg["batch_size"], "hidden": "-".join(map(str, cfg["hidden"])),
+            "dropout/norm": f"{cfg['dropout']:g} / {cfg['norm_layer']}", "epochs": cfg["epochs"],
+            "params": run["num_params"], "best val acc": run["best_val_acc"], "test acc": run["test_acc"],
+            "duration (s)": round(seconds, 1) if seconds else None}
+
+
+def summary_rows(runs: list[tuple[str, list[dict]]], target: float, split: str) -> list[dict]:
+    """The course's comparison table: per run, the first epoch reaching target, best and last accuracy, losses."""
+    rows = []
+    for label, epochs in runs:
+        s = metrics.run_summary(epochs, target, split)
+        rows.append({"run": label, f"first epoch ≥ {target:.1%}": s["first_epoch"], "best acc": s["best_acc"],
+                     "best epoch": s["best_epoch"], "last acc": s["last_acc"],
+                     "last train loss": s["last_train_loss"], "last test loss": s["last_test_loss"]})
+    return rows
+
+
+def model_choices(store: Store, shipped: Path = SHIPPED) -> dict[str, str]:
+    """Label -> checkpoint path: the shipped models (mlp-default first), then every finished run with a checkpoint."""
+    files = sorted(shipped.glob("*.pt"), key=lambda p: (p.stem != "mlp-default", p.stem))
+    out = {f"{p.stem} (shipped)": str(p) for p in files}
+    for run in store.runs(Status.COMPLETED, Status.CANCELLED):
+        if run["checkpoint"] and Path(run["checkpoint"]).exists():
+            acc = f", test {run['test_acc']:.2%}" if run["test_acc"] is not None else ""
+            out[f"run {run['id']}: {run['name']}{acc}"] = run["checkpoint"]
+    return out

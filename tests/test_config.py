@@ -1,0 +1,100 @@
+"""TrainConfig: one declaration per setting, checked once; every invalid value gets one UserError sentence."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digitlab import UserError
+from digitlab.config import DEFAULTS, NAMES, TrainConfig, kind, parse_sizes, range_text, spec, validate
+
+
+def test_every_setting_declares_a_label_and_help():
+    for name in NAMES:
+        s = spec(name)
+        assert s.label and s.help.endswith(".")
+        if kind(name) in (int, float, list):
+            assert s.low is not None and s.high is not None, name  # every number is bounded
+        if s.choices:
+            assert getattr(DEFAULTS, name) in s.choices
+
+
+def test_range_text():
+    assert range_text(spec("batch_size")) == "between 1 and 48000"
+    assert range_text(spec("lr")) == "greater than 0 and at most 10"
+    assert range_text(spec("dropout")) == "at least 0 and below 1"
+    assert range_text(spec("gamma")) == "greater than 0 and at most 1"
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("lr", 0, "Learning rate must be greater than 0 and at most 10, got 0."),
+    ("batch_size", 48_001, "Batch size must be between 1 and 48000, got 48001."),
+    ("epochs", 0, "Epochs must be between 1 and 1000, got 0."),
+    ("dropout", 1.0, "Dropout must be at least 0 and below 1, got 1."),
+    ("optimizer", "adagrad", "Unknown optimizer 'adagrad': choose one of sgd, momentum, adam, adamw, rmsprop."),
+    ("hidden", [128, 0], "Hidden layer sizes must be between 1 and 65536, got 0."),
+    ("hidden", [], "Hidden layer sizes must be a list of 1 to 16 whole numbers such as 512, 128; got []."),
+    ("channels", [8, 8, 8], "CNN channels must be a list of 1 to 2 whole numbers"),
+    ("lr", float("nan"), "Learning rate must be a number, got nan."),
+    ("epochs", 2.5, "Epochs must be a whole number, got 2.5."),
+    ("epochs", True, "Epochs must be a whole number, got True."),
+    ("shuffle", "yes", "Shuffle must be true or false, got 'yes'."),
+    ("name", "x" * 81, "Name must be at most 80 characters, got 81."),
+])
+def test_one_sentence_per_bad_value(name, value, message):
+    with pytest.raises(UserError) as e:
+        validate(TrainConfig(**{name: value}))
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_valid_values_are_converted_to_their_kind():
+    c = validate(TrainConfig(lr=1, epochs=3.0, hidden=(64.0, 32), momentum=0))
+    assert c.lr == 1.0 and isinstance(c.lr, float) and c.epochs == 3 and isinstance(c.epochs, int)
+    assert c.hidden == [64, 32] and all(isinstance(h, int) for h in c.hidden)
+
+
+def test_nesterov_needs_momentum():
+    with pytest.raises(UserError, match="Nesterov needs the momentum optimizer"):
+        validate(TrainConfig(nesterov=True, optimizer="adam"))
+    assert validate(TrainConfig(nesterov=True, optimizer="momentum")).nesterov
+
+
+def test_from_dict_rejects_unknown_keys_and_reads_old_names():
+    with pytest.raises(UserError, match="Unknown setting 'learning_rate'"):
+        TrainConfig.from_dict({"learning_rate": 0.1})
+    with pytest.raises(UserError, match="must be a mapping"):
+        TrainConfig.from_dict(["lr", 0.1])
+    old = TrainConfig.from_dict({"norm": "layer", "normalize": "symmetric", "hidden": [30, 5]})
+    assert (old.norm_layer, old.input_norm, old.hidden) == ("layer", "symmetric", [30, 5])
+    assert TrainConfig.from_dict(TrainConfig(dropout=0.2).to_dict()) == TrainConfig(dropout=0.2)
+
+
+def test_parse_sizes():
+    assert parse_sizes("512, 128") == [512, 128] and parse_sizes("32 64", "channels") == [32, 64]
+    with pytest.raises(UserError, match="Hidden layer sizes must be whole numbers separated by commas"):
+        parse_sizes("64, zero")
+    with pytest.raises(UserError, match="CNN channels must be a list of 1 to 2"):
+        parse_sizes("", "channels")
+
+
+anything = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                     st.text(max_size=100), st.lists(st.integers(-10, 10**6), max_size=20),
+                     st.lists(st.floats(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.sampled_from(NAMES), value=anything)
+def test_any_value_is_accepted_or_refused_with_one_user_error(name, value):
+    try:
+        c = validate(TrainConfig(**{name: value}))
+    except UserError as e:
+        assert str(e) and "\n" not in str(e)
+        return
+    v = getattr(c, name)  # accepted: then it is of the setting's kind and within its declaration
+    s = spec(name)
+    assert isinstance(v, kind(name)) and not (kind(name) in (int, float) and isinstance(v, bool))
+    if s.choices:
+        assert v in s.choices
+    for item in (v if kind(name) is list else [v] if kind(name) in (int, float) else []):
+        assert math.isfinite(item) and s.low <= item <= s.high

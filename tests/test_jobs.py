@@ -1,0 +1,140 @@
+"""Runs outside the page: executing, cancelling, the one worker per store, the supervisor and dead workers."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from digitlab import UserError, checkpoint, data, jobs
+from digitlab.config import TrainConfig
+from digitlab.store import Status, Store
+
+
+def wait_for(condition, seconds=60, what="the condition"):
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_cancelling_a_running_run_keeps_its_best_checkpoint(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    rid = s.create(TrainConfig(hidden=[32], epochs=200, batch_size=16, device="cpu"), pid=os.getpid())
+    worker = threading.Thread(target=jobs.execute, args=(s, rid, tiny_root))
+    worker.start()
+    wait_for(lambda: len(s.epochs(rid)) >= 2, what="two epochs")
+    s.request_cancel(rid)
+    worker.join(30)
+    assert not worker.is_alive()
+    run = s.get(rid)
+    epochs = s.epochs(rid)
+    assert run["status"] is Status.CANCELLED and 2 <= len(epochs) < 200
+    best = max(epochs, key=lambda e: e["val_acc"])
+    assert run["best_epoch"] == best["epoch"] and run["best_val_acc"] == best["val_acc"]
+    ck = checkpoint.load(run["checkpoint"])
+    assert ck.metrics["epoch"] == best["epoch"] and ck.metrics["test_acc"] == run["test_acc"]
+    assert sorted(p.name for p in s.run_dir(rid).iterdir()) == ["best.pt"]  # no temp file, nothing else
+
+
+def test_worker_drains_the_queue_in_order_and_honours_cancel(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    ids = [s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", seed=i)) for i in range(3)]
+    s.request_cancel(ids[1])
+    assert jobs.work(s, tiny_root) == 2
+    runs = {r["id"]: r for r in s.runs()}
+    assert [runs[i]["status"] for i in ids] == [Status.COMPLETED, Status.CANCELLED, Status.COMPLETED]
+    assert runs[ids[0]]["finished"] <= runs[ids[2]]["started"]
+    assert (s.run_dir(ids[0]) / "best.pt").exists() and not s.run_dir(ids[1]).exists()
+    assert len(s.epochs(ids[2])) == 1 and runs[ids[2]]["best_val_acc"] > 0
+
+
+def test_one_worker_per_store(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu"))
+    held = jobs.worker_lock(s)
+    assert held is not None and jobs.worker_alive(s) and jobs.worker_lock(s) is None
+    assert jobs.work(s, tiny_root) == 0  # a second worker leaves the queue to the one that holds it
+    assert s.get(rid)["status"] is Status.QUEUED
+    held.close()
+    assert not jobs.worker_alive(s) and jobs.work(s, tiny_root) == 1
+    assert s.get(rid)["status"] is Status.COMPLETED
+
+
+def test_launch_queues_only_what_can_run(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    rid = jobs.launch(s, TrainConfig(hidden=[16], epochs=1, device="cpu"), tiny_root)
+    assert s.get(rid)["status"] is Status.QUEUED
+    with pytest.raises(UserError, match="Epochs must be between 1 and 1000"):
+        jobs.launch(s, TrainConfig(epochs=0), tiny_root)
+    with pytest.raises(UserError, match="MNIST is not prepared yet"):
+        jobs.launch(s, TrainConfig(), tmp_path / "nowhere")
+    assert [r["id"] for r in s.runs()] == [rid]
+
+
+def test_a_failing_run_records_one_sentence(tmp_path):
+    s = Store(tmp_path / "runs")
+    rid = s.create(TrainConfig(epochs=1), pid=os.getpid())
+    with pytest.raises(UserError):
+        jobs.execute(s, rid, tmp_path / "no-data")
+    run = s.get(rid)
+    assert run["status"] is Status.FAILED and "digitlab data" in run["error"] and "\n" not in run["error"]
+
+
+def test_supervisor_starts_a_worker_for_queued_runs_and_reaps_it(tmp_path, monkeypatch):
+    """A real worker process: the queued run has no data to train on, so it fails fast, and the worker exits."""
+    s = Store(tmp_path / "runs")
+    rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu"))
+    sup = jobs.Supervisor(s, tmp_path / "no-data", retry_after=0)
+    sup.tick()
+    assert len(sup.workers) == 1
+    wait_for(lambda: s.get(rid)["status"] is Status.FAILED, what="the worker to take the run")
+    assert "not prepared" in s.get(rid)["error"]
+    worker = sup.workers[0]
+    wait_for(lambda: worker.poll() is not None, what="the worker to exit")
+    sup.tick()
+    assert sup.workers == [] and worker.returncode == 0  # reaped: no zombie left behind
+    sup.tick()
+    assert sup.workers == []  # nothing queued, no worker started
+
+
+def test_supervisor_thread_wakes_on_request(tmp_path):
+    s = Store(tmp_path / "runs")
+    sup = jobs.Supervisor(s, every=3600)
+    ticks = []
+    sup.tick = lambda: ticks.append(time.monotonic())
+    sup.start()
+    wait_for(lambda: len(ticks) == 1, 5, "the first tick")
+    sup.wake()
+    wait_for(lambda: len(ticks) == 2, 5, "the woken tick")
+
+
+def test_a_killed_worker_is_marked_failed_by_the_supervisor(tmp_path, tiny_root):
+    """A real process training a long run is killed with SIGKILL: the store must not say 'running' forever."""
+    s = Store(tmp_path / "runs")
+    code = textwrap.dedent(f"""
+        import os
+        from digitlab import data, jobs
+        from digitlab.config import TrainConfig
+        from digitlab.store import Store
+        data.MD5 = {data.MD5!r}  # the tiny set's checksums, as the test's fixture made them
+        s = Store({str(s.root)!r})
+        rid = s.create(TrainConfig(hidden=[256], epochs=500, batch_size=8, device="cpu"), pid=os.getpid())
+        jobs.execute(s, rid, {str(tiny_root)!r})
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code])
+    sup = jobs.Supervisor(s)
+    try:
+        wait_for(lambda: s.runs() and s.steps(s.runs()[0]["id"]), what="training to start")
+        sup.tick()
+        assert s.runs()[0]["status"] is Status.RUNNING
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    sup.tick()
+    run = s.runs()[0]
+    assert run["status"] is Status.FAILED and "stopped unexpectedly" in run["error"]

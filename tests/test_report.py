@@ -1,0 +1,49 @@
+"""What the pages show, computed in the core: progress, table rows, the summary, the model list."""
+
+import pytest
+
+from digitlab import checkpoint, report
+from digitlab.config import TrainConfig
+from digitlab.models import build
+from digitlab.store import Status, Store
+
+
+def running(epoch, step, epochs=4, per_epoch=10):
+    return dict(config=TrainConfig(epochs=epochs).to_dict(), steps_per_epoch=per_epoch, epoch=epoch, step=step)
+
+
+def test_progress_counts_finished_epochs_and_the_steps_of_the_one_under_way():
+    assert report.progress(running(1, 5), 0)["fraction"] == pytest.approx(5 / 40)
+    assert report.progress(running(2, 10), 2)["fraction"] == pytest.approx(20 / 40)  # epoch 2 done, 3 not begun
+    p = report.progress(running(3, 4), 2)
+    assert p["fraction"] == pytest.approx(24 / 40) and (p["epoch"], p["epochs"], p["step"]) == (3, 4, 4)
+    assert report.progress(running(0, 0) | {"steps_per_epoch": None}, 0) == dict(
+        fraction=0.0, epoch=1, epochs=4, step=0, steps_per_epoch=1)  # before its first step
+
+
+def test_run_row_and_summary_rows():
+    run = dict(id=3, name="x", status=Status.COMPLETED, config=TrainConfig(hidden=[30, 5], dropout=0.5,
+               norm_layer="layer").to_dict(), started=10.0, finished=22.44, num_params=100, best_val_acc=0.9,
+               test_acc=0.89)
+    row = report.run_row(run)
+    assert row["hidden"] == "30-5" and row["dropout/norm"] == "0.5 / layer" and row["duration (s)"] == 12.4
+    assert row["status"] == "completed"
+    epochs = [dict(epoch=1, test_acc=0.95, train_loss=0.3, test_loss=0.2), dict(epoch=2, test_acc=0.975,
+              train_loss=0.1, test_loss=0.1)]
+    rows = report.summary_rows([("a", epochs)], 0.97, "test")
+    assert rows == [{"run": "a", "first epoch ≥ 97.0%": 2, "best acc": 0.975, "best epoch": 2, "last acc": 0.975,
+                     "last train loss": 0.1, "last test loss": 0.1}]
+
+
+def test_model_choices_put_the_default_first_then_finished_runs(tmp_path):
+    shipped = tmp_path / "shipped"
+    for name in ("cnn-default", "mlp-default"):
+        checkpoint.save(shipped / f"{name}.pt", build(TrainConfig(hidden=[4])).state_dict(), TrainConfig(hidden=[4]), {})
+    store = Store(tmp_path / "runs")
+    done, failed, queued = (store.create(TrainConfig(hidden=[4])) for _ in range(3))
+    path = checkpoint.save(store.run_dir(done) / "best.pt", build(TrainConfig(hidden=[4])).state_dict(),
+                           TrainConfig(hidden=[4]), {})
+    store.finish(done, Status.COMPLETED, checkpoint=str(path), test_acc=0.5)
+    store.finish(failed, Status.FAILED, checkpoint=str(path))
+    choices = report.model_choices(store, shipped)
+    assert list(choices) == ["mlp-default (shipped)", "cnn-default (shipped)", f"run {done}: adam 784-4-10, test 50.00%"]
