@@ -1,14 +1,40 @@
-"""Streamlit helpers shared by the pages: cached resources and the model list. The core stays Streamlit-free."""
+"""Streamlit helpers the pages share: the router, cached resources, the model list. The core stays Streamlit-free."""
 
+import threading
 from pathlib import Path
 
 import streamlit as st
 
-from digitlab import UserError, checkpoint, data
+from digitlab import UserError, checkpoint, data, jobs, report
 from digitlab.store import Store, runs_root
 
-ROOT = Path(__file__).parent
-SHIPPED = ROOT / "checkpoints"
+PAGES = Path(__file__).parent / "pages"
+_routing = threading.local()  # set while the router runs a page, in the script thread that runs it
+
+
+def run_app() -> None:
+    """The router: our navigation, then the page the address asks for."""
+    st.set_page_config(page_title="digitlab", page_icon=":material/draw:", layout="wide")
+    nav = st.navigation([
+        st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
+        st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
+        st.Page(PAGES / "runs.py", title="Runs", icon=":material/monitoring:"),
+        st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:"),
+    ])
+    supervisor()
+    _routing.active = True
+    try:
+        nav.run()
+    finally:
+        _routing.active = False
+
+
+def routed() -> None:
+    """Every page calls this first. A folder named pages/ makes Streamlit run a page file directly, with its own
+    page list, on the server's first session until st.navigation has been called once; we then route from here."""
+    if not getattr(_routing, "active", False):
+        run_app()
+        st.stop()
 
 
 @st.cache_resource
@@ -20,19 +46,29 @@ def store() -> Store:
     return _store(str(runs_root()))
 
 
+@st.cache_resource
+def _supervisor(root: str, data_root: str) -> jobs.Supervisor:
+    return jobs.Supervisor(_store(root), data_root).start()
+
+
+def supervisor() -> jobs.Supervisor:
+    """The one supervisor of this server's run store: reaps dead workers and keeps the queue moving."""
+    return _supervisor(str(runs_root()), str(data.data_root()))
+
+
 @st.cache_resource(max_entries=8)
-def load_checkpoint(path: str, mtime: float) -> checkpoint.Checkpoint:
+def _checkpoint(path: str, mtime: float) -> checkpoint.Checkpoint:
     return checkpoint.load(path)
 
 
 def model(path) -> checkpoint.Checkpoint:
     p = Path(path)
-    return load_checkpoint(str(p), p.stat().st_mtime if p.exists() else 0.0)
+    return _checkpoint(str(p), p.stat().st_mtime if p.exists() else 0.0)
 
 
 @st.cache_resource
-def mnist(stamp: str) -> data.MNIST:
-    return data.load()
+def _mnist(raw_dir: str) -> data.MNIST:
+    return data.load(Path(raw_dir).parent.parent)
 
 
 def dataset() -> data.MNIST | None:
@@ -40,18 +76,11 @@ def dataset() -> data.MNIST | None:
     if not data.is_prepared():
         st.info("MNIST is not prepared yet: prepare it on the **Data** page (one click, no internet needed).")
         return None
-    return mnist(str(data.raw_dir()))
+    return _mnist(str(data.raw_dir()))
 
 
 def models() -> dict[str, str]:
-    """Label -> checkpoint path: the shipped models first, then every run that has a checkpoint."""
-    shipped = sorted(SHIPPED.glob("*.pt"), key=lambda p: (p.stem != "mlp-default", p.stem))  # the default first
-    out = {f"{p.stem} (shipped)": str(p) for p in shipped}
-    for r in store().runs():
-        if r["checkpoint"] and Path(r["checkpoint"]).exists() and r["status"] in ("completed", "cancelled"):
-            acc = f", test {r['test_acc']:.2%}" if r["test_acc"] is not None else ""
-            out[f"run {r['id']}: {r['name']}{acc}"] = r["checkpoint"]
-    return out
+    return report.model_choices(store())
 
 
 def show_error(e: UserError) -> None:

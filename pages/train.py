@@ -66,6 +66,9 @@ def widgets(names: list[str]) -> None:
                     widget(n, column)
                 pair = []
         else:
+            for n in pair:  # a number left without a partner keeps its place, a row of its own
+                widget(n)
+            pair = []
             widget(name)
     for n in pair:
         widget(n)

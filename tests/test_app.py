@@ -1,40 +1,42 @@
-"""Smoke tests of every page with Streamlit's AppTest (no browser)."""
+"""Every page through the router with Streamlit's AppTest (no browser), on this test's own data and run store."""
 
-from pathlib import Path
+import threading
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from digitlab import jobs
+from digitlab.checkpoint import PROJECT
 from digitlab.config import TrainConfig
-from digitlab.store import Store
-
-ROOT = Path(__file__).parent.parent
+from digitlab.store import Status, Store
 
 
-@pytest.fixture
-def store_with_run(runs, tiny_root, unverified):
-    s = Store(runs)
-    rid = s.create(TrainConfig(hidden=[16], epochs=2, device="cpu", name="smoke"))
-    jobs.work(s, tiny_root)
-    assert s.get(rid)["status"] == "completed"
-    return s
-
-
-def run(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / page), default_timeout=60)
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
     at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 
 
-def test_router_opens_on_draw(runs):
-    at = run("streamlit_app.py")
+@pytest.fixture
+def store_with_run(app_env, tiny_root):
+    s = Store(app_env)
+    rid = s.create(TrainConfig(hidden=[16], epochs=2, device="cpu", name="smoke"))
+    jobs.work(s, tiny_root)
+    assert s.get(rid)["status"] is Status.COMPLETED
+    return s
+
+
+def test_router_opens_on_draw(app_env):
+    at = open_page()
     assert at.title[0].value == "Draw a digit"
 
 
-def test_draw_page_offers_the_shipped_model_and_asks_for_a_drawing(runs):
-    at = run("app_pages/draw.py")
+def test_draw_page_offers_the_shipped_model_and_asks_for_a_drawing(app_env):
+    at = open_page("draw")
     options = at.selectbox(key="draw_model").options
     assert options[0] == "mlp-default (shipped)" and "cnn-default (shipped)" in options
     assert at.selectbox(key="draw_model").value == "mlp-default (shipped)"
@@ -42,22 +44,86 @@ def test_draw_page_offers_the_shipped_model_and_asks_for_a_drawing(runs):
     assert not [m for m in at.metric if m.label == "Prediction"]  # nothing drawn, no prediction
 
 
-def test_train_page_form_and_presets(runs):
-    at = run("app_pages/train.py")
+def test_train_form_follows_presets_and_refuses_bad_input(app_env):
+    at = open_page("train")
     at.selectbox(key="preset").set_value("nmlp-30-5").run()
     assert at.text_input(key="f_hidden").value == "30, 5"
-    assert at.selectbox(key="f_norm").value == "layer" and at.session_state["f_dropout"] == 0.5
+    assert at.selectbox(key="f_norm_layer").value == "layer" and at.number_input(key="f_dropout").value == 0.5
     at.text_input(key="f_hidden").set_value("64, zero")
-    at.button[0].click().run()  # the form's Launch button: bad input, one sentence, nothing queued
-    assert any("Hidden sizes must be whole numbers" in e.value for e in at.error)
-    assert Store(runs).runs() == []
+    at.button(key="launch").click().run()  # bad input: one sentence, nothing queued
+    assert any("Hidden layer sizes must be whole numbers" in e.value for e in at.error)
+    at.text_input(key="f_hidden").set_value("64")
+    at.checkbox(key="f_nesterov").check()  # with adam: a mistake no single widget can prevent
+    at.button(key="launch").click().run()
+    assert any("Nesterov needs the momentum optimizer" in e.value for e in at.error)
+    assert Store(app_env).runs() == []
 
 
-def test_runs_page_shows_a_completed_run(store_with_run):
-    at = run("app_pages/runs.py")
+def test_train_widgets_take_their_bounds_and_help_from_the_config(app_env):
+    at = open_page("train")
+    epochs = at.number_input(key="f_epochs")
+    assert (epochs.min, epochs.max, epochs.value) == (1, 1000, 10)
+    assert at.number_input(key="f_batch_size").max == 48_000
+    assert "Passes over the 48k training images." in epochs.help
+    assert at.selectbox(key="f_optimizer").options == ["sgd", "momentum", "adam", "adamw", "rmsprop"]
+
+
+def test_a_launched_run_is_trained_by_the_supervisor_and_shown(app_env):
+    at = open_page("train")
+    at.text_input(key="f_name").set_value("from-the-form")
+    at.text_input(key="f_hidden").set_value("16")
+    at.number_input(key="f_epochs").set_value(1)
+    at.radio(key="f_device").set_value("cpu")
+    at.button(key="launch").click().run()
+    assert not at.error
+    store = Store(app_env)
+    [run] = store.runs()
+    assert run["name"] == "from-the-form" and run["config"]["hidden"] == [16]
+    deadline = time.time() + 90  # no page renders meanwhile: the supervisor alone starts the worker
+    while store.get(run["id"])["status"].active:
+        assert time.time() < deadline, "the queued run was never trained"
+        time.sleep(0.2)
+    assert store.get(run["id"])["status"] is Status.COMPLETED
+    at = open_page("runs")
+    assert at.multiselect[0].value == [f"{run['id']}: from-the-form"]
+
+
+def test_runs_page_shows_a_completed_run_in_depth(store_with_run):
+    at = open_page("runs")
     assert at.multiselect[0].value == ["1: smoke"]
-    assert at.dataframe  # the table of runs and the summary
+    assert [m.label for m in at.metric] == ["Test accuracy", "Test loss", "Macro F1", "Parameters"]
+    assert float(at.metric[0].value.rstrip("%")) > 50
+    summary = at.dataframe[1].value
+    assert list(summary["run"]) == ["1: smoke"] and summary["best epoch"][0] in (1, 2)
 
 
-def test_data_page(runs):
-    run("app_pages/data.py")
+WRITES = ("create", "claim_next", "update", "add_steps", "add_epoch", "finish", "request_cancel", "delete", "reap")
+
+
+def test_rendering_a_page_never_writes_to_the_store(store_with_run, monkeypatch):
+    writers = []
+    for name in WRITES:
+        def spy(self, *args, _name=name, _real=getattr(Store, name), **kwargs):
+            writers.append((_name, threading.current_thread().name))
+            return _real(self, *args, **kwargs)
+        monkeypatch.setattr(Store, name, spy)
+    for page in ("runs", "train", "draw", "data"):
+        open_page(page)
+    by_pages = [(name, thread) for name, thread in writers if not thread.startswith("digitlab-supervisor")]
+    assert by_pages == []  # reaping dead workers is the supervisor's job, in its own thread
+
+
+def test_data_page_checks_and_describes_the_set(app_env):
+    at = open_page("data")
+    assert at.caption[0].value.count(":material/check_circle:") == 4
+    stats = at.dataframe[0].value
+    assert list(stats["split"]) == ["train", "validation", "test"] and list(stats["images"]) == [400, 100, 200]
+    norms = at.dataframe[1].value
+    assert list(norms["normalization"]) == ["none", "mnist", "symmetric"]
+    assert norms["min"][2] >= -1 and norms["max"][2] <= 1
+
+
+def test_data_page_offers_to_prepare_when_nothing_is_there(runs, tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITLAB_DATA", str(tmp_path / "empty"))
+    at = open_page("data")
+    assert at.button[0].label == "Prepare MNIST" and "is not prepared" in at.markdown[0].value

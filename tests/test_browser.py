@@ -1,57 +1,34 @@
-"""The app in a real browser: Debian's chromium driven by Playwright."""
+"""The app in a real browser: Debian's chromium driven by Playwright, on a tiny prepared data set."""
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from tests.conftest import REAL
+from digitlab import data
+from testkit import redraw
+from testkit.browser import CHROMIUM, SEVEN, launch_browser, running_app, stroke
+from testkit.fixtures import digests, official_test_digits, write_dataset
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
-SEVEN = [(90, 60), (190, 55), (175, 100), (150, 160), (125, 230)]  # mouse path of a 7 on the 280x280 canvas
 SHOTS = os.environ.get("DIGITLAB_SHOTS")  # a folder to save screenshots in, for people to look at
+NAV = ["Draw", "Train", "Runs", "Data"]
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    port = free_port()
+    root = write_dataset(tmp_path_factory.mktemp("data"))
+    with pytest.MonkeyPatch.context() as mp:  # prepared (and stamped) through the real MD5 check
+        mp.setattr(data, "MD5", digests(root))
+        data.prepare(root)
     runs = tmp_path_factory.mktemp("runs")
-    env = {**os.environ, "DIGITLAB_RUNS": str(runs), "DIGITLAB_DATA": str(REAL.parent.parent)}
-    root = Path(__file__).parent.parent
-    p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-                          "--server.port", str(port)], cwd=root, env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    url = f"http://localhost:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        assert time.time() < deadline and p.poll() is None, "the app did not start"
-        time.sleep(0.5)
-    yield url
-    p.terminate()
-    p.wait(10)
-    subprocess.run(["pkill", "-f", f"digitlab worker --runs {runs}"], check=False)
+    with running_app({"DIGITLAB_RUNS": str(runs), "DIGITLAB_DATA": str(root)}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +36,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = launch_browser(pw)
         yield b
         b.close()
 
@@ -77,21 +54,27 @@ def shot(pg, name):
         pg.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
 
 
-def stroke(pg, canvas, points):
-    box = canvas.bounding_box()
-    pg.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
-    pg.mouse.down()
-    for x, y in points[1:]:
-        pg.mouse.move(box["x"] + x, box["y"] + y, steps=4)
-    pg.mouse.up()
+def nav_items(pg) -> list[str]:
+    links = pg.locator('[data-testid="stSidebarNav"] a')
+    links.first.wait_for(timeout=30_000)
+    return [t.split("\n")[-1].strip() for t in links.all_inner_texts()]
+
+
+def test_direct_first_visits_show_only_our_navigation(app, page):
+    """The server's very first session opens /train directly: Streamlit's own page list must never show."""
+    for path, title in (("train", "Train"), ("runs", "Runs"), ("data", "Data")):
+        page.goto(f"{app}/{path}")
+        page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        assert nav_items(page) == NAV, path
+        shot(page, f"first-visit-{path}")
 
 
 def test_draw_a_seven_and_read_the_prediction(app, page):
     page.goto(app)
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for(timeout=30_000)
-    hint = page.get_by_text("Draw a digit on the black square")
-    hint.wait_for(timeout=10_000)  # an empty canvas shows a hint, not a prediction
+    page.get_by_text("Draw a digit on the black square").wait_for(timeout=10_000)  # a hint, not a prediction
     assert page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").count() == 0
     stroke(page, canvas, SEVEN)
     t0 = time.perf_counter()
@@ -104,19 +87,18 @@ def test_draw_a_seven_and_read_the_prediction(app, page):
     shot(page, "draw")
     assert value == "7"
     assert page.get_by_text("What the model sees").count() == 1
+    assert nav_items(page) == NAV
 
 
-@pytest.mark.skipif(not (REAL / "train-images-idx3-ubyte").exists(), reason="the real MNIST is not prepared")
 def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
     page.goto(f"{app}/train")
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_role("textbox", name="Name").wait_for(timeout=30_000)
     sidebar.get_by_role("textbox", name="Name").fill("browser-e2e")
     sidebar.get_by_role("textbox", name="Hidden layer sizes").fill("64")
-    sidebar.get_by_role("spinbutton", name="Epochs").fill("1")
+    sidebar.get_by_role("spinbutton", name="Epochs").fill("2")
     sidebar.get_by_role("button", name="Launch run").click()
-    done = page.get_by_text("browser-e2e · completed")
-    done.wait_for(timeout=120_000)
+    page.get_by_text("browser-e2e · completed").wait_for(timeout=120_000)
     shot(page, "train")
     page.goto(f"{app}/runs")
     page.get_by_text("One run in depth").wait_for(timeout=30_000)
@@ -127,14 +109,7 @@ def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
 
 
 def test_upload_a_dark_on_light_photo_of_a_digit(app, page, tmp_path):
-    import numpy as np
-    from PIL import Image
-
-    from digitlab import data, redraw
-    from tests.conftest import FIXTURES
-
-    x = data.read_idx(FIXTURES / "t10k-200-images-idx3-ubyte")
-    y = data.read_idx(FIXTURES / "t10k-200-labels-idx1-ubyte")
+    x, y = official_test_digits(200)
     i = int(np.flatnonzero(y == 3)[0])
     photo = 255 - redraw.redraw(x[i], 300, 60, 90, 6, canvas=420)  # dark ink on white paper, off-centre
     Image.fromarray(photo).convert("RGB").save(tmp_path / "three.jpg")
