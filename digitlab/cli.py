@@ -69,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true")
 
     command("runs", "list the runs in the store")
-    c = command("cancel", "cancel a queued or running run")
-    c.add_argument("run_id", type=int)
+    command("cancel", "cancel a queued or running run").add_argument("run_id", type=int)
     command("data", "prepare and verify the MNIST files")
     command("worker", "drain the queue of runs (the app starts it)")
     command("presets", "list the presets")

@@ -51,11 +51,11 @@ def step_losses(runs: list[tuple[str, list[dict]]], window: int = 50) -> go.Figu
     for i, (name, steps) in enumerate(runs):
         x = [s["step"] for s in steps]
         y = [s["loss"] for s in steps]
-        c = PALETTE[i % 10]
-        fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", name=f"{name} · step", line=dict(color=c, width=1),
+        color = PALETTE[i % 10]
+        fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", name=f"{name} · step", line=dict(color=color, width=1),
                                    opacity=0.25, showlegend=False))
         fig.add_trace(go.Scattergl(x=x, y=moving_average(y, window), mode="lines", name=f"{name} · avg {window}",
-                                   line=dict(color=c, width=2)))
+                                   line=dict(color=color, width=2)))
     return _layout(fig, f"Training loss per step (moving average over {window})", "step", "loss")
 
 
@@ -77,7 +77,7 @@ def confusion(cm, highlight: tuple[int, int] | None = None) -> go.Figure:
 
 def class_counts(counts: dict[str, np.ndarray]) -> go.Figure:
     """Grouped bars: how many images of each digit every split holds."""
-    fig = go.Figure([go.Bar(x=[str(k) for k in range(10)], y=np.asarray(c), name=s) for s, c in counts.items()])
+    fig = go.Figure([go.Bar(x=[str(k) for k in range(10)], y=np.asarray(n), name=split) for split, n in counts.items()])
     fig.update_layout(barmode="group")
     return _layout(fig, "Images per digit", "digit", "count").update_layout(hovermode="closest")
 

@@ -87,10 +87,10 @@ def to_mnist(img: np.ndarray) -> np.ndarray | None:
     total = digit.sum()
     if not total > 0:
         return None
-    r = (digit.sum(1) @ np.arange(h)) / total  # centre of mass, (row, col)
-    c = (digit.sum(0) @ np.arange(w)) / total
-    top = int(np.clip(round(13.5 - r), 0, 28 - h))
-    left = int(np.clip(round(13.5 - c), 0, 28 - w))
+    row = (digit.sum(1) @ np.arange(h)) / total  # centre of mass
+    col = (digit.sum(0) @ np.arange(w)) / total
+    top = int(np.clip(round(13.5 - row), 0, 28 - h))
+    left = int(np.clip(round(13.5 - col), 0, 28 - w))
     out = np.zeros((28, 28), dtype=np.float32)
     out[top : top + h, left : left + w] = digit
     return out
