@@ -58,7 +58,7 @@ def test_offline_package_rebuilds_the_official_files(tmp_path, monkeypatch):
 
 
 def test_missing_data_says_what_to_do(tmp_path):
-    with pytest.raises(UserError, match="python -m digitlab data"):
+    with pytest.raises(UserError, match="run `digitlab data` to prepare it"):
         data.load(tmp_path / "nowhere")
 
 
