@@ -7,14 +7,16 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from digitlab import UserError, data
+from digitlab import UserError, cost, data, settings
 from digitlab.config import TrainConfig
+from digitlab.settings import Limits
 from digitlab.models import Classifier, build
 
 FORMAT = "digitlab-checkpoint"
@@ -59,11 +61,34 @@ class Checkpoint:
         return self.model(data.normalize(x, self.config.input_norm)).softmax(-1).numpy()
 
 
-def load(path) -> Checkpoint:
-    """Load a checkpoint safely (weights_only) into a ready model on the CPU, in eval mode."""
+def _check_size(path: Path, limits: Limits) -> None:
+    """The file, and what its archive says it holds unpacked, within limits.checkpoint_mb: before anything is read."""
+    limit = limits.checkpoint_mb * 2**20
+    too_big = (f"over the limit of {limits.checkpoint_mb:g} MB (limits.checkpoint_mb in the settings): "
+               "use a checkpoint written by digitlab")
+    if path.stat().st_size > limit:
+        raise UserError(f"{path} has {path.stat().st_size / 2**20:.1f} MB, {too_big}.")
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                unpacked = sum(info.file_size for info in z.infolist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise UserError(f"{path} is corrupt or not a PyTorch file: use a checkpoint written by digitlab.") from None
+        if unpacked > limit:
+            raise UserError(f"{path} unpacks to {unpacked / 2**20:,.0f} MB, {too_big}.")
+
+
+def load(path, limits: Limits | None = None) -> Checkpoint:
+    """Load a checkpoint safely into a ready model on the CPU, in eval mode, at a cost bounded by the limits.
+
+    weights_only: a file can hold no code that runs. Its size, its archive's declared sizes and the model its
+    config describes are all checked before any of it is unpacked or built.
+    """
+    limits = limits or settings.load().limits
     path = Path(path)
     if not path.is_file():
         raise UserError(f"No checkpoint at {path}: give the path of a .pt file written by digitlab.")
+    _check_size(path, limits)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-sentence answer
@@ -74,9 +99,15 @@ def load(path) -> Checkpoint:
         raise UserError(f"{path} is not a digitlab checkpoint: train one with `digitlab train`.")
     try:
         config = TrainConfig.from_dict(blob["config"])
+    except (UserError, KeyError, TypeError, ValueError):
+        raise UserError(f"{path} does not match any model digitlab can build: train a new checkpoint.") from None
+    if cost.params(config) > limits.max_params:
+        raise UserError(f"{path} holds a model of {cost.params(config):,} parameters, over the limit of "
+                        f"{limits.max_params:,} (limits.max_params in the settings): use a smaller model.")
+    try:
         model = build(config)
         model.load_state_dict(blob["state_dict"])
-    except (UserError, KeyError, RuntimeError, TypeError, ValueError):
+    except (KeyError, RuntimeError, TypeError, ValueError):
         raise UserError(f"{path} does not match any model digitlab can build: train a new checkpoint.") from None
     model.eval()
     metrics = blob.get("metrics")

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
     common.add_argument("--runs", default=argparse.SUPPRESS, help="runs folder (default $DIGITLAB_RUNS or ./runs)")
     common.add_argument("--data", default=argparse.SUPPRESS, help="data root (default $DIGITLAB_DATA or ./data)")
+    common.add_argument("--settings", default=argparse.SUPPRESS,
+                        help="server settings file, TOML: limits, worker slots, class mode (default $DIGITLAB_SETTINGS)")
     p = Parser(prog="digitlab", description="Train, evaluate and use MNIST digit classifiers.", parents=[common])
     p.add_argument("--version", action="version", version=f"digitlab {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -92,13 +94,14 @@ def config_from_args(a):
 def cmd_train(a) -> int:
     from tqdm import tqdm
 
-    from digitlab import checkpoint, data, devices, jobs
+    from digitlab import checkpoint, cost, data, devices, jobs, settings
     from digitlab.store import Store
 
     if a.save and not a.save.endswith(".pt"):
         raise UserError(f"--save needs a path ending in .pt, got {a.save}.")
     config = config_from_args(a)
-    devices.resolve(config.device)  # before the run exists: bad input or missing data leaves no run behind
+    device = devices.resolve(config.device)  # before the run exists: bad input or missing data leaves no run behind
+    estimate = cost.check(config, settings.load().limits, device.type)
     data.prepare(a.data)
     store = Store(a.runs)
     run_id = store.create(config, pid=os.getpid())
@@ -107,7 +110,7 @@ def cmd_train(a) -> int:
     def on_event(event, info):
         nonlocal bar
         if event == "start":
-            tqdm.write(f"run {run_id}: {config.display_name()} on {info['device']}, {info['num_params']:,} parameters",
+            tqdm.write(f"run {run_id}: {config.display_name()} on {info['device']}: {estimate.describe()}",
                        file=sys.stderr)
             bar = tqdm(total=config.epochs * info["steps_per_epoch"], unit="step", file=sys.stderr)
         elif event == "steps":
@@ -264,6 +267,11 @@ def main(argv=None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(a.overrides)}")
         a.argv = argv
         a.runs, a.data = getattr(a, "runs", None), getattr(a, "data", None)
+        if getattr(a, "settings", None):
+            from digitlab import settings
+
+            os.environ[settings.ENV] = str(Path(a.settings).resolve())  # for this process and its workers
+            settings.load()  # a bad file is one sentence now, not later
         return globals()[f"cmd_{a.command}"](a)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from digitlab import UserError, checkpoint, data, devices
+from digitlab import UserError, checkpoint, cost, data, devices, settings
 from digitlab.config import TrainConfig, validate
 from digitlab.store import Status, Store
 from digitlab.train import train
@@ -71,7 +71,8 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
 def launch(store: Store, config: TrainConfig, data_root=None) -> int:
     """Queue a validated run for the worker; returns the run id. Nothing is queued when anything is wrong."""
     config = validate(config)
-    devices.resolve(config.device)  # an unavailable device is refused now, not in the worker
+    device = devices.resolve(config.device)  # an unavailable device is refused now, not in the worker
+    cost.check(config, settings.load().limits, device.type)
     if not data.is_prepared(data_root):
         raise UserError("MNIST is not prepared yet: prepare it on the Data page or run `digitlab data`.")
     return store.create(config)

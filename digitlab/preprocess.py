@@ -1,5 +1,6 @@
 """Any digit image -> a 28x28 MNIST-like image: cropped, scaled into 20x20, centred by centre of mass."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,11 +9,14 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
-from digitlab import UserError
+from digitlab import UserError, settings
+from digitlab.settings import Limits
 
 INK = 0.2            # a pixel brighter than this (in [0, 1], ink bright) is ink
 MIN_INK = 0.0015     # fewer ink pixels than this fraction of the image means "nothing drawn"
 STROKE = 2.5         # MNIST's typical stroke width, in pixels of the 28x28 image
+MAX_SIDE = 1024      # larger images are scaled down first, before any per-pixel work
+WORK_SIDE = 112      # a cropped digit larger than this is scaled down to it before its strokes are normalized
 
 
 def to_gray(img) -> np.ndarray | None:
@@ -74,12 +78,32 @@ def normalize_stroke(crop: np.ndarray) -> np.ndarray:
     return _crop(thin) if (thin > INK).sum() > 0.3 * (crop > INK).sum() else crop  # never erase the digit
 
 
+def shrink(a: np.ndarray, side: int) -> np.ndarray:
+    """a scaled down (area-averaged) so that its longer side is at most side; small images are returned as they are."""
+    h, w = a.shape
+    if max(h, w) <= side:
+        return a
+    s = side / max(h, w)
+    return _resize(a.astype(np.float32), max(1, round(h * s)), max(1, round(w * s)))
+
+
 def to_mnist(img: np.ndarray) -> np.ndarray | None:
-    """(28, 28) float32 in [0, 1] the way MNIST was made, or None when (almost) nothing is drawn."""
+    """(28, 28) float32 in [0, 1] the way MNIST was made, or None when (almost) nothing is drawn.
+
+    The cost is bounded whatever the size: large images are scaled down first, and a large cropped digit to
+    WORK_SIDE, with its contrast stretched back so that thin lines stay ink, before its strokes are normalized.
+    """
     g = to_gray(img)
-    if g is None or (g > INK).sum() < max(4, MIN_INK * g.size):
+    if g is None:
         return None
-    crop = normalize_stroke(_crop(g))
+    g = shrink(g, MAX_SIDE)
+    if (g > INK).sum() < max(4, MIN_INK * g.size):
+        return None
+    crop = _crop(g)
+    if max(crop.shape) > WORK_SIDE:
+        crop = shrink(crop, WORK_SIDE)
+        crop = np.clip(crop / max(crop.max(), 1e-6), 0, 1)
+    crop = normalize_stroke(crop)
     h, w = crop.shape
     s = 20.0 / max(h, w)
     h, w = max(1, round(h * s)), max(1, round(w * s))
@@ -96,14 +120,52 @@ def to_mnist(img: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def read_image(source) -> np.ndarray:
-    """An image file (a path or an open binary file) as an array; a clear error when it is not one."""
+def read_image(source, limits: Limits | None = None) -> np.ndarray:
+    """An image file (a path, or an open binary file such as an upload) as an array of at most MAX_SIDE pixels a side.
+
+    Its bytes and its width x height are checked against the limits before anything is decoded; a JPEG is decoded
+    straight at a reduced scale. Anything that is not a readable image is one sentence.
+    """
+    limits = limits or settings.load().limits
     name = getattr(source, "name", str(source))
-    if not hasattr(source, "read") and not Path(source).is_file():
+    if hasattr(source, "read"):
+        size = source.seek(0, 2)
+        source.seek(0)
+    elif Path(source).is_file():
+        size = Path(source).stat().st_size
+    else:
         raise UserError(f"No file at {source}: give the path of a PNG or JPEG image.")
+    if size > limits.upload_mb * 2**20:
+        raise UserError(f"{name} has {size / 2**20:.1f} MB, over the limit of {limits.upload_mb:g} MB "
+                        f"(limits.upload_mb in the settings): send a smaller picture.")
+    too_large = (f"larger than the limit of {limits.image_pixels:,} pixels (limits.image_pixels in the settings): "
+                 "send a smaller picture.")
     try:
-        with Image.open(source) as im:
+        with warnings.catch_warnings(), Image.open(source) as im:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked next
+            width, height = im.size
+            if width * height > limits.image_pixels:
+                raise UserError(f"{name} is {width} x {height} pixels, {too_large}")
+            if im.format == "JPEG":
+                im.draft("RGB" if im.mode != "L" else "L", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale
             im.load()
-            return np.asarray(im.convert("RGBA" if "A" in im.getbands() else "L"))
-    except (UnidentifiedImageError, OSError, ValueError):
+            im = _eight_bit(im)
+            im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
+            return np.asarray(im)
+    except UserError:
+        raise
+    except Image.DecompressionBombError:  # Pillow's own guard, before ours: far beyond any limit
+        raise UserError(f"{name} is {too_large}") from None
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError):
         raise UserError(f"{name} is not an image digitlab can read: give a PNG or JPEG file.") from None
+
+
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """Any PIL mode as L, or RGBA when it has transparency; 16- and 32-bit images scaled by their own range."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(im, dtype=np.float32)
+        top = float(a.max()) if a.size else 0.0
+        return Image.fromarray((np.clip(a / top if top > 255 else a / 255, 0, 1) * 255).astype(np.uint8) if top > 0
+                               else np.zeros(a.shape, np.uint8))
+    has_alpha = "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info)
+    return im.convert("RGBA" if has_alpha else "L")

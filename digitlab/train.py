@@ -1,12 +1,13 @@
 """The training loop: a validated config and data in, results out, progress through a callback."""
 
+import math
 import time
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from digitlab import augment, devices
+from digitlab import UserError, augment, devices
 from digitlab.config import TrainConfig
 from digitlab.data import MNIST, Batches, blank_pixel, normalize
 from digitlab.models import build
@@ -66,6 +67,14 @@ class Result:
     num_params: int = 0
 
 
+def check_finite(losses: list[float], epoch: int, first_step: int) -> None:
+    """A run whose loss stops being a number has diverged: stop it with the step where it happened."""
+    bad = next((k for k, v in enumerate(losses) if not math.isfinite(v)), None)
+    if bad is not None:
+        raise UserError(f"Training diverged at epoch {epoch}, step {first_step + bad + 1}: the loss became "
+                        f"{losses[bad]}; lower the learning rate.")
+
+
 def _cpu_state(model: nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
@@ -119,8 +128,9 @@ def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None) -> 
                 correct += (logits.argmax(1) == y).sum()
             step += 1
             if (i + 1) % LOG_EVERY == 0 or i + 1 == len(batches):
-                callback("steps", {"epoch": epoch, "step": i + 1, "global_step": step,
-                                   "losses": step_losses[reported : i + 1].tolist()})  # one sync per LOG_EVERY
+                losses = step_losses[reported : i + 1].tolist()  # one sync per LOG_EVERY
+                check_finite(losses, epoch, reported)
+                callback("steps", {"epoch": epoch, "step": i + 1, "global_step": step, "losses": losses})
                 reported = i + 1
             if should_stop():
                 res.cancelled = True

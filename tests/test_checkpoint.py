@@ -1,5 +1,6 @@
 import json
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from digitlab import UserError, checkpoint
 from digitlab.checkpoint import SHIPPED
 from digitlab.config import TrainConfig
 from digitlab.models import build
+from digitlab.settings import Limits
 from testkit.fixtures import official_test_digits
 
 
@@ -105,3 +107,28 @@ def test_cards_record_how_a_checkpoint_was_made(tmp_path):
 def test_git_commit_outside_a_checkout(monkeypatch, tmp_path):
     monkeypatch.setattr(checkpoint, "PROJECT", tmp_path)
     assert checkpoint.git_commit() is None
+
+
+def test_oversized_files_and_zip_bombs_are_refused_before_unpacking(tmp_path):
+    state = build(TrainConfig(hidden=[4])).state_dict()
+    path = checkpoint.save(tmp_path / "ok.pt", state, TrainConfig(hidden=[4]), {})
+    assert checkpoint.load(path, Limits(checkpoint_mb=1)).num_params == 3190
+    with pytest.raises(UserError, match=r"over the limit of 0.001 MB \(limits.checkpoint_mb in the settings\)"):
+        checkpoint.load(path, Limits(checkpoint_mb=0.001))
+    with zipfile.ZipFile(tmp_path / "bomb.pt", "w", zipfile.ZIP_DEFLATED) as z:  # 64 MB of zeros in ~64 KB
+        z.writestr("archive/data.pkl", b"\0" * (64 * 2**20))
+    assert (tmp_path / "bomb.pt").stat().st_size < 2**20
+    with pytest.raises(UserError, match="bomb.pt unpacks to 64 MB, over the limit of 1 MB"):
+        checkpoint.load(tmp_path / "bomb.pt", Limits(checkpoint_mb=1))
+
+
+def test_a_stored_config_is_priced_before_its_model_is_built(tmp_path, monkeypatch):
+    big = TrainConfig(hidden=[60_000, 1_000])  # 107M parameters: never built
+    torch.save({"format": "digitlab-checkpoint", "config": big.to_dict(), "state_dict": {}}, tmp_path / "big.pt")
+    monkeypatch.setattr(checkpoint, "build", lambda config: pytest.fail("built a model over the limit"))
+    with pytest.raises(UserError, match=r"107,111,010 parameters, over the limit of 10,000,000 \(limits.max_params"):
+        checkpoint.load(tmp_path / "big.pt", Limits())
+    huge = dict(big.to_dict(), hidden=[2_000_000, 2_000_000])
+    torch.save({"format": "digitlab-checkpoint", "config": huge, "state_dict": {}}, tmp_path / "huge.pt")
+    with pytest.raises(UserError, match="does not match any model digitlab can build"):
+        checkpoint.load(tmp_path / "huge.pt")

@@ -138,3 +138,15 @@ def test_a_killed_worker_is_marked_failed_by_the_supervisor(tmp_path, tiny_root)
     sup.tick()
     run = s.runs()[0]
     assert run["status"] is Status.FAILED and "stopped unexpectedly" in run["error"]
+
+
+def test_a_diverged_run_fails_with_its_step_and_offers_no_model(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    rid = s.create(TrainConfig(hidden=[512, 512, 512], optimizer="sgd", lr=10.0, epochs=3, batch_size=32,
+                               device="cpu"), pid=os.getpid())
+    with pytest.raises(UserError):
+        jobs.execute(s, rid, tiny_root)
+    run = s.get(rid)
+    assert run["status"] is Status.FAILED and run["error"].startswith("Training diverged at epoch 1, step ")
+    assert run["error"].endswith("lower the learning rate.") and run["checkpoint"] is None
+    assert not s.run_dir(rid).exists()

@@ -97,3 +97,12 @@ def test_bf16_mixed_precision_learns_and_bad_precision_is_refused(tiny):
     assert all(v.dtype == torch.float32 for v in r.best_state.values())  # weights stay fp32
     with pytest.raises(UserError, match="Unknown precision 'fp16'"):
         cfg(precision="fp16")
+
+
+def test_a_diverging_run_stops_at_once_with_the_step(tiny):
+    events = []
+    with pytest.raises(UserError, match=r"Training diverged at epoch 1, step \d+: the loss became (nan|inf); lower the "
+                                        r"learning rate\.") as e:
+        train(cfg(optimizer="sgd", lr=10.0, hidden=[512, 512, 512], epochs=5), tiny, lambda ev, i: events.append(ev))
+    step = int(str(e.value).split("step ")[1].split(":")[0])
+    assert 1 <= step <= 13 and "epoch" not in events  # within the first epoch, before any epoch was recorded

@@ -1,0 +1,102 @@
+"""The server's settings: one TOML file read by the app, the supervisor, the workers and the CLI alike.
+
+The file's path comes from a flag or $DIGITLAB_SETTINGS; with none, the defaults below make digitlab a single-user
+tool on localhost whose limits fit a laptop. Every key is optional; an unknown key or a bad value is one sentence.
+"""
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from digitlab import UserError
+
+ENV = "DIGITLAB_SETTINGS"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_params: int = 10_000_000       # trainable parameters of one model
+    max_memory_mb: int = 4096          # estimated peak memory of one run on its device
+    max_steps: int = 250_000           # optimizer steps of one run (epochs x steps per epoch)
+    max_run_minutes: float = 180.0     # estimated training time of one run
+    queued_per_person: int = 10        # runs one person may have waiting or running
+    upload_mb: float = 8.0             # bytes of one image (upload or predict)
+    image_pixels: int = 16_000_000     # width x height of one image, checked before it is decoded
+    checkpoint_mb: float = 200.0       # bytes of one checkpoint file, and of what it holds unpacked
+
+
+@dataclass(frozen=True)
+class Workers:
+    cpu_slots: int = 1                 # runs trained at once on a machine without a GPU
+    gpu_slots: int = 1                 # runs trained at once on each GPU
+
+
+@dataclass(frozen=True)
+class Classroom:
+    enabled: bool = False              # sign-in, owners and roles; off: one person on localhost
+    roster: str = ""                   # TOML file of people (relative paths: beside the settings file)
+    address: str = "0.0.0.0"           # where the app listens in class mode
+    board: bool = True                 # students see everyone's runs, read-only
+
+
+@dataclass(frozen=True)
+class Settings:
+    limits: Limits = field(default_factory=Limits)
+    workers: Workers = field(default_factory=Workers)
+    classroom: Classroom = field(default_factory=Classroom)
+    path: Path | None = None           # the file these came from; None: the built-in defaults
+
+
+SECTIONS = {"limits": Limits, "workers": Workers, "classroom": Classroom}
+BOUNDS = {"max_params": (1_000, 10**10), "max_memory_mb": (64, 10**7), "max_steps": (1, 10**9),
+          "max_run_minutes": (0.1, 10**6), "queued_per_person": (1, 10_000), "upload_mb": (0.01, 1_000),
+          "image_pixels": (784, 10**9), "checkpoint_mb": (0.01, 100_000), "cpu_slots": (1, 64),
+          "gpu_slots": (1, 64)}
+
+
+def _section(name: str, values, path: Path):
+    cls = SECTIONS[name]
+    if not isinstance(values, dict):
+        raise UserError(f"[{name}] in {path} must be a table of settings.")
+    known = {f.name: f for f in fields(cls)}
+    out = {}
+    for key, value in values.items():
+        if key not in known:
+            raise UserError(f"Unknown setting {name}.{key} in {path}: use one of {', '.join(known)}.")
+        kind = type(getattr(cls(), key))
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            raise UserError(f"{name}.{key} in {path} must be a {kind.__name__}, got {value!r}.")
+        if key in BOUNDS and not BOUNDS[key][0] <= value <= BOUNDS[key][1]:
+            low, high = BOUNDS[key]
+            raise UserError(f"{name}.{key} in {path} must be between {low:g} and {high:g}, got {value!r}.")
+        out[key] = value
+    return cls(**out)
+
+
+def load(path=None) -> Settings:
+    """The settings in path (else $DIGITLAB_SETTINGS); the defaults when neither is given."""
+    path = path or os.environ.get(ENV)
+    if not path:
+        return Settings()
+    path = Path(path).expanduser().resolve()
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"No settings file at {path}: fix the path given with --settings or ${ENV}.") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise UserError(f"{path} is not a readable TOML settings file ({e}): fix it and start again.") from None
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise UserError(f"Unknown section [{unknown[0]}] in {path}: use {', '.join(SECTIONS)}.")
+    settings = Settings(path=path, **{name: _section(name, raw[name], path) for name in raw})
+    if settings.classroom.enabled:
+        if not settings.classroom.roster:
+            raise UserError(f"Class mode needs a roster: set classroom.roster in {path}.")
+        roster = Path(settings.classroom.roster).expanduser()
+        roster = roster if roster.is_absolute() else path.parent / roster
+        settings = replace(settings, classroom=replace(settings.classroom, roster=str(roster)))
+    return settings
