@@ -14,7 +14,7 @@ _routing = threading.local()  # set while the router runs a page, in the script 
 
 def run_app() -> None:
     """The router: our navigation, then the page the address asks for."""
-    st.set_page_config(page_title="digitlab", page_icon=":material/draw:", layout="wide")
+    st.set_page_config(page_title="digitlab", page_icon="✏️", layout="wide")  # an emoji: no font fetched from afar
     nav = st.navigation([
         st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
         st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
@@ -84,4 +84,4 @@ def models() -> dict[str, str]:
 
 
 def show_error(e: UserError) -> None:
-    st.error(str(e), icon=":material/error:")
+    st.error(report.as_text(str(e)), icon=":material/error:")  # it may quote what a person typed

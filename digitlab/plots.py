@@ -1,5 +1,7 @@
 """Plotly figure builders: data in, figure out (no Streamlit, so they are tested without a browser)."""
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -9,6 +11,11 @@ from digitlab.metrics import moving_average
 SPLIT_DASH = {"train": "dot", "val": "dash", "test": "solid"}
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
+
+
+def as_text(name: str) -> str:
+    """A name a person typed, shown as text in a figure: Plotly renders some HTML in labels (links included)."""
+    return html.escape(str(name), quote=False)
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
@@ -35,8 +42,8 @@ def epoch_curves(runs: list[tuple[str, list[dict]]], metric: str, splits=("train
         x = [e["epoch"] for e in epochs]
         for s in splits:
             fig.add_trace(go.Scatter(x=x, y=[e[f"{s}_{metric}"] for e in epochs], mode="lines+markers",
-                                     name=f"{name} · {s}", line=dict(color=PALETTE[i % 10], dash=SPLIT_DASH[s]),
-                                     marker=dict(size=4)))
+                                     name=f"{as_text(name)} · {s}", marker=dict(size=4),
+                                     line=dict(color=PALETTE[i % 10], dash=SPLIT_DASH[s])))
     label = "accuracy" if metric == "acc" else "loss"
     longest = max((len(e) for _, e in runs), default=1)
     fig.update_xaxes(tick0=1, dtick=max(1, -(-longest // 10)))  # whole epochs only
@@ -52,9 +59,10 @@ def step_losses(runs: list[tuple[str, list[dict]]], window: int = 50) -> go.Figu
         x = [s["step"] for s in steps]
         y = [s["loss"] for s in steps]
         color = PALETTE[i % 10]
-        fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", name=f"{name} · step", line=dict(color=color, width=1),
+        label = as_text(name)
+        fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", name=f"{label} · step", line=dict(color=color, width=1),
                                    opacity=0.25, showlegend=False))
-        fig.add_trace(go.Scattergl(x=x, y=moving_average(y, window), mode="lines", name=f"{name} · avg {window}",
+        fig.add_trace(go.Scattergl(x=x, y=moving_average(y, window), mode="lines", name=f"{label} · avg {window}",
                                    line=dict(color=color, width=2)))
     return _layout(fig, f"Training loss per step (moving average over {window})", "step", "loss")
 

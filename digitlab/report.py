@@ -7,6 +7,19 @@ from digitlab.checkpoint import SHIPPED
 from digitlab.store import Status, Store
 
 
+MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~$:&=\"'@/")
+
+
+def as_text(text: str) -> str:
+    """Text a person typed, made literal inside Markdown: no link, image, emphasis, icon or shortcode survives.
+
+    Backslash escapes stop the Markdown; a zero-width space after ':', '@' and '.' stops the automatic links
+    that GitHub-flavoured Markdown makes of bare addresses (http://..., www...., a@b.c), which escapes do not.
+    """
+    return "".join(f"\\{ch}\u200b" if ch in ":@." else f"\\{ch}" if ch in MARKDOWN_SPECIAL else ch
+                   for ch in str(text))
+
+
 def progress(run: dict, epochs_done: int) -> dict:
     """How far a running run is: the share done, its current epoch and step, for a progress bar."""
     per_epoch = run["steps_per_epoch"] or 1

@@ -5,7 +5,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 import ui
-from digitlab import UserError, plots, preprocess
+from digitlab import UserError, plots, preprocess, report
 
 ui.routed()
 
@@ -21,7 +21,7 @@ except UserError as e:
     ui.show_error(e)
     st.stop()
 acc = ck.metrics.get("test_acc")
-st.caption(f"{ck.config.display_name()} · {ck.num_params:,} parameters"
+st.caption(f"{report.as_text(ck.config.display_name())} · {ck.num_params:,} parameters"
            + (f" · {acc:.2%} on the MNIST test set" if isinstance(acc, float) else ""))
 
 

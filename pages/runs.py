@@ -111,7 +111,7 @@ c1, c2 = st.columns(2)
 c1.download_button("Download checkpoint", Path(run["checkpoint"]).read_bytes(), file_name=f"digitlab-run{run['id']}.pt",
                    icon=":material/download:")
 with c2.popover("Delete run", icon=":material/delete:"):
-    st.write(f"Delete run {run['id']} ({run['name']}), its metrics and its checkpoint files?")
+    st.write(f"Delete run {run['id']} ({report.as_text(run['name'])}), its metrics and its checkpoint files?")
     if st.button("Delete for good", type="primary", key=f"del{run['id']}"):
         try:
             store.delete(run["id"])

@@ -5,8 +5,8 @@ import time
 import streamlit as st
 
 import ui
-from digitlab import UserError, data, devices, jobs, plots, report
-from digitlab.config import AUGMENT, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, kind, parse_sizes, spec
+from digitlab import UserError, cost, data, devices, jobs, plots, report, settings
+from digitlab.config import AUGMENT, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, kind, parse_sizes, spec, validate
 from digitlab.presets import COMPARISON, PRESETS, preset
 from digitlab.store import Status
 
@@ -82,17 +82,31 @@ def on_preset() -> None:
 if "f_lr" not in st.session_state:
     set_form(TrainConfig())
 
+def priced() -> tuple[TrainConfig | None, str]:
+    """The form's config and what it will cost, or None and the one sentence that says what is wrong."""
+    try:
+        config = validate(form_config())
+        return config, cost.check(config, settings.load().limits, devices.resolve(config.device).type).describe()
+    except UserError as e:
+        return None, str(e)
+
+
 groups = {group: [n for n in NAMES if spec(n).group == group] for group in ("", REGULARIZE, AUGMENT, SCHEDULE, MORE)}
 with st.sidebar:
     st.header("New run")
     st.selectbox("Preset", ["custom", *PRESETS], key="preset", on_change=on_preset,
                  help="Fills the form with a recipe from the course; change anything before launching.")
-    with st.form("hyper"):
+    with st.container(border=True):
         widgets(groups.pop(""))
         for title, names in groups.items():
             with st.expander(title):
                 widgets(names)
-        launch = st.form_submit_button("Launch run", type="primary", width="stretch", key="launch")
+        config, price = priced()
+        launch = st.button("Launch run", type="primary", width="stretch", key="launch")
+        if config is None:
+            st.error(report.as_text(price), icon=":material/error:")
+        else:
+            st.caption(f"Estimate: {price}")
     compare = st.button("Queue the optimizer comparison", width="stretch", key="compare",
                         help="Three runs of 784-128-64-10 for 25 epochs: SGD, SGD with momentum, Adam.")
 
@@ -119,7 +133,7 @@ ICONS = {Status.COMPLETED: ":material/check_circle:", Status.FAILED: ":material/
 def show_running(run: dict) -> None:
     epochs = store.epochs(run["id"])
     done = report.progress(run, len(epochs))
-    st.subheader(f"Run {run['id']}: {run['name']}")
+    st.subheader(f"Run {run['id']}: {report.as_text(run['name'])}")
     head, cancel = st.columns([5, 1])
     head.progress(done["fraction"], text=f"epoch {done['epoch']}/{done['epochs']} · step {done['step']}/"
                                          f"{done['steps_per_epoch']} · on {run['device'] or '…'} · "
@@ -157,7 +171,7 @@ def live() -> None:
         st.subheader(f"Queue ({len(queued)})")
         for run in queued:
             a, b = st.columns([5, 1])
-            a.write(f"**{run['id']}** · {run['name']} · {run['config']['epochs']} epochs")
+            a.write(f"**{run['id']}** · {report.as_text(run['name'])} · {run['config']['epochs']} epochs")
             if b.button("Cancel", key=f"cq{run['id']}"):
                 store.request_cancel(run["id"])
                 st.rerun(scope="fragment")
@@ -167,9 +181,10 @@ def live() -> None:
         for run in done:
             acc = f" · best val {run['best_val_acc']:.2%} · test {run['test_acc']:.2%}" if run["test_acc"] is not None else ""
             secs = f" · {run['train_seconds']:.1f}s" if run["train_seconds"] else ""
-            st.write(f"{ICONS[run['status']]} **{run['id']}** · {run['name']} · {run['status']}{acc}{secs}")
+            name = report.as_text(run["name"])
+            st.write(f"{ICONS[run['status']]} **{run['id']}** · {name} · {run['status']}{acc}{secs}")
             if run["status"] == Status.FAILED and run["error"]:
-                st.error(run["error"])
+                st.error(report.as_text(run["error"]))
 
 
 live()

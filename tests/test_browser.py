@@ -3,6 +3,7 @@
 import os
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from testkit import redraw
 from testkit.browser import CHROMIUM, SEVEN, launch_browser, running_app, stroke
 from testkit.fixtures import digests, official_test_digits, write_dataset
 
+LOCAL = {"localhost", "127.0.0.1", None}  # None: data: and blob: addresses
+HOSTILE = "e2e ![x](http://127.0.0.2:9/x.png) <b>b</b> :smile: [a](http://127.0.0.2:9)"
 SHOTS = os.environ.get("DIGITLAB_SHOTS")  # a folder to save screenshots in, for people to look at
 NAV = ["Draw", "Train", "Runs", "Data"]
 
@@ -44,8 +47,11 @@ def browser():
 @pytest.fixture
 def page(browser):
     pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+    far = []  # every request the page makes to anywhere but this machine
+    pg.on("request", lambda r: far.append(r.url) if urlparse(r.url).hostname not in LOCAL else None)
     yield pg
     pg.close()
+    assert far == [], f"the page reached outside the server: {far[:3]}"
 
 
 def shot(pg, name):
@@ -91,21 +97,30 @@ def test_draw_a_seven_and_read_the_prediction(app, page):
 
 
 def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
+    """A name that tries Markdown, HTML and links is shown as the text it is, everywhere."""
     page.goto(f"{app}/train")
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_role("textbox", name="Name").wait_for(timeout=30_000)
-    sidebar.get_by_role("textbox", name="Name").fill("browser-e2e")
+    sidebar.get_by_role("textbox", name="Name").fill(HOSTILE)
     sidebar.get_by_role("textbox", name="Hidden layer sizes").fill("64")
     sidebar.get_by_role("spinbutton", name="Epochs").fill("2")
+    sidebar.get_by_role("spinbutton", name="Epochs").press("Enter")
+    sidebar.get_by_text("Estimate: 50,890 parameters").wait_for(timeout=10_000)  # priced before launch
     sidebar.get_by_role("button", name="Launch run").click()
-    page.get_by_text("browser-e2e · completed").wait_for(timeout=120_000)
+    page.get_by_text("completed").wait_for(timeout=120_000)
     shot(page, "train")
+    line = page.locator('[data-testid="stMarkdownContainer"]', has_text="completed").first.inner_text()
+    assert f"1 · {HOSTILE} · completed" in line.replace("\u200b", "")  # every character shown as typed
+    assert page.locator('a[href*="127.0.0.2"]').count() == 0 and page.locator("b", has_text="b").count() == 0
     page.goto(f"{app}/runs")
     page.get_by_text("One run in depth").wait_for(timeout=30_000)
     page.locator('[data-testid="stMetric"]').filter(has_text="Test accuracy").wait_for(timeout=60_000)
-    assert page.get_by_text("browser-e2e").count() >= 1
     page.wait_for_timeout(1000)
     shot(page, "runs")
+    legend = page.locator(".legendtext").first.text_content()
+    assert legend == f"1: {HOSTILE} · train"  # the legend shows the tags as text
+    assert page.locator('img[src*="127.0.0.2"]').count() == 0 and page.locator('a[href*="127.0.0.2"]').count() == 0
+    assert page.locator("b", has_text="b").count() == 0
 
 
 def test_upload_a_dark_on_light_photo_of_a_digit(app, page, tmp_path):

@@ -47,3 +47,11 @@ def test_model_choices_put_the_default_first_then_finished_runs(tmp_path):
     store.finish(failed, Status.FAILED, checkpoint=str(path))
     choices = report.model_choices(store, shipped)
     assert list(choices) == ["mlp-default (shipped)", "cnn-default (shipped)", f"run {done}: adam 784-4-10, test 50.00%"]
+
+
+def test_typed_text_is_made_literal_markdown():
+    assert report.as_text("plain name 42") == "plain name 42"
+    escaped = report.as_text("![x](http://a.b/c) **b** :smile: `c` <i> $x$ a@b.c www.d.e")
+    assert "\\!\\[x\\]\\(http\\:\u200b\\/\\/a\\.\u200bb\\/c\\)" in escaped and "\\*\\*b\\*\\*" in escaped
+    assert "\\:\u200bsmile\\:\u200b" in escaped and "\\`c\\`" in escaped and "\\<i\\>" in escaped
+    assert "\\$x\\$" in escaped and "a\\@\u200bb" in escaped and "www\\.\u200bd" in escaped
