@@ -21,10 +21,12 @@ def run_app() -> None:
         st.Page(PAGES / "runs.py", title="Runs", icon=":material/monitoring:"),
         st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:"),
     ])
-    supervisor()
     _routing.active = True
     try:
+        supervisor()
         nav.run()
+    except UserError as e:  # a damaged store, say: one sentence, whatever the page
+        show_error(e)
     finally:
         _routing.active = False
 

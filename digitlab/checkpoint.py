@@ -26,12 +26,18 @@ SHIPPED = PROJECT / "checkpoints"  # the trained models the app ships with, each
 
 def _write_atomically(path: Path, write) -> Path:
     """write(file) into a temp file in path's folder, then rename it into place: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise UserError(f"Could not write {path} ({e.strerror or e}): choose a folder you can write.") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, say: no partial file, one sentence
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"Could not write {path} ({e.strerror or e}): free some disk space, then try again.") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

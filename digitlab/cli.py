@@ -73,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     command("runs", "list the runs in the store")
     command("cancel", "cancel a queued or running run").add_argument("run_id", type=int)
     command("data", "prepare and verify the MNIST files")
-    command("worker", "drain the queue of runs (the app starts it)")
+    command("worker", "drain the queue of runs in one slot (the supervisor starts it)").add_argument(
+        "--slot", type=int, default=0, help="the worker slot to hold (default 0)")
+    command("supervise", "keep the queue moving without the app: reap dead workers, fill the slots, back up the store")
+    command("restore", "put the newest backup (or BACKUP) in place of a damaged run store").add_argument(
+        "backup", nargs="?", help="a file in the runs folder's backups/ (default: the newest)")
     command("presets", "list the presets")
     s = command("ship", "retrain a shipped checkpoint from the command on its card, and rewrite the card")
     s.add_argument("name", help="a shipped model, such as mlp-default")
@@ -102,7 +106,7 @@ def cmd_train(a) -> int:
     config = config_from_args(a)
     device = devices.resolve(config.device)  # before the run exists: bad input or missing data leaves no run behind
     estimate = cost.check(config, settings.load().limits, device.type)
-    data.prepare(a.data)
+    data.prepare(a.data, create=a.data is None)  # a mistyped --data is refused, never filled
     store = Store(a.runs)
     run_id = store.create(config, pid=os.getpid())
     bar = None
@@ -236,7 +240,27 @@ def cmd_worker(a) -> int:
     from digitlab import jobs
     from digitlab.store import Store
 
-    jobs.work(Store(a.runs), a.data)
+    jobs.work(Store(a.runs), a.data, a.slot)
+    return 0
+
+
+def cmd_supervise(a) -> int:
+    from digitlab import jobs
+    from digitlab.store import Store
+
+    sup = jobs.Supervisor(Store(a.runs), a.data)
+    if not sup.acting():
+        raise UserError(f"A supervisor already keeps the run store in {sup.store.root}: stop it first.")
+    print(f"supervising {sup.store.root} with {sup.slots} worker slot(s); Ctrl-C stops", file=sys.stderr)
+    sup.run()
+    return 0
+
+
+def cmd_restore(a) -> int:
+    from digitlab.store import Store, runs_root
+
+    used = Store.restore(a.runs, a.backup)
+    print(f"restored {runs_root(a.runs) / 'runs.db'} from {used}; the damaged file is kept beside it")
     return 0
 
 

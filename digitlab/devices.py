@@ -19,3 +19,8 @@ def resolve(name: str = "auto") -> torch.device:
     if name not in here:
         raise UserError(f"The device {name!r} is not available on this machine: use --device auto or cpu.")
     return torch.device(name)
+
+
+def accelerators() -> int:
+    """How many accelerators (GPUs) this machine has."""
+    return torch.accelerator.device_count() if torch.accelerator.is_available() else 0

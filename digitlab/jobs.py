@@ -46,15 +46,16 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
                 store.add_steps(run_id, info["epoch"], first, info["losses"], info["step"])
             elif event == "epoch":
                 store.add_epoch(run_id, info)
+            elif event == "best":  # written as it happens: a run whose worker dies keeps its best epoch
+                m = info["metrics"]
+                path = checkpoint.save(store.run_dir(run_id) / "best.pt", info["state"], config, m)
+                store.update(run_id, checkpoint=str(path), best_epoch=m["epoch"], best_val_acc=m["val_acc"],
+                             test_acc=m["test_acc"])
             on_event(event, info)
 
         result = train(config, mnist, callback, should_stop)
-        ckpt = None
-        if result.best_state is not None:  # a cancelled run keeps its best finished epoch
-            best = result.epochs[result.best_epoch - 1]
-            ckpt = checkpoint.save(store.run_dir(run_id) / "best.pt", result.best_state, config, best)
         status = Status.CANCELLED if result.cancelled else Status.COMPLETED
-        store.finish(run_id, status, checkpoint=str(ckpt) if ckpt else None, **summary_of(result))
+        store.finish(run_id, status, **summary_of(result))
     except UserError as e:
         store.finish(run_id, Status.FAILED, error=str(e))
         raise
@@ -68,21 +69,36 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
     return store.get(run_id)
 
 
-def launch(store: Store, config: TrainConfig, data_root=None) -> int:
-    """Queue a validated run for the worker; returns the run id. Nothing is queued when anything is wrong."""
+def launch(store: Store, config: TrainConfig, data_root=None, owner: str = "") -> int:
+    """Queue a validated run for the workers; returns the run id. Nothing is queued when anything is wrong."""
+    limits = settings.load().limits
     config = validate(config)
     device = devices.resolve(config.device)  # an unavailable device is refused now, not in the worker
-    cost.check(config, settings.load().limits, device.type)
+    cost.check(config, limits, device.type)
     if not data.is_prepared(data_root):
         raise UserError("MNIST is not prepared yet: prepare it on the Data page or run `digitlab data`.")
-    return store.create(config)
+    mine = len(store.runs(Status.QUEUED, Status.RUNNING, owner=owner))
+    if mine >= limits.queued_per_person:
+        raise UserError(f"You have {mine} runs waiting or running, the limit (limits.queued_per_person in the "
+                        "settings): wait for one to finish, or cancel one.")
+    return store.create(config, owner=owner)
 
 
-# --- the worker: one process per store drains the queue --------------------------------------------
+# --- workers: one process per slot drains the queue; a supervisor keeps the slots filled -------------------
 
-def worker_lock(store: Store):
-    """The store's worker lock, held (an open file) or None when another process holds it."""
-    f = open(store.root / "worker.lock", "w")
+BACKUP_EVERY = 600.0  # seconds between the supervisor's backups of the run store
+
+
+def slot_count(workers: settings.Workers | None = None) -> int:
+    """Runs trained at once here: gpu_slots per GPU when there is one, else cpu_slots."""
+    workers = workers or settings.load().workers
+    gpus = devices.accelerators()
+    return workers.gpu_slots * gpus if gpus else workers.cpu_slots
+
+
+def _lock(path):
+    """An exclusive lock on path, held as long as the returned file is open; None when another process holds it."""
+    f = open(path, "w")
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -91,13 +107,25 @@ def worker_lock(store: Store):
     return f
 
 
-def work(store: Store, data_root=None) -> int:
-    """Drain the queue, one run after another; exits when it is empty. At most one worker runs per store."""
+def worker_lock(store: Store, slot: int = 0):
+    return _lock(store.root / f"worker-{slot}.lock")
+
+
+def worker_alive(store: Store, slot: int = 0) -> bool:
+    lock = worker_lock(store, slot)
+    if lock is None:
+        return True
+    lock.close()
+    return False
+
+
+def work(store: Store, data_root=None, slot: int = 0) -> int:
+    """Drain the queue in one slot, one run after another; exits when it is empty. One worker per slot."""
     done = 0
     while True:
-        lock = worker_lock(store)
+        lock = worker_lock(store, slot)
         if lock is None:
-            return done  # another worker holds the queue and will see our runs
+            return done  # another worker holds this slot and will see our runs
         try:
             while (run_id := store.claim_next(os.getpid())) is not None:
                 try:
@@ -112,56 +140,73 @@ def work(store: Store, data_root=None) -> int:
             return done
 
 
-def worker_alive(store: Store) -> bool:
-    lock = worker_lock(store)
-    if lock is None:
-        return True
-    lock.close()
-    return False
-
-
-def start_worker(store: Store, data_root=None) -> subprocess.Popen:
-    """Start a worker process for the store's queue (it exits at once if one is running)."""
-    cmd = [sys.executable, "-m", "digitlab", "worker", "--runs", str(store.root)]
+def start_worker(store: Store, data_root=None, slot: int = 0) -> subprocess.Popen:
+    """Start a worker process for one slot of the store's queue (it exits at once if the slot is taken)."""
+    cmd = [sys.executable, "-m", "digitlab", "worker", "--slot", str(slot), "--runs", str(store.root)]
     if data_root:
         cmd += ["--data", str(data_root)]
+    env = dict(os.environ)
+    if devices.accelerators() > 1:  # slots spread over the GPUs
+        env["CUDA_VISIBLE_DEVICES"] = str(slot % devices.accelerators())
     with open(store.root / "worker.log", "ab") as log:
-        return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
 
 
 class Supervisor:
     """Keeps a store's queue moving, apart from any page: every `every` seconds (or at once when woken) it marks
-    failed the runs whose worker died, starts a worker when runs wait and none works, and reaps exited workers."""
+    failed the runs whose worker died, starts a worker in each free slot while runs wait, reaps exited workers,
+    and backs the store up. One supervisor per store acts at a time (a lock file); others stand by."""
 
-    def __init__(self, store: Store, data_root=None, every: float = 2.0, retry_after: float = 5.0):
+    def __init__(self, store: Store, data_root=None, slots: int | None = None, every: float = 2.0,
+                 retry_after: float = 5.0):
         self.store, self.data_root, self.every, self.retry_after = store, data_root, every, retry_after
+        self.slots = slots or slot_count()
         self.workers: list[subprocess.Popen] = []
-        self.last_start = -1e9
+        self.last_start: dict[int, float] = {}
+        self.last_backup = -1e9
         self._wake = threading.Event()
+        self._lock = None
 
     def tick(self) -> None:
         self.workers = [p for p in self.workers if p.poll() is None]  # poll() reaps an exited worker
         self.store.reap()
-        if not self.store.runs(Status.QUEUED) or worker_alive(self.store):
-            return
-        if time.monotonic() - self.last_start < self.retry_after:
-            return  # a worker that fails to start is not respawned every tick
-        self.last_start = time.monotonic()
-        self.workers.append(start_worker(self.store, self.data_root))
+        if time.monotonic() - self.last_backup > BACKUP_EVERY:
+            self.last_backup = time.monotonic()
+            self.store.backup()
+        waiting = len(self.store.queue_order())
+        for slot in range(self.slots):
+            if waiting <= 0:
+                break
+            if worker_alive(self.store, slot):
+                continue
+            if time.monotonic() - self.last_start.get(slot, -1e9) < self.retry_after:
+                continue  # a worker that fails to start is not respawned every tick
+            self.last_start[slot] = time.monotonic()
+            self.workers.append(start_worker(self.store, self.data_root, slot))
+            waiting -= 1
 
     def wake(self) -> None:
         """Tick now rather than at the next interval (say, right after a launch)."""
         self._wake.set()
 
-    def start(self) -> "Supervisor":
-        def loop():
-            while self.store.root.exists():  # a store that was removed (a test's) ends its supervisor
-                try:
-                    self.tick()
-                except Exception as e:  # noqa: BLE001 - a passing error (a locked or missing store) must not end it
-                    print(f"digitlab supervisor: {type(e).__name__}: {e}", file=sys.stderr)
-                self._wake.wait(self.every)
-                self._wake.clear()
+    def acting(self) -> bool:
+        """Whether this supervisor holds the store's supervisor lock (taking it when it is free)."""
+        if self._lock is None:
+            self._lock = _lock(self.store.root / "supervisor.lock")
+        return self._lock is not None
 
-        threading.Thread(target=loop, name=f"digitlab-supervisor {self.store.root}", daemon=True).start()
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Tick until stop is set or the store's folder is gone; stands by while another supervisor acts."""
+        stop = stop or threading.Event()
+        while not stop.is_set() and self.store.root.exists():  # a removed store (a test's) ends it
+            try:
+                if self.acting():
+                    self.tick()
+            except Exception as e:  # noqa: BLE001 - a passing error (a locked or damaged store) must not end it
+                print(f"digitlab supervisor: {type(e).__name__}: {e}", file=sys.stderr)
+            self._wake.wait(self.every)
+            self._wake.clear()
+
+    def start(self) -> "Supervisor":
+        threading.Thread(target=self.run, name=f"digitlab-supervisor {self.store.root}", daemon=True).start()
         return self

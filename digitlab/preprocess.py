@@ -141,8 +141,10 @@ def read_image(source, limits: Limits | None = None) -> np.ndarray:
     too_large = (f"larger than the limit of {limits.image_pixels:,} pixels (limits.image_pixels in the settings): "
                  "send a smaller picture.")
     try:
-        with warnings.catch_warnings(), Image.open(source) as im:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked next
+            im = Image.open(source)
+        with im:
             width, height = im.size
             if width * height > limits.image_pixels:
                 raise UserError(f"{name} is {width} x {height} pixels, {too_large}")

@@ -1,4 +1,4 @@
-"""The run store: one SQLite file (WAL) of runs, per-epoch metrics and per-step losses, plus run folders."""
+"""The run store: one SQLite file (WAL) of runs, per-epoch metrics and per-step losses, plus run folders and backups."""
 
 import json
 import os
@@ -11,6 +11,8 @@ from pathlib import Path
 
 from digitlab import UserError
 from digitlab.config import LEGACY_KEYS, TrainConfig
+
+BACKUPS_KEPT = 5
 
 
 class Status(StrEnum):
@@ -39,7 +41,9 @@ CREATE TABLE IF NOT EXISTS runs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     epoch INTEGER NOT NULL DEFAULT 0, step INTEGER NOT NULL DEFAULT 0, steps_per_epoch INTEGER,
     best_epoch INTEGER, best_val_acc REAL, test_acc REAL, train_seconds REAL, num_params INTEGER,
-    checkpoint TEXT
+    checkpoint TEXT,
+    owner TEXT NOT NULL DEFAULT '',    -- who launched it ('' on a single-user machine)
+    delete_requested INTEGER NOT NULL DEFAULT 0  -- deleted while running: removed once its worker lets go
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -53,6 +57,7 @@ CREATE TABLE IF NOT EXISTS steps (
     PRIMARY KEY (run_id, step)
 );
 """
+ADDED_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "delete_requested": "INTEGER NOT NULL DEFAULT 0"}
 
 
 def runs_root(root=None) -> Path:
@@ -78,47 +83,76 @@ def pid_alive(pid: int | None) -> bool:
 class Store:
     def __init__(self, root=None):
         self.root = runs_root(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".writable"
+            probe.touch()
+            probe.unlink()
+        except OSError as e:
+            raise UserError(f"Cannot keep runs in {self.root} ({e.strerror}): point --runs or $DIGITLAB_RUNS at a "
+                            "folder you can write.") from None
         self.path = self.root / "runs.db"
+        self.backups = self.root / "backups"
         with self._db() as db:
-            db.executescript(SCHEMA)
+            have = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+            for column, kind in ADDED_COLUMNS.items():  # a store made by an older digitlab
+                if column not in have:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
 
     @contextmanager
     def _db(self):
-        """A short-lived connection, one transaction: safe from any thread or process."""
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per progress write
-            db.execute("PRAGMA foreign_keys=ON")
-            with db:
-                yield db
+        """A short-lived connection, one transaction: safe from any thread or process.
+
+        A damaged file is one sentence naming the fix; a file emptied under us gets its tables back.
+        """
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30)) as db:
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per progress write
+                db.execute("PRAGMA foreign_keys=ON")
+                if db.execute("SELECT count(*) FROM sqlite_master WHERE name='runs'").fetchone()[0] == 0:
+                    db.executescript(SCHEMA)
+                with db:
+                    yield db
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise UserError("The run store stayed busy for 30 seconds: try again in a moment.") from None
+            if isinstance(e, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+                raise
+            raise UserError(f"The run store {self.path} is damaged ({e}): restore the latest automatic backup "
+                            f"with `digitlab restore --runs {self.root}`.") from None
 
     def run_dir(self, run_id: int) -> Path:
         return self.root / str(run_id)
 
     # --- writing -------------------------------------------------------------
 
-    def create(self, config: TrainConfig, pid: int | None = None) -> int:
+    def create(self, config: TrainConfig, pid: int | None = None, owner: str = "") -> int:
         """A new run: queued for a worker, or, given the pid of the process that trains it now, running."""
         now = time.time()
         with self._db() as db:
             status = Status.RUNNING if pid else Status.QUEUED
-            cur = db.execute("INSERT INTO runs (name, config, status, created, started, pid) VALUES (?, ?, ?, ?, ?, ?)",
-                             (config.display_name(), json.dumps(config.to_dict()), status, now, now if pid else None,
-                              pid))
+            cur = db.execute("INSERT INTO runs (name, config, status, created, started, pid, owner) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (config.display_name(), json.dumps(config.to_dict()),
+                                                              status, now, now if pid else None, pid, owner))
             return cur.lastrowid
 
     def claim_next(self, pid: int) -> int | None:
-        """Atomically take the oldest queued run for this worker; None when the queue is empty."""
+        """Atomically take the next queued run, fairly across owners (see queue_order); None when none waits."""
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT id FROM runs WHERE status=? ORDER BY id LIMIT 1", (Status.QUEUED,)).fetchone()
-            if row is None:
+            order = _queue_order(db)
+            if not order:
                 return None
             db.execute("UPDATE runs SET status=?, pid=?, started=? WHERE id=?",
-                       (Status.RUNNING, pid, time.time(), row["id"]))
-            return row["id"]
+                       (Status.RUNNING, pid, time.time(), order[0]))
+            return order[0]
+
+    def queue_order(self) -> list[int]:
+        """Queued run ids in the order workers will take them."""
+        with self._db() as db:
+            return _queue_order(db)
 
     def update(self, run_id: int, **fields) -> None:
         cols = ", ".join(f"{k}=?" for k in fields)
@@ -137,7 +171,12 @@ class Store:
                        f"VALUES (?, {', '.join('?' * len(EPOCH_COLS))})", (run_id, *(m[c] for c in EPOCH_COLS)))
 
     def finish(self, run_id: int, status: Status, error: str | None = None, **summary) -> None:
+        """Record a run's end; a run deleted while it ran is removed now that nothing holds it."""
         self.update(run_id, status=status, error=error, finished=time.time(), **summary)
+        with self._db() as db:
+            row = db.execute("SELECT delete_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row and row["delete_requested"]:
+            self._remove(run_id)
 
     def request_cancel(self, run_id: int) -> None:
         """A queued run is cancelled at once; a running one when its worker next checks."""
@@ -152,49 +191,126 @@ class Store:
         return bool(row and row[0])
 
     def delete(self, run_id: int) -> None:
-        """Remove a finished run, its metrics and its files."""
-        run = self.get(run_id)
-        if run["status"].active:
-            raise UserError(f"Run {run_id} is {run['status']}: cancel it before deleting it.")
+        """Remove a run, its metrics and its files; a running one is cancelled first and removed when it stops."""
+        self.get(run_id)  # no such run: one sentence
+        self.request_cancel(run_id)
+        with self._db() as db:
+            db.execute("UPDATE runs SET delete_requested=1 WHERE id=?", (run_id,))
+            running = db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()["status"] == Status.RUNNING
+        if not running:
+            self._remove(run_id)
+
+    def _remove(self, run_id: int) -> None:
         with self._db() as db:
             db.execute("DELETE FROM runs WHERE id=?", (run_id,))
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     def reap(self) -> int:
-        """Mark failed every running run whose worker process is gone; returns how many."""
+        """Mark failed every running run whose worker process is gone, keeping its best checkpoint; returns how many."""
         with self._db() as db:
             rows = db.execute("SELECT id, pid FROM runs WHERE status=?", (Status.RUNNING,)).fetchall()
         dead = [r["id"] for r in rows if not pid_alive(r["pid"])]
         for run_id in dead:
             with self._db() as db:
                 db.execute("UPDATE runs SET status=?, finished=?, error=? WHERE id=? AND status=?",
-                           (Status.FAILED, time.time(), "The worker process stopped unexpectedly: launch the run again.",
-                            run_id, Status.RUNNING))
+                           (Status.FAILED, time.time(), "The worker process stopped unexpectedly: the best checkpoint "
+                            "of its finished epochs is kept; launch the run again to finish it.", run_id, Status.RUNNING))
+                row = db.execute("SELECT delete_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row and row["delete_requested"]:
+                self._remove(run_id)
         return len(dead)
+
+    # --- backups -------------------------------------------------------------
+
+    def backup(self) -> Path:
+        """A consistent copy of the store (SQLite's online backup), taken while others write; the newest few kept."""
+        self.backups.mkdir(exist_ok=True)
+        dest = self.backups / f"runs-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}.db"
+        tmp = dest.with_suffix(".tmp")
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30)) as src, closing(sqlite3.connect(tmp)) as dst:
+                src.backup(dst)
+            tmp.replace(dest)
+        except sqlite3.DatabaseError as e:
+            tmp.unlink(missing_ok=True)
+            raise UserError(f"Could not back up the run store ({e}): the last good backup is kept.") from None
+        for old in sorted(self.backups.glob("runs-*.db"))[:-BACKUPS_KEPT]:
+            old.unlink(missing_ok=True)
+        return dest
+
+    def latest_backup(self) -> Path | None:
+        found = sorted(self.backups.glob("runs-*.db"))
+        return found[-1] if found else None
+
+    @staticmethod
+    def restore(root=None, backup: Path | None = None) -> Path:
+        """Put a backup (the newest by default) in place of the store; the damaged file is kept beside it."""
+        root = runs_root(root)
+        found = sorted((root / "backups").glob("runs-*.db"))
+        backup = Path(backup) if backup else (found[-1] if found else None)
+        if backup is None or not backup.is_file():
+            raise UserError(f"There is no backup of the run store in {root / 'backups'}: nothing to restore.")
+        path = root / "runs.db"
+        if path.exists():
+            path.replace(root / f"runs.db.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for extra in ("runs.db-wal", "runs.db-shm"):
+            (root / extra).unlink(missing_ok=True)
+        shutil.copyfile(backup, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+        return backup
 
     # --- reading -------------------------------------------------------------
 
     def get(self, run_id: int) -> dict:
         with self._db() as db:
-            row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = db.execute("SELECT * FROM runs WHERE id=? AND delete_requested=0", (run_id,)).fetchone()
         if row is None:
             raise UserError(f"There is no run {run_id}: list the runs with `digitlab runs`.")
         return _run(row)
 
-    def runs(self, *statuses: Status) -> list[dict]:
-        """Every run, newest first; or only those in the given statuses."""
-        where = f"WHERE status IN ({', '.join('?' * len(statuses))})" if statuses else ""
+    def runs(self, *statuses: Status, owner: str | None = None) -> list[dict]:
+        """Every run, newest first; or only those in the given statuses, or of one owner."""
+        where, args = ["delete_requested=0"], list(statuses)
+        if statuses:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+        if owner is not None:
+            where.append("owner=?")
+            args.append(owner)
         with self._db() as db:
-            return [_run(r) for r in db.execute(f"SELECT * FROM runs {where} ORDER BY id DESC", statuses)]
+            return [_run(r) for r in db.execute(f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC",
+                                                args)]
 
     def epochs(self, run_id: int) -> list[dict]:
         with self._db() as db:
             return [dict(r) for r in db.execute("SELECT * FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,))]
 
-    def steps(self, run_id: int) -> list[dict]:
+    def steps(self, run_id: int, after: int = 0) -> list[dict]:
+        """The per-step losses of a run, or only those after a step already seen."""
         with self._db() as db:
-            return [dict(r) for r in db.execute("SELECT step, epoch, loss FROM steps WHERE run_id=? ORDER BY step",
-                                                (run_id,))]
+            return [dict(r) for r in db.execute("SELECT step, epoch, loss FROM steps WHERE run_id=? AND step>? "
+                                                "ORDER BY step", (run_id, after))]
+
+
+def _queue_order(db) -> list[int]:
+    """Round robin across owners: next is the queued run of the owner with the fewest runs running, then of the
+    owner served longest ago, then the oldest; each pick counts as running for the picks after it."""
+    queued = db.execute("SELECT id, owner FROM runs WHERE status=? AND delete_requested=0 ORDER BY id",
+                        (Status.QUEUED,)).fetchall()
+    running, served = {}, {}
+    for row in db.execute("SELECT owner, COUNT(*) AS n, MAX(started) AS last FROM runs WHERE status=? GROUP BY owner",
+                          (Status.RUNNING,)):
+        running[row["owner"]] = row["n"]
+    for row in db.execute("SELECT owner, MAX(started) AS last FROM runs WHERE started IS NOT NULL GROUP BY owner"):
+        served[row["owner"]] = row["last"]
+    order, waiting, clock = [], [(r["id"], r["owner"]) for r in queued], 0
+    while waiting:
+        run_id, owner = min(waiting, key=lambda w: (running.get(w[1], 0), served.get(w[1], -1.0), w[0]))
+        order.append(run_id)
+        waiting.remove((run_id, owner))
+        running[owner] = running.get(owner, 0) + 1
+        clock += 1
+        served[owner] = time.time() + clock  # served now: later than anyone before
+    return order
 
 
 def _run(row: sqlite3.Row) -> dict:

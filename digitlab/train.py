@@ -80,7 +80,8 @@ def _cpu_state(model: nn.Module) -> dict:
 
 
 def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Result:
-    """Train config's model on data; callback(event, info) gets 'start', 'steps' and 'epoch' events."""
+    """Train config's model on data; callback(event, info) gets 'start', 'steps', 'epoch' and 'best' events
+    (the last with the state_dict of a new best-validation epoch)."""
     callback = callback or (lambda event, info: None)
     should_stop = should_stop or (lambda: False)
     device = devices.resolve(config.device)
@@ -147,9 +148,10 @@ def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None) -> 
                  test_loss=test_loss, test_acc=test_acc, seconds=time.perf_counter() - t0,
                  lr=opt.param_groups[0]["lr"])
         res.epochs.append(m)
+        callback("epoch", m)
         if val_acc > res.best_val_acc or res.best_state is None:
             res.best_epoch, res.best_val_acc, res.test_acc = epoch, val_acc, test_acc
             res.best_state = _cpu_state(model)
-        callback("epoch", m)
+            callback("best", {"epoch": epoch, "metrics": m, "state": res.best_state})
     res.train_seconds = time.perf_counter() - t_start
     return res

@@ -127,3 +127,11 @@ def test_data_page_offers_to_prepare_when_nothing_is_there(runs, tmp_path, monke
     monkeypatch.setenv("DIGITLAB_DATA", str(tmp_path / "empty"))
     at = open_page("data")
     assert at.button[0].label == "Prepare MNIST" and "is not prepared" in at.markdown[0].value
+
+
+def test_a_damaged_store_is_one_sentence_on_every_page(app_env):
+    app_env.mkdir(parents=True, exist_ok=True)
+    (app_env / "runs.db").write_bytes(b"not a database at all" * 200)
+    for page in ("runs", "train", "draw"):
+        at = open_page(page)
+        assert any("restore the latest automatic backup" in e.value for e in at.error), page

@@ -186,3 +186,27 @@ def test_the_installed_command_runs_with_no_traceback(tmp_path):
     assert p.returncode == 0 and "compare-sgd" in p.stdout and "fast" in p.stdout
     p = subprocess.run([digitlab, "--version"], capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 0 and p.stdout.startswith("digitlab 0.")
+
+
+def test_a_mistyped_data_path_is_never_created(tmp_path, runs, capsys):
+    assert "No data folder at" in one_sentence_error(capsys, main(["--data", str(tmp_path / "typo"), "train"]))
+    assert not (tmp_path / "typo").exists() and not runs.exists()
+
+
+def test_restore_a_damaged_store(runs, capsys):
+    store = Store(runs)
+    rid = store.create(TrainConfig(name="precious"))
+    store.backup()
+    store.path.write_bytes(b"\x00" * 4096)
+    assert "restore the latest automatic backup" in one_sentence_error(capsys, main(["runs"]))
+    assert main(["restore"]) == 0 and "restored" in capsys.readouterr().out
+    assert main(["runs"]) == 0 and "precious" in capsys.readouterr().out
+    assert Store(runs).get(rid)["name"] == "precious"
+
+
+def test_supervise_refuses_a_second_supervisor(runs, capsys):
+    from digitlab import jobs
+
+    first = jobs.Supervisor(Store(runs), slots=1)
+    assert first.acting()
+    assert "A supervisor already keeps the run store" in one_sentence_error(capsys, main(["supervise"]))

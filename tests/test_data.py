@@ -115,3 +115,27 @@ def test_batches_cover_every_sample_once_per_epoch(shuffle, batch_size):
 def test_tiny_set_keeps_the_four_to_one_split(tiny):
     assert (len(tiny.train_x), len(tiny.val_x), len(tiny.test_x)) == (400, 100, 200)
     assert tiny.train_x.dtype == torch.uint8 and tiny.train_y.dtype == torch.int64
+
+
+def test_two_preparations_at_once_take_turns(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from testkit.fixtures import digests, write_dataset
+
+    source = write_dataset(tmp_path / "source")
+    arrays = {n: data.read_idx(data.raw_dir(source) / n) for n in data.MD5}
+    monkeypatch.setattr(data, "MD5", digests(source))
+    calls = []
+    monkeypatch.setattr(data, "_offline_arrays", lambda: calls.append(1) or arrays)
+    target = tmp_path / "target"
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: data.prepare(target), range(2)))
+    assert done[0] == done[1] == data.raw_dir(target) and all(data.verify(target).values())
+    assert len(calls) == 1  # the second waited, looked again and found the files in place
+    assert not list(data.raw_dir(target).glob("*.tmp"))
+
+
+def test_a_mistyped_data_folder_is_refused_not_filled(tmp_path):
+    with pytest.raises(UserError, match="No data folder at .*check --data"):
+        data.prepare(tmp_path / "typo", create=False)
+    assert not (tmp_path / "typo").exists()

@@ -53,16 +53,70 @@ def test_worker_drains_the_queue_in_order_and_honours_cancel(tmp_path, tiny_root
     assert len(s.epochs(ids[2])) == 1 and runs[ids[2]]["best_val_acc"] > 0
 
 
-def test_one_worker_per_store(tmp_path, tiny_root):
+def test_one_worker_per_slot(tmp_path, tiny_root):
     s = Store(tmp_path / "runs")
     rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu"))
-    held = jobs.worker_lock(s)
-    assert held is not None and jobs.worker_alive(s) and jobs.worker_lock(s) is None
-    assert jobs.work(s, tiny_root) == 0  # a second worker leaves the queue to the one that holds it
+    held = jobs.worker_lock(s, 0)
+    assert held is not None and jobs.worker_alive(s, 0) and jobs.worker_lock(s, 0) is None
+    assert not jobs.worker_alive(s, 1)  # another slot is free
+    assert jobs.work(s, tiny_root, 0) == 0  # a second worker in a held slot leaves the queue to the holder
     assert s.get(rid)["status"] is Status.QUEUED
     held.close()
-    assert not jobs.worker_alive(s) and jobs.work(s, tiny_root) == 1
+    assert not jobs.worker_alive(s, 0) and jobs.work(s, tiny_root, 0) == 1
     assert s.get(rid)["status"] is Status.COMPLETED
+
+
+def test_the_supervisor_fills_each_free_slot_while_runs_wait(tmp_path, monkeypatch):
+    s = Store(tmp_path / "runs")
+    started = []
+    monkeypatch.setattr(jobs, "start_worker", lambda store, root, slot: started.append(slot) or FakeWorker())
+    sup = jobs.Supervisor(s, slots=3, retry_after=0)
+    sup.tick()
+    assert started == []  # nothing waits: nothing started
+    for _ in range(2):
+        s.create(TrainConfig())
+    sup.tick()
+    assert started == [0, 1]  # two runs wait: two of the three slots
+    held = jobs.worker_lock(s, 0)  # slot 0's worker is busy; one more run arrives
+    s.create(TrainConfig())
+    started.clear()
+    sup.tick()
+    assert started == [1, 2]
+    held.close()
+    assert jobs.slot_count(__import__("digitlab").settings.Workers(cpu_slots=4)) in (4, 1 * jobs.devices.accelerators())
+
+
+class FakeWorker:
+    def poll(self):
+        return None
+
+
+def test_one_supervisor_acts_per_store(tmp_path):
+    s = Store(tmp_path / "runs")
+    first, second = jobs.Supervisor(s, slots=1), jobs.Supervisor(s, slots=1)
+    assert first.acting() and not second.acting()
+    first._lock.close()
+    first._lock = None
+    assert second.acting()
+
+
+def test_the_supervisor_backs_the_store_up(tmp_path):
+    s = Store(tmp_path / "runs")
+    s.create(TrainConfig(name="x"))
+    jobs.Supervisor(s, slots=1).tick()
+    assert s.latest_backup() is not None
+
+
+def test_launch_limits_the_runs_of_one_person(tmp_path, tiny_root, monkeypatch):
+    monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "s.toml"))
+    (tmp_path / "s.toml").write_text("[limits]\nqueued_per_person = 2\n")
+    s = Store(tmp_path / "runs")
+    for _ in range(2):
+        jobs.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="ada")
+    with pytest.raises(UserError, match=r"You have 2 runs waiting or running, the limit \(limits.queued_per_person"):
+        jobs.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="ada")
+    jobs.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="bob")
+    assert len(s.runs()) == 3
 
 
 def test_launch_queues_only_what_can_run(tmp_path, tiny_root):
@@ -123,13 +177,13 @@ def test_a_killed_worker_is_marked_failed_by_the_supervisor(tmp_path, tiny_root)
         from digitlab.store import Store
         data.MD5 = {data.MD5!r}  # the tiny set's checksums, as the test's fixture made them
         s = Store({str(s.root)!r})
-        rid = s.create(TrainConfig(hidden=[256], epochs=500, batch_size=8, device="cpu"), pid=os.getpid())
+        rid = s.create(TrainConfig(hidden=[256], epochs=500, batch_size=32, device="cpu"), pid=os.getpid())
         jobs.execute(s, rid, {str(tiny_root)!r})
     """)
     p = subprocess.Popen([sys.executable, "-c", code])
     sup = jobs.Supervisor(s)
     try:
-        wait_for(lambda: s.runs() and s.steps(s.runs()[0]["id"]), what="training to start")
+        wait_for(lambda: s.runs() and s.epochs(s.runs()[0]["id"]), what="a first finished epoch")
         sup.tick()
         assert s.runs()[0]["status"] is Status.RUNNING
     finally:
@@ -138,6 +192,8 @@ def test_a_killed_worker_is_marked_failed_by_the_supervisor(tmp_path, tiny_root)
     sup.tick()
     run = s.runs()[0]
     assert run["status"] is Status.FAILED and "stopped unexpectedly" in run["error"]
+    if s.epochs(run["id"]):  # it got as far as a finished epoch: that epoch's checkpoint is kept
+        assert checkpoint.load(run["checkpoint"]).metrics["epoch"] == run["best_epoch"]
 
 
 def test_a_diverged_run_fails_with_its_step_and_offers_no_model(tmp_path, tiny_root):
@@ -150,3 +206,22 @@ def test_a_diverged_run_fails_with_its_step_and_offers_no_model(tmp_path, tiny_r
     assert run["status"] is Status.FAILED and run["error"].startswith("Training diverged at epoch 1, step ")
     assert run["error"].endswith("lower the learning rate.") and run["checkpoint"] is None
     assert not s.run_dir(rid).exists()
+
+
+def test_a_full_disk_fails_the_run_with_a_sentence_and_no_partial_file(tmp_path, tiny_root, monkeypatch):
+    import errno
+
+    def full(obj, f):
+        f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full)
+    s = Store(tmp_path / "runs")
+    rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu"), pid=os.getpid())
+    with pytest.raises(UserError):
+        jobs.execute(s, rid, tiny_root)
+    run = s.get(rid)
+    assert run["status"] is Status.FAILED and "No space left on device" in run["error"]
+    assert run["error"].endswith("free some disk space, then try again.") and run["checkpoint"] is None
+    assert list(s.run_dir(rid).iterdir()) == []  # no partial file, no temp file
+    assert len(s.epochs(rid)) == 1  # the store stays consistent: the epoch it finished is recorded

@@ -49,8 +49,79 @@ def test_cancel_queued_and_running(tmp_path):
     s.request_cancel(b)
     assert s.get(a)["status"] is Status.RUNNING and s.cancel_requested(a)
     assert s.get(b)["status"] is Status.CANCELLED
-    with pytest.raises(UserError, match="cancel it before deleting"):
-        s.delete(a)
+
+
+def test_deleting_a_running_run_cancels_it_and_removes_it_when_it_stops(tmp_path):
+    s = Store(tmp_path)
+    running, queued = s.create(TrainConfig()), s.create(TrainConfig())
+    s.claim_next(os.getpid())
+    s.run_dir(running).mkdir()
+    s.delete(queued)
+    s.delete(running)
+    assert s.runs() == [] and s.cancel_requested(running)  # gone from every list at once
+    assert s.run_dir(running).exists()  # its worker still holds it
+    s.finish(running, Status.CANCELLED)  # what the worker does when it sees the cancel
+    assert not s.run_dir(running).exists()
+    with s._db() as db:
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0  # nothing orphaned
+    with pytest.raises(UserError, match="There is no run"):
+        s.delete(running)
+
+
+def test_the_queue_is_fair_across_owners(tmp_path):
+    s = Store(tmp_path)
+    ada = [s.create(TrainConfig(), owner="ada") for _ in range(3)]
+    bob = [s.create(TrainConfig(), owner="bob") for _ in range(2)]
+    cy = s.create(TrainConfig(), owner="cy")
+    assert s.queue_order() == [ada[0], bob[0], cy, ada[1], bob[1], ada[2]]
+    assert s.claim_next(os.getpid()) == ada[0]
+    assert s.queue_order() == [bob[0], cy, ada[1], bob[1], ada[2]]  # ada has one running: the others go first
+    assert [r["id"] for r in s.runs(owner="bob")] == bob[::-1]
+
+
+def test_backup_and_restore(tmp_path):
+    s = Store(tmp_path)
+    rid = s.create(TrainConfig(name="kept"))
+    first = s.backup()
+    assert s.latest_backup() == first and first.parent == tmp_path / "backups"
+    for _ in range(7):
+        s.backup()
+    assert len(list(s.backups.glob("runs-*.db"))) == 5  # the newest five
+    s.path.write_bytes(b"this is no database" * 100)  # overwritten
+    with pytest.raises(UserError, match=r"is damaged .*restore the latest automatic backup with `digitlab restore"):
+        s.runs()
+    Store.restore(tmp_path)
+    assert Store(tmp_path).get(rid)["name"] == "kept"
+    assert list(tmp_path.glob("runs.db.damaged-*"))  # the damaged file is kept, not lost
+
+
+def test_an_emptied_store_gets_its_tables_back(tmp_path):
+    s = Store(tmp_path)
+    s.create(TrainConfig())
+    s.path.write_bytes(b"")
+    (tmp_path / "runs.db-wal").unlink(missing_ok=True)
+    assert s.runs() == []  # no traceback; the backup holds what was lost
+    assert s.create(TrainConfig()) >= 1
+
+
+def test_a_store_from_before_owners_is_upgraded(tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, config TEXT NOT NULL, "
+                   "status TEXT NOT NULL, created REAL NOT NULL, started REAL, finished REAL, error TEXT, device TEXT, "
+                   "pid INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0, epoch INTEGER NOT NULL DEFAULT 0, "
+                   "step INTEGER NOT NULL DEFAULT 0, steps_per_epoch INTEGER, best_epoch INTEGER, best_val_acc REAL, "
+                   "test_acc REAL, train_seconds REAL, num_params INTEGER, checkpoint TEXT)")
+        db.execute("INSERT INTO runs (name, config, status, created) VALUES ('old', '{}', 'completed', 0)")
+    run = Store(tmp_path).runs()[0]
+    assert run["name"] == "old" and run["owner"] == "" and run["delete_requested"] == 0
+
+
+def test_an_unusable_runs_folder_is_one_sentence(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="Cannot keep runs in .*file .*point --runs or \\$DIGITLAB_RUNS"):
+        Store(tmp_path / "file")
 
 
 def test_a_run_created_by_its_trainer_is_never_reaped(tmp_path):
