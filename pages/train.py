@@ -112,10 +112,10 @@ with st.sidebar:
 
 try:
     if launch:
-        rid = jobs.launch(store, form_config(), data.data_root())
+        rid = jobs.launch(store, form_config(), data.data_root(), owner=ui.viewer().name)
         st.toast(f"Run {rid} queued.", icon=":material/rocket_launch:")
     if compare:
-        ids = [jobs.launch(store, preset(n), data.data_root()) for n in COMPARISON]
+        ids = [jobs.launch(store, preset(n), data.data_root(), owner=ui.viewer().name) for n in COMPARISON]
         st.toast(f"Runs {', '.join(map(str, ids))} queued: SGD, momentum, Adam.", icon=":material/rocket_launch:")
     if launch or compare:
         ui.supervisor().wake()
@@ -160,18 +160,20 @@ def show_running(run: dict) -> None:
 
 @st.fragment(run_every=1.0)
 def live() -> None:
-    runs = store.runs()
+    runs = store.runs(owner=ui.owner_filter())
     running = [r for r in runs if r["status"] == Status.RUNNING]
-    queued = [r for r in reversed(runs) if r["status"] == Status.QUEUED]
+    order = store.queue_order()  # everyone's: a place in the queue counts the runs of others ahead
+    queued = sorted((r for r in runs if r["status"] == Status.QUEUED), key=lambda r: order.index(r["id"]))
     if not running and not queued:
         st.caption("No run in progress. Pick a preset or set the hyperparameters in the sidebar, then launch.")
     for run in running:
         show_running(run)
     if queued:
-        st.subheader(f"Queue ({len(queued)})")
+        st.subheader(f"Queue ({len(queued)} of {len(order)})" if len(order) != len(queued) else f"Queue ({len(queued)})")
         for run in queued:
             a, b = st.columns([5, 1])
-            a.write(f"**{run['id']}** · {report.as_text(run['name'])} · {run['config']['epochs']} epochs")
+            a.write(f"**{run['id']}** · {report.as_text(run['name'])} · {run['config']['epochs']} epochs · "
+                    f"#{order.index(run['id']) + 1} in the queue")
             if b.button("Cancel", key=f"cq{run['id']}"):
                 store.request_cancel(run["id"])
                 st.rerun(scope="fragment")

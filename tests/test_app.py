@@ -135,3 +135,67 @@ def test_a_damaged_store_is_one_sentence_on_every_page(app_env):
     for page in ("runs", "train", "draw"):
         at = open_page(page)
         assert any("restore the latest automatic backup" in e.value for e in at.error), page
+
+
+@pytest.fixture
+def classroom(app_env, tmp_path, monkeypatch):
+    from digitlab import roster
+
+    people = tmp_path / "roster.toml"
+    roster.set_password(people, "ada", "teacher-pass-1", "teacher")
+    for name in ("bob", "cy"):
+        roster.set_password(people, name, f"{name}-pass-123", "student")
+    (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\n')
+    monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "class.toml"))
+    return Store(app_env)
+
+
+def signed_in(name: str, password: str, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    assert at.title[0].value == "digitlab" and at.text_input(key="sign_in_password")  # nothing but the sign-in
+    at.text_input(key="sign_in_name").input(name)
+    at.text_input(key="sign_in_password").input(password)
+    at.button(key="sign_in").click().run()
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_class_mode_asks_to_sign_in_and_refuses_a_wrong_password(classroom):
+    at = signed_in("bob", "not-his-password")
+    assert any("do not match" in e.value for e in at.error)
+    assert at.text_input(key="sign_in_password")  # still at the door
+    at = signed_in("bob", "bob-pass-123")
+    assert at.title[0].value == "Draw a digit"
+
+
+def test_students_see_their_own_runs_and_the_board_teachers_see_all(classroom, tiny_root):
+    s = classroom
+    for owner in ("bob", "cy"):
+        rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", name=f"{owner}-run"), owner=owner)
+    jobs.work(s, tiny_root)
+    bob = signed_in("bob", "bob-pass-123", "runs")
+    assert bob.multiselect[0].options == ["1: bob-run"]  # cy's run is not his to open
+    board = bob.dataframe[0].value
+    assert sorted(board["owner"]) == ["bob", "cy"]  # the class board: everyone's results, read-only
+    draw = signed_in("bob", "bob-pass-123", "draw")
+    runs_offered = [o for o in draw.selectbox(key="draw_model").options if not o.endswith("(shipped)")]
+    assert len(runs_offered) == 1 and runs_offered[0].startswith("run 1: bob-run")
+    s.set_option("board", "False")
+    tables = signed_in("bob", "bob-pass-123", "runs").dataframe
+    assert not any("cy-run" in t.value.to_string() for t in tables)  # no board: nothing of cy's anywhere
+    ada = signed_in("ada", "teacher-pass-1", "runs")
+    assert sorted(ada.multiselect[0].options) == ["1: bob-run", f"{rid}: cy-run"]
+
+
+def test_a_launch_records_its_owner_and_only_teachers_get_the_class_page(classroom, tiny_root):
+    bob = signed_in("bob", "bob-pass-123", "train")
+    bob.text_input(key="f_hidden").set_value("16")
+    bob.button(key="launch").click().run()
+    assert [r["owner"] for r in classroom.runs()] == ["bob"]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        bob.switch_page("pages/classroom.py")  # not a page of his at all
+    ada = signed_in("ada", "teacher-pass-1", "classroom")
+    assert ada.title[0].value == "Class" and list(ada.dataframe[0].value["name"]) == ["ada", "bob", "cy"]

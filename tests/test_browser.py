@@ -135,3 +135,29 @@ def test_upload_a_dark_on_light_photo_of_a_digit(app, page, tmp_path):
     metric.wait_for(timeout=20_000)
     assert metric.locator('[data-testid="stMetricValue"]').inner_text().strip() == "3"
     shot(page, "upload")
+
+
+def test_class_mode_signs_in_before_anything_else(browser, tmp_path):
+    from digitlab import roster
+
+    roster.set_password(tmp_path / "roster.toml", "ada", "teacher-pass-1", "teacher")
+    (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\n')
+    env = {"DIGITLAB_SETTINGS": str(tmp_path / "class.toml"), "DIGITLAB_RUNS": str(tmp_path / "runs"),
+           "DIGITLAB_DATA": str(tmp_path / "data")}
+    with running_app(env) as url:
+        pg = browser.new_page(viewport={"width": 1400, "height": 900})
+        pg.goto(f"{url}/train")  # a direct address shows the door, not the page
+        pg.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+        assert pg.locator('[data-testid="stSidebarNav"]').count() == 0 and pg.get_by_text("New run").count() == 0
+        pg.get_by_role("textbox", name="Name").fill("ada")
+        pg.get_by_role("textbox", name="Password").fill("wrong-password")
+        pg.get_by_role("button", name="Sign in").click()
+        pg.get_by_text("That name and password do not match").wait_for(timeout=10_000)
+        shot(pg, "class-sign-in")
+        pg.get_by_role("textbox", name="Password").fill("teacher-pass-1")
+        pg.get_by_role("button", name="Sign in").click()
+        pg.get_by_text("Signed in as").wait_for(timeout=30_000)
+        assert nav_items(pg) == [*NAV, "Class"]
+        pg.wait_for_timeout(500)
+        shot(pg, "class-teacher")
+        pg.close()

@@ -1,0 +1,145 @@
+"""The people of a class: names, roles, and passwords kept only as salted argon2 hashes (argon2-cffi).
+
+A roster is a TOML file of tables `[people.NAME]` with `role = "student" | "teacher"` and `password = "<hash>"`,
+written by `digitlab roster`. Sign-in failures are counted per name: after a few, that name waits.
+"""
+
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from digitlab import UserError
+
+ROLES = ("student", "teacher")
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
+MIN_PASSWORD, MAX_PASSWORD = 8, 256
+FAILURES_ALLOWED, LOCKOUT_SECONDS = 5, 60.0
+_hasher = PasswordHasher()
+_DUMMY = _hasher.hash("not anyone's password")  # unknown names cost the same time as known ones
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    role: str
+    password_hash: str
+
+    @property
+    def teacher(self) -> bool:
+        return self.role == "teacher"
+
+
+LOCAL = Person("", "teacher", "")  # the one person of a single-user machine: sees and manages everything
+
+
+def may_manage(person: Person, run: dict) -> bool:
+    """Whether person may cancel, delete or download a run: its owner, or a teacher."""
+    return person.teacher or run["owner"] == person.name
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise UserError(f"{name!r} is not a valid name: use 1 to 32 lowercase letters, digits, '.', '_' or '-'.")
+    return name
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise UserError(f"A password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters, got {len(password)}.")
+    return password
+
+
+def load(path) -> dict[str, Person]:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"No roster at {path}: create it with `digitlab roster add NAME --role teacher`.") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise UserError(f"The roster {path} is not readable TOML ({e}): fix it or write it again.") from None
+    people = {}
+    for name, entry in (raw.get("people") or {}).items():
+        if not isinstance(entry, dict) or entry.get("role") not in ROLES or not isinstance(entry.get("password"), str):
+            raise UserError(f"The roster entry {name!r} in {path} needs a role (student or teacher) and a password hash.")
+        people[check_name(name)] = Person(name, entry["role"], entry["password"])
+    return people
+
+
+def save(path, people: dict[str, Person]) -> None:
+    """Write the roster atomically (a temp file renamed into place), readable by its owner only."""
+    path = Path(path)
+    lines = ["# digitlab class roster: written by `digitlab roster`; passwords are argon2 hashes.", ""]
+    for p in sorted(people.values(), key=lambda p: p.name):
+        lines += [f"[people.{json.dumps(p.name)}]", f"role = {json.dumps(p.role)}",
+                  f"password = {json.dumps(p.password_hash)}", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def set_password(path, name: str, password: str, role: str | None = None) -> Person:
+    """Add a person, or give one a new password (and, if given, a new role)."""
+    path = Path(path)
+    people = load(path) if path.exists() else {}
+    name, password = check_name(name), check_password(password)
+    role = role or (people[name].role if name in people else None)
+    if role not in ROLES:
+        raise UserError(f"{name} is not in the roster yet: give a role, student or teacher.")
+    people[name] = Person(name, role, _hasher.hash(password))
+    save(path, people)
+    return people[name]
+
+
+def remove(path, name: str) -> None:
+    people = load(path)
+    if people.pop(name, None) is None:
+        raise UserError(f"There is no {name!r} in the roster {path}.")
+    save(path, people)
+
+
+class SignIn:
+    """Checks names and passwords against a roster, counting failures per name."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str, password: str) -> Person:
+        """The person, or a UserError that never says whether the name exists."""
+        name = name.strip().lower()[:64]
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._failures.get(name, []) if now - t < LOCKOUT_SECONDS]
+            self._failures[name] = recent
+        if len(recent) >= FAILURES_ALLOWED:
+            wait = LOCKOUT_SECONDS - (now - recent[0])
+            raise UserError(f"Too many failed sign-ins for this name: wait {wait:.0f} seconds, then try again.")
+        person = load(self.path).get(name)
+        try:
+            _hasher.verify(person.password_hash if person else _DUMMY, password[:MAX_PASSWORD])
+            if person is None:
+                raise VerifyMismatchError
+        except (VerificationError, InvalidHashError):
+            with self._lock:
+                self._failures.setdefault(name, []).append(now)
+            raise UserError("That name and password do not match: try again, or ask your teacher to reset it.") from None
+        with self._lock:
+            self._failures.pop(name, None)
+        return person
