@@ -148,10 +148,10 @@ def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None) -> 
                  test_loss=test_loss, test_acc=test_acc, seconds=time.perf_counter() - t0,
                  lr=opt.param_groups[0]["lr"])
         res.epochs.append(m)
-        callback("epoch", m)
-        if val_acc > res.best_val_acc or res.best_state is None:
+        if val_acc > res.best_val_acc or res.best_state is None:  # its checkpoint before its record
             res.best_epoch, res.best_val_acc, res.test_acc = epoch, val_acc, test_acc
             res.best_state = _cpu_state(model)
             callback("best", {"epoch": epoch, "metrics": m, "state": res.best_state})
+        callback("epoch", m)
     res.train_seconds = time.perf_counter() - t_start
     return res

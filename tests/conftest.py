@@ -1,5 +1,7 @@
 """Shared fixtures: a tiny IDX data set prepared and MD5-verified per test, a fresh run store, the app's paths."""
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,19 @@ def real_mnist() -> data.MNIST:
 @pytest.fixture(autouse=True)
 def _few_threads():
     torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_outlives_its_test(tmp_path):
+    """Workers a test's supervisor started for its own run store end with the test."""
+    yield
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"worker" in cmd and any(str(tmp_path).encode() in part for part in cmd):
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+            except OSError:
+                pass

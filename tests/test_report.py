@@ -22,12 +22,12 @@ def test_progress_counts_finished_epochs_and_the_steps_of_the_one_under_way():
 
 
 def test_run_row_and_summary_rows():
-    run = dict(id=3, name="x", status=Status.COMPLETED, config=TrainConfig(hidden=[30, 5], dropout=0.5,
+    run = dict(id=3, name="x", owner="ada", status=Status.COMPLETED, config=TrainConfig(hidden=[30, 5], dropout=0.5,
                norm_layer="layer").to_dict(), started=10.0, finished=22.44, num_params=100, best_val_acc=0.9,
                test_acc=0.89)
     row = report.run_row(run)
     assert row["hidden"] == "30-5" and row["dropout/norm"] == "0.5 / layer" and row["duration (s)"] == 12.4
-    assert row["status"] == "completed"
+    assert row["status"] == "completed" and row["owner"] == "ada"
     epochs = [dict(epoch=1, test_acc=0.95, train_loss=0.3, test_loss=0.2), dict(epoch=2, test_acc=0.975,
               train_loss=0.1, test_loss=0.1)]
     rows = report.summary_rows([("a", epochs)], 0.97, "test")
