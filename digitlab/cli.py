@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -314,7 +315,10 @@ def cmd_roster(a) -> int:
 
 
 def cmd_serve(a) -> int:
-    from digitlab import checkpoint, settings
+    import subprocess
+
+    from digitlab import checkpoint, jobs, settings
+    from digitlab.store import Store
 
     s = settings.load()
     address = s.classroom.address if s.classroom.enabled else "localhost"
@@ -324,10 +328,21 @@ def cmd_serve(a) -> int:
         if not roster.load(s.classroom.roster):
             raise UserError(f"The roster {s.classroom.roster} has nobody in it: add a teacher with "
                             "`digitlab roster add NAME --role teacher`.")
-    app = checkpoint.PROJECT / "streamlit_app.py"
-    os.chdir(checkpoint.PROJECT)  # .streamlit/config.toml is read from here
-    os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", address,
-                              "--server.port", str(a.port)])
+    store = Store(a.runs)
+    env = {**os.environ, "DIGITLAB_RUNS": str(store.root)}
+    if a.data:
+        env["DIGITLAB_DATA"] = str(Path(a.data).resolve())
+    # The supervisor lives here, from the start, whether or not anybody opens a page; the app's own stands by.
+    jobs.Supervisor(store, a.data).start()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the app with us, not leave it behind
+    app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(checkpoint.PROJECT / "streamlit_app.py"),
+                            "--server.address", address, "--server.port", str(a.port)], cwd=checkpoint.PROJECT, env=env)
+    try:
+        return app.wait()
+    finally:
+        if app.poll() is None:
+            app.terminate()
+            app.wait(10)
 
 
 def cmd_presets(a) -> int:

@@ -1,0 +1,62 @@
+"""Restarting the app (digitlab serve) in the middle of a run loses nothing: the run goes on, the queue waits."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from digitlab.config import TrainConfig
+from digitlab.store import Status, Store
+from testkit.browser import free_port
+
+
+def wait_for(condition, seconds=60, what="the condition"):
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def serve(runs, data_root):
+    port = free_port()
+    env = {**os.environ, "DIGITLAB_RUNS": str(runs), "DIGITLAB_DATA": str(data_root)}
+    env.pop("DIGITLAB_SETTINGS", None)
+    p = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "digitlab"), "serve", "--port", str(port)],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def healthy():
+        try:
+            return urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2).read() == b"ok"
+        except OSError:
+            return False
+
+    wait_for(healthy, 60, "the app to start")
+    return p
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(20) == 143
+
+
+def test_a_restart_mid_run_loses_no_run(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    long = s.create(TrainConfig(hidden=[64], epochs=400, batch_size=16, device="cpu", name="long"))
+    queued = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", name="next"))
+    app = serve(s.root, tiny_root)  # its supervisor starts a worker with no page open
+    try:
+        wait_for(lambda: len(s.epochs(long)) >= 1, 90, "the long run's first epoch")
+    finally:
+        stop(app)
+    assert s.get(long)["status"] is Status.RUNNING and s.get(queued)["status"] is Status.QUEUED
+    app = serve(s.root, tiny_root)
+    try:
+        time.sleep(5)  # two supervisor ticks: the worker is alive, nothing is reaped
+        assert s.get(long)["status"] is Status.RUNNING and len(s.epochs(long)) >= 2  # it trained on meanwhile
+        s.request_cancel(long)
+        wait_for(lambda: s.get(queued)["status"] is Status.COMPLETED, 90, "the queued run")
+        assert s.get(long)["status"] is Status.CANCELLED and s.get(long)["checkpoint"]
+    finally:
+        stop(app)
