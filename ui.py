@@ -4,11 +4,13 @@ import threading
 from pathlib import Path
 
 import streamlit as st
+import torch
 
 from digitlab import UserError, checkpoint, data, jobs, report, roster, settings
 from digitlab.store import Store, runs_root
 
 PAGES = Path(__file__).parent / "pages"
+torch.set_num_threads(1)  # one drawing's answer takes ~3 ms on one thread; many sessions share the cores
 _routing = threading.local()  # set while the router runs a page, in the script thread that runs it
 
 

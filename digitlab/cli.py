@@ -249,6 +249,7 @@ def cmd_worker(a) -> int:
     from digitlab import jobs
     from digitlab.store import Store
 
+    os.nice(jobs.WORKER_NICE)  # training takes the CPU time that the app's answers leave
     jobs.work(Store(a.runs), a.data, a.slot)
     return 0
 
@@ -374,3 +375,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `digitlab runs | head`: the reader has gone, which is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

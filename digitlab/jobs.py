@@ -87,6 +87,7 @@ def launch(store: Store, config: TrainConfig, data_root=None, owner: str = "") -
 # --- workers: one process per slot drains the queue; a supervisor keeps the slots filled -------------------
 
 BACKUP_EVERY = 600.0  # seconds between the supervisor's backups of the run store
+WORKER_NICE = 10      # workers run at a lower priority than the app, which must answer a drawing at once
 
 
 def slot_count(workers: settings.Workers | None = None) -> int:

@@ -52,17 +52,30 @@ def epoch_curves(runs: list[tuple[str, list[dict]]], metric: str, splits=("train
     return _layout(fig, f"{label.capitalize()} per epoch", "epoch", label)
 
 
+MAX_POINTS = 2000  # per trace: more is not visible on a chart, and costs every viewer bandwidth and time
+
+
+def thin(x, y, max_points: int = MAX_POINTS):
+    """At most max_points of (x, y): every k-th point, the last always kept."""
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) <= max_points:
+        return x, y
+    keep = np.unique(np.r_[np.arange(0, len(x), -(-len(x) // max_points)), len(x) - 1])
+    return x[keep], y[keep]
+
+
 def step_losses(runs: list[tuple[str, list[dict]]], window: int = 50) -> go.Figure:
-    """Training loss at every step (faint) and its moving average (bold), per run."""
+    """Training loss at every step (faint) and its moving average (bold), per run; at most MAX_POINTS a trace."""
     fig = go.Figure()
     for i, (name, steps) in enumerate(runs):
         x = [s["step"] for s in steps]
-        y = [s["loss"] for s in steps]
+        loss = [s["loss"] for s in steps]
+        (x_raw, y), (x_avg, avg) = thin(x, loss), thin(x, moving_average(loss, window))
         color = PALETTE[i % 10]
         label = as_text(name)
-        fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", name=f"{label} · step", line=dict(color=color, width=1),
-                                   opacity=0.25, showlegend=False))
-        fig.add_trace(go.Scattergl(x=x, y=moving_average(y, window), mode="lines", name=f"{label} · avg {window}",
+        fig.add_trace(go.Scattergl(x=x_raw, y=y, mode="lines", name=f"{label} · step",
+                                   line=dict(color=color, width=1), opacity=0.25, showlegend=False))
+        fig.add_trace(go.Scattergl(x=x_avg, y=avg, mode="lines", name=f"{label} · avg {window}",
                                    line=dict(color=color, width=2)))
     return _layout(fig, f"Training loss per step (moving average over {window})", "step", "loss")
 

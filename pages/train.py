@@ -153,8 +153,13 @@ def show_running(run: dict) -> None:
         a, b = st.columns(2)
         a.plotly_chart(plots.epoch_curves([(run["name"], epochs)], "loss"), width="stretch", key=f"l{run['id']}")
         b.plotly_chart(plots.epoch_curves([(run["name"], epochs)], "acc"), width="stretch", key=f"a{run['id']}")
-    steps = store.steps(run["id"])
-    if steps:
+    seen = st.session_state.setdefault("seen_steps", {})  # run id -> (steps, losses) this page already has
+    step, loss = seen.setdefault(run["id"], ([], []))
+    for row in store.steps(run["id"], after=step[-1] if step else 0):  # only the new ones, each second
+        step.append(row["step"])
+        loss.append(row["loss"])
+    if step:
+        steps = [{"step": a, "loss": b} for a, b in zip(step, loss)]
         st.plotly_chart(plots.step_losses([(run["name"], steps)], window=50), width="stretch", key=f"s{run['id']}")
 
 
@@ -168,6 +173,9 @@ def live() -> None:
         st.caption("No run in progress. Pick a preset or set the hyperparameters in the sidebar, then launch.")
     for run in running:
         show_running(run)
+    seen = st.session_state.get("seen_steps", {})
+    for run_id in set(seen) - {r["id"] for r in running}:  # finished: its losses are no longer kept here
+        del seen[run_id]
     if queued:
         st.subheader(f"Queue ({len(queued)} of {len(order)})" if len(order) != len(queued) else f"Queue ({len(queued)})")
         for run in queued:

@@ -26,6 +26,13 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_app(env: dict[str, str], timeout: float = 60):
     """The app on a free port of localhost, with env added to this environment; yields its URL."""
+    with app_process(env, timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def app_process(env: dict[str, str], timeout: float = 60):
+    """The app on a free port of localhost; yields (its URL, its process)."""
     port = free_port()
     p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
                           "--server.port", str(port)], cwd=PROJECT, env={**os.environ, **env},
@@ -42,10 +49,14 @@ def running_app(env: dict[str, str], timeout: float = 60):
             if time.time() > deadline or p.poll() is not None:
                 raise RuntimeError("the app did not start")
             time.sleep(0.5)
-        yield url
+        yield url, p
     finally:
         p.terminate()
-        p.wait(10)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def launch_browser(playwright):

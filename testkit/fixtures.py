@@ -2,6 +2,8 @@
 and the real MNIST when it is prepared."""
 
 import hashlib
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +58,12 @@ def official_test_digits(n: int = 500) -> tuple[np.ndarray, np.ndarray]:
     x = data.read_idx(folder / f"{prefix}-images-idx3-ubyte")
     y = data.read_idx(folder / f"{prefix}-labels-idx1-ubyte")
     return x[:n], y[:n].astype(int)
+
+
+def png_header_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height and whose data is one tiny compressed row."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")

@@ -75,6 +75,11 @@ def test_missing_corrupt_and_foreign_files(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"\x00\x01not a checkpoint")
     with pytest.raises(UserError, match="corrupt"):
         checkpoint.load(tmp_path / "junk.pt")
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "picture.png")  # not code: just not a checkpoint
+    with pytest.raises(UserError, match="picture.png is corrupt or not a PyTorch file"):
+        checkpoint.load(tmp_path / "picture.png")
     torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
     with pytest.raises(UserError, match="not a digitlab checkpoint"):
         checkpoint.load(tmp_path / "foreign.pt")

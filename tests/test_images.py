@@ -1,8 +1,6 @@
 """Images as an attacker sends them: huge, bombs, truncated, disguised, 16-bit, CMYK. A reading or one sentence."""
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ from digitlab import UserError, checkpoint, preprocess
 from digitlab.checkpoint import SHIPPED
 from digitlab.settings import Limits
 from testkit import redraw
-from testkit.fixtures import official_test_digits
+from testkit.fixtures import official_test_digits, png_header_claiming
 
 
 @pytest.fixture(scope="module")
@@ -78,15 +76,6 @@ def test_truncated_files_are_one_sentence(tmp_path):
         (tmp_path / f"cut.{ext}").write_bytes((tmp_path / f"full.{ext}").read_bytes()[:300])
         with pytest.raises(UserError, match="is not an image digitlab can read"):
             preprocess.read_image(tmp_path / f"cut.{ext}")
-
-
-def png_header_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height and whose data is one tiny compressed row."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
 
 
 def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):

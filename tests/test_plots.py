@@ -42,3 +42,16 @@ def test_histograms_and_counts():
     fig = plots.pixel_histograms({"none": np.random.rand(100), "mnist": np.random.randn(100)})
     assert len(fig.data) == 2
     assert len(plots.class_counts({"train": np.arange(10), "test": np.ones(10)}).data) == 2
+
+
+def test_long_runs_are_thinned_to_a_readable_number_of_points():
+    steps = [dict(step=i, loss=1 / i) for i in range(1, 18_751)]  # 25 epochs of batch 64
+    fig = plots.step_losses([("a", steps)], window=50)
+    assert all(len(t.x) <= plots.MAX_POINTS for t in fig.data) and fig.data[1].x[-1] == 18_750
+    x, y = plots.thin(range(10), range(10), 4)
+    assert list(x) == [0, 3, 6, 9] and list(y) == [0, 3, 6, 9]
+
+
+def test_names_are_shown_as_text_in_legends():
+    fig = plots.epoch_curves([("<a href='http://x'>x</a>", epochs(1, 0.9))], "acc", ("test",))
+    assert fig.data[0].name == "&lt;a href='http://x'&gt;x&lt;/a&gt; · test"

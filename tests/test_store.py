@@ -139,3 +139,31 @@ def test_runs_stored_before_the_renames_read_with_the_new_names(tmp_path):
                    ('{"norm": "layer", "normalize": "symmetric", "hidden": [30, 5]}',))
     run = s.runs()[0]
     assert run["config"]["norm_layer"] == "layer" and run["config"]["input_norm"] == "symmetric"
+
+
+def test_concurrent_writers_never_see_a_lock_error(tmp_path):
+    """Four processes create runs and write progress at once while this one reads: every write lands."""
+    import subprocess
+    import sys
+    import textwrap
+
+    Store(tmp_path)
+    code = textwrap.dedent(f"""
+        import sys
+        from digitlab.config import TrainConfig
+        from digitlab.store import Store, Status
+        s = Store({str(tmp_path)!r})
+        for i in range(15):
+            rid = s.create(TrainConfig(name=f"w{{sys.argv[1]}}-{{i}}"))
+            s.add_steps(rid, 1, 1, [0.5] * 50, 50)
+            s.finish(rid, Status.COMPLETED, best_val_acc=0.5)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(k)], stderr=subprocess.PIPE) for k in range(4)]
+    reader = Store(tmp_path)
+    while any(p.poll() is None for p in procs):
+        reader.runs()
+    errors = [p.stderr.read().decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    runs = reader.runs()
+    assert len(runs) == 60 and all(r["status"] is Status.COMPLETED for r in runs)
+    assert all(len(reader.steps(r["id"])) == 50 for r in runs[:5])

@@ -1,0 +1,148 @@
+"""A class at once: N browser sessions drawing on the Draw page while a run trains, or N open Train pages.
+
+Run: .venv/bin/python benchmarks/load.py [--sessions 1 10 20 40] [--strokes 8] [--mode draw|train]
+It starts its own app (a fresh run store, the real MNIST when prepared) and one headless Chromium with N
+contexts; the training run is queued as the Train page queues it, and trained by the app's own worker. draw: every session draws a 7 at a person's pace (a stroke, the answer, Clear, a pause) while one
+training run goes on; it prints p50/p95 from stroke end to the prediction on screen, failures (no answer in
+15 s) and the server's memory. train: N sessions keep the Train page open while a run trains; it prints the
+run's epoch time against the same run with no page open. Browsers and server share this machine's cores, so
+the figures are pessimistic for a real class, whose browsers run on their own machines. Asserts nothing.
+"""
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+from digitlab import data
+from digitlab.config import TrainConfig
+from digitlab.store import Store
+from testkit.browser import ARGS, CHROMIUM, SEVEN, app_process
+from testkit.fixtures import REAL_ROOT, digests, write_dataset
+
+TRAIN = TrainConfig(hidden=[512, 128], epochs=3, batch_size=64, device="cpu", name="load")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def data_root() -> Path:
+    if data.is_prepared(REAL_ROOT):
+        return REAL_ROOT
+    root = write_dataset(Path(tempfile.mkdtemp()) / "data", n_train=20_000, n_test=2_000)
+    data.MD5.update(digests(root))
+    data.prepare(root)
+    return root
+
+
+def start_training(runs: Path) -> int:
+    """Queue the run as the app does: the app's supervisor trains it in a worker (at the workers' priority)."""
+    return Store(runs).create(TRAIN)
+
+
+def finished(runs: Path, run_id: int) -> bool:
+    return not Store(runs).get(run_id)["status"].active
+
+
+async def draw_session(context, url: str, strokes: int, latencies: list, failures: list) -> None:
+    page = await context.new_page()
+    await page.goto(url)
+    canvas = page.locator("canvas.upper-canvas").first
+    await canvas.wait_for(timeout=60_000)
+    for _ in range(strokes):
+        try:
+            await page.get_by_text("Draw a digit on the black square").wait_for(timeout=30_000)
+            box = await canvas.bounding_box()
+            await page.mouse.move(box["x"] + SEVEN[0][0], box["y"] + SEVEN[0][1])
+            await page.mouse.down()
+            for x, y in SEVEN[1:]:
+                await page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
+            await page.mouse.up()
+            t0 = time.perf_counter()
+            await page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").wait_for(timeout=15_000)
+            latencies.append(time.perf_counter() - t0)
+            await page.wait_for_timeout(1500)  # a person looks at the answer
+            await page.get_by_role("button", name="Clear").click()
+        except Exception:  # noqa: BLE001 - a stroke with no answer (or lost): counted, the session goes on
+            failures.append(1)
+            await page.reload()
+            canvas = page.locator("canvas.upper-canvas").first
+            await canvas.wait_for(timeout=60_000)
+        await page.wait_for_timeout(1000)
+
+
+async def train_session(context, url: str, stop: asyncio.Event) -> None:
+    page = await context.new_page()
+    await page.goto(f"{url}/train")
+    await stop.wait()
+
+
+async def measure(n: int, mode: str, strokes: int, root: Path) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp) / "runs"
+        with app_process({"DIGITLAB_RUNS": str(runs), "DIGITLAB_DATA": str(root)}) as (url, app):
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                contexts = [await browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(n)]
+                latencies, failures, stop = [], [], asyncio.Event()
+                if mode == "draw":
+                    run_id = start_training(runs)
+                    await asyncio.gather(*(draw_session(c, url, strokes, latencies, failures) for c in contexts))
+                else:
+                    sessions = [asyncio.create_task(train_session(c, url, stop)) for c in contexts]
+                    await asyncio.sleep(5)
+                    if not contexts:  # somebody opens the app once, which starts its supervisor
+                        await (await browser.new_page()).goto(url)
+                    run_id = start_training(runs)
+                    while not finished(runs, run_id):
+                        await asyncio.sleep(0.5)
+                    stop.set()
+                    await asyncio.gather(*sessions)
+                memory = rss_mb(app.pid)
+                run = Store(runs).get(run_id)
+                Store(runs).request_cancel(run_id)
+                await browser.close()
+    result = dict(sessions=n, server_mb=memory)
+    if mode == "draw":
+        s = sorted(latencies)
+        result.update(answers=len(s), failures=len(failures), p50=statistics.median(s) if s else None,
+                      p95=s[min(len(s) - 1, int(0.95 * len(s)))] if s else None)
+    else:
+        result["train_seconds"] = run["train_seconds"]
+    return result
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 20, 40])
+    p.add_argument("--strokes", type=int, default=8, help="strokes per drawing session")
+    p.add_argument("--mode", choices=("draw", "train"), default="draw")
+    a = p.parse_args()
+    root = data_root()
+    print(f"data {root}; {os.cpu_count()} cores; mode {a.mode}", flush=True)
+    if a.mode == "train":
+        base = asyncio.run(measure(0, "train", 0, root))
+        print(f"  0 open Train pages: {base['train_seconds']:.1f} s of training", flush=True)
+    for n in a.sessions:
+        r = asyncio.run(measure(n, a.mode, a.strokes, root))
+        if a.mode == "draw":
+            fmt = lambda v: "-" if v is None else f"{v:.2f} s"  # noqa: E731
+            print(f"{n:>3} sessions: {r['answers']} answers, p50 {fmt(r['p50'])}, p95 {fmt(r['p95'])}, "
+                  f"{r['failures']} failures, server {r['server_mb']:.0f} MB", flush=True)
+        else:
+            slower = r["train_seconds"] / base["train_seconds"] - 1
+            print(f"{n:>3} open Train pages: {r['train_seconds']:.1f} s of training ({slower:+.0%}), "
+                  f"server {r['server_mb']:.0f} MB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
