@@ -10,7 +10,6 @@ import re
 import tempfile
 import threading
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from digitlab import UserError
+from digitlab.settings import read_toml
 
 ROLES = ("student", "teacher")
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
@@ -60,12 +60,7 @@ def check_password(password: str) -> str:
 
 def load(path) -> dict[str, Person]:
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"No roster at {path}: create it with `digitlab roster add NAME --role teacher`.") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise UserError(f"The roster {path} is not readable TOML ({e}): fix it or write it again.") from None
+    raw = read_toml(path, f"No roster at {path}: create it with `digitlab roster add NAME --role teacher`.")
     people = {}
     for name, entry in (raw.get("people") or {}).items():
         if not isinstance(entry, dict) or entry.get("role") not in ROLES or not isinstance(entry.get("password"), str):

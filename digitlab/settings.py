@@ -77,18 +77,23 @@ def _section(name: str, values, path: Path):
     return cls(**out)
 
 
+def read_toml(path: Path, missing: str) -> dict:
+    """A TOML file's tables; the sentence missing when there is no such file, one sentence when it is unreadable."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(missing) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise UserError(f"{path} is not a readable TOML file ({e}): fix it or write it again.") from None
+
+
 def load(path=None) -> Settings:
     """The settings in path (else $DIGITLAB_SETTINGS); the defaults when neither is given."""
     path = path or os.environ.get(ENV)
     if not path:
         return Settings()
     path = Path(path).expanduser().resolve()
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"No settings file at {path}: fix the path given with --settings or ${ENV}.") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise UserError(f"{path} is not a readable TOML settings file ({e}): fix it and start again.") from None
+    raw = read_toml(path, f"No settings file at {path}: fix the path given with --settings or ${ENV}.")
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise UserError(f"Unknown section [{unknown[0]}] in {path}: use {', '.join(SECTIONS)}.")

@@ -3,6 +3,7 @@ and the real MNIST when it is prepared."""
 
 import hashlib
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -67,3 +68,11 @@ def png_header_claiming(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def wait_for(condition, seconds: float = 60, what: str = "the condition") -> None:
+    """Poll condition until it holds; fail the test, naming what never happened, after seconds."""
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)

@@ -13,13 +13,7 @@ import pytest
 from digitlab import UserError, checkpoint, data, jobs
 from digitlab.config import TrainConfig
 from digitlab.store import Status, Store
-
-
-def wait_for(condition, seconds=60, what="the condition"):
-    deadline = time.time() + seconds
-    while not condition():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+from testkit.fixtures import wait_for
 
 
 def test_cancelling_a_running_run_keeps_its_best_checkpoint(tmp_path, tiny_root):

@@ -10,13 +10,7 @@ import urllib.request
 from digitlab.config import TrainConfig
 from digitlab.store import Status, Store
 from testkit.browser import free_port
-
-
-def wait_for(condition, seconds=60, what="the condition"):
-    deadline = time.time() + seconds
-    while not condition():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+from testkit.fixtures import wait_for
 
 
 def serve(runs, data_root):

@@ -62,7 +62,7 @@ def test_a_damaged_roster_is_one_sentence(tmp_path):
     with pytest.raises(UserError, match="needs a role"):
         roster.load(tmp_path / "r.toml")
     (tmp_path / "bad.toml").write_text("[people\n")
-    with pytest.raises(UserError, match="is not readable TOML"):
+    with pytest.raises(UserError, match="is not a readable TOML file"):
         roster.load(tmp_path / "bad.toml")
 
 
