@@ -25,7 +25,8 @@ if not runs:
     st.info("No runs yet: launch one on the **Train** page or with `digitlab train --preset fast`.")
     st.stop()
 
-st.dataframe(pd.DataFrame([report.run_row(r) for r in runs]), hide_index=True, width="stretch",
+table = pd.DataFrame([report.run_row(r) for r in runs])
+st.dataframe(table if ui.class_mode() else table.drop(columns="owner"), hide_index=True, width="stretch",
              column_config={"best val acc": st.column_config.NumberColumn(format="percent"),
                             "test acc": st.column_config.NumberColumn(format="percent"),
                             "lr": st.column_config.NumberColumn(format="%g")})
