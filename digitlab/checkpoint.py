@@ -107,8 +107,9 @@ def load(path, limits: Limits | None = None) -> Checkpoint:
         config = TrainConfig.from_dict(blob["config"])
     except (UserError, KeyError, TypeError, ValueError):
         raise UserError(f"{path} does not match any model digitlab can build: train a new checkpoint.") from None
-    if cost.params(config) > limits.max_params:
-        raise UserError(f"{path} holds a model of {cost.params(config):,} parameters, over the limit of "
+    n = cost.params(config)
+    if n > limits.max_params:
+        raise UserError(f"{path} holds a model of {n:,} parameters, over the limit of "
                         f"{limits.max_params:,} (limits.max_params in the settings): use a smaller model.")
     try:
         model = build(config)

@@ -141,7 +141,7 @@ def cmd_train(a) -> int:
         if bar is not None:
             bar.close()
     if a.save and run["checkpoint"]:
-        checkpoint.publish(run, a.save, getattr(a, "card_argv", a.argv))
+        checkpoint.publish(run, a.save, a.argv)
     out = dict(run_id=run_id, status=str(run["status"]), best_val_acc=run["best_val_acc"], test_acc=run["test_acc"],
                best_epoch=run["best_epoch"], epochs=len(store.epochs(run_id)), train_seconds=run["train_seconds"],
                device=run["device"], checkpoint=a.save or run["checkpoint"])
@@ -174,10 +174,8 @@ def cmd_ship(a) -> int:
     if a.dry_run:
         print("digitlab " + shlex.join(card_argv))
         return 0
-    globals_ = [f for name in ("runs", "data") if getattr(a, name) for f in (f"--{name}", str(getattr(a, name)))]
-    t = build_parser().parse_args([*kept, "--save", str(path), "--json", *globals_])
-    t.argv, t.card_argv = card_argv, card_argv
-    t.runs, t.data = a.runs, a.data
+    t = build_parser().parse_args([*kept, "--save", str(path), "--json"])
+    t.argv, t.runs, t.data = card_argv, a.runs, a.data  # the card records the command as a person would type it
     return cmd_train(t)
 
 

@@ -65,6 +65,13 @@ def model_choices(store: Store, shipped: Path = SHIPPED, owner: str | None = Non
     return out
 
 
+def class_rows(store: Store, people) -> list[dict]:
+    """Per person of the roster: name, role, their runs, and how many of those wait or run."""
+    runs = store.runs()
+    return [{"name": p.name, "role": p.role, "runs": sum(r["owner"] == p.name for r in runs),
+             "active": sum(r["owner"] == p.name and r["status"].active for r in runs)} for p in people]
+
+
 def board_rows(store: Store) -> list[dict]:
     """The class board: everyone's finished runs, best first (name, owner, accuracy; nothing to act on)."""
     done = [r for r in store.runs(Status.COMPLETED, Status.CANCELLED) if r["test_acc"] is not None]

@@ -308,19 +308,17 @@ def _queue_order(db) -> list[int]:
     queued = db.execute("SELECT id, owner FROM runs WHERE status=? AND delete_requested=0 ORDER BY id",
                         (Status.QUEUED,)).fetchall()
     running, served = {}, {}
-    for row in db.execute("SELECT owner, COUNT(*) AS n, MAX(started) AS last FROM runs WHERE status=? GROUP BY owner",
-                          (Status.RUNNING,)):
+    for row in db.execute("SELECT owner, COUNT(*) AS n FROM runs WHERE status=? GROUP BY owner", (Status.RUNNING,)):
         running[row["owner"]] = row["n"]
     for row in db.execute("SELECT owner, MAX(started) AS last FROM runs WHERE started IS NOT NULL GROUP BY owner"):
         served[row["owner"]] = row["last"]
-    order, waiting, clock = [], [(r["id"], r["owner"]) for r in queued], 0
+    order, waiting, now = [], [(r["id"], r["owner"]) for r in queued], time.time()
     while waiting:
         run_id, owner = min(waiting, key=lambda w: (running.get(w[1], 0), served.get(w[1], -1.0), w[0]))
         order.append(run_id)
         waiting.remove((run_id, owner))
         running[owner] = running.get(owner, 0) + 1
-        clock += 1
-        served[owner] = time.time() + clock  # served now: later than anyone before
+        served[owner] = now + len(order)  # served by this pick: later than anyone before
     return order
 
 

@@ -4,8 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from digitlab import UserError, roster, settings
-from digitlab.store import Status
+from digitlab import UserError, report, roster, settings
 
 ui.routed()
 if not ui.viewer().teacher:  # the router lists this page for teachers only; an address typed by hand ends here
@@ -15,13 +14,7 @@ path = settings.load().classroom.roster
 st.title("Class")
 
 people = roster.load(path)
-counts = {}
-for run in store.runs():
-    counts.setdefault(run["owner"], {"runs": 0, "active": 0})
-    counts[run["owner"]]["runs"] += 1
-    counts[run["owner"]]["active"] += run["status"] in (Status.QUEUED, Status.RUNNING)
-st.dataframe(pd.DataFrame([{"name": p.name, "role": p.role, **counts.get(p.name, {"runs": 0, "active": 0})}
-                           for p in people.values()]), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame(report.class_rows(store, people.values())), hide_index=True, width="stretch")
 
 left, right = st.columns(2, gap="large")
 with left:
@@ -40,7 +33,8 @@ with left:
                 ui.show_error(e)
 with right:
     st.subheader("Class board")
-    on = st.toggle("Students see everyone's finished runs and accuracy (read-only)", value=ui.board_on())
-    if on != ui.board_on():
+    was = ui.board_on()
+    on = st.toggle("Students see everyone's finished runs and accuracy (read-only)", value=was)
+    if on != was:
         store.set_option("board", str(on))
         st.rerun()

@@ -55,3 +55,17 @@ def test_typed_text_is_made_literal_markdown():
     assert "\\!\\[x\\]\\(http\\:\u200b\\/\\/a\\.\u200bb\\/c\\)" in escaped and "\\*\\*b\\*\\*" in escaped
     assert "\\:\u200bsmile\\:\u200b" in escaped and "\\`c\\`" in escaped and "\\<i\\>" in escaped
     assert "\\$x\\$" in escaped and "a\\@\u200bb" in escaped and "www\\.\u200bd" in escaped
+
+
+def test_class_rows_count_each_persons_runs(tmp_path):
+    from digitlab.roster import Person
+
+    store = Store(tmp_path)
+    for owner in ("bob", "bob", "cy"):
+        store.create(TrainConfig(), owner=owner)
+    store.finish(store.runs(owner="cy")[0]["id"], Status.COMPLETED)
+    people = [Person("ada", "teacher", ""), Person("bob", "student", ""), Person("cy", "student", "")]
+    assert report.class_rows(store, people) == [
+        {"name": "ada", "role": "teacher", "runs": 0, "active": 0},
+        {"name": "bob", "role": "student", "runs": 2, "active": 2},
+        {"name": "cy", "role": "student", "runs": 1, "active": 0}]
