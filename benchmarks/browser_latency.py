@@ -9,7 +9,7 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from testkit.browser import SEVEN, launch_browser, stroke
+from testkit.browser import PAD, READING, SEVEN, launch_browser, stroke
 
 
 def main():
@@ -23,12 +23,12 @@ def main():
         page.goto(a.url)
         seconds = []
         for _ in range(a.strokes):
-            canvas = page.locator("canvas.upper-canvas").first
+            canvas = page.locator(PAD).first
             canvas.wait_for(timeout=30_000)
             page.get_by_text("Draw a digit on the black square").wait_for(timeout=10_000)
             stroke(page, canvas, SEVEN)
             t0 = time.perf_counter()
-            page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").wait_for(timeout=15_000)
+            page.locator(READING).wait_for(timeout=15_000)
             seconds.append(time.perf_counter() - t0)
             page.get_by_role("button", name="Clear").click()
         browser.close()

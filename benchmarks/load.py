@@ -2,11 +2,13 @@
 
 Run: .venv/bin/python benchmarks/load.py [--sessions 1 10 20 40] [--strokes 8] [--mode draw|train]
 It starts its own app (a fresh run store, the real MNIST when prepared) and one headless Chromium with N
-contexts; the training run is queued as the Train page queues it, and trained by the app's own worker. draw: every session draws a 7 at a person's pace (a stroke, the answer, Clear, a pause) while one
-training run goes on; it prints p50/p95 from stroke end to the prediction on screen, failures (no answer in
-15 s) and the server's memory. train: N sessions keep the Train page open while a run trains; it prints the
-run's epoch time against the same run with no page open. Browsers and server share this machine's cores, so
-the figures are pessimistic for a real class, whose browsers run on their own machines. Asserts nothing.
+contexts; the training run is queued as the Train page queues it, and trained by the app's own worker.
+draw: the N pages open first (the time until all are ready is printed), then every session draws a 7 at a person's
+pace (a stroke, the answer, Clear, a pause) while one training run goes on; it prints p50/p95 from stroke end to the
+prediction on screen, failures (no answer in 15 s), the server's memory, and the CPU time the server and the browser
+spent per answer. train: N sessions keep the Train page open while a run trains; it prints the run's epoch time
+against the same run with no page open. Browsers and server share this machine's cores, so the figures are
+pessimistic for a real class, whose browsers run on their own machines. Asserts nothing.
 """
 
 import argparse
@@ -22,7 +24,7 @@ from playwright.async_api import async_playwright
 from digitlab import data
 from digitlab.config import TrainConfig
 from digitlab.store import Store
-from testkit.browser import ARGS, CHROMIUM, SEVEN, app_process
+from testkit.browser import ARGS, CHROMIUM, PAD, READING, SEVEN, app_process
 from testkit.fixtures import REAL_ROOT, digests, write_dataset
 
 TRAIN = TrainConfig(hidden=[512, 128], epochs=3, batch_size=64, device="cpu", name="load")
@@ -33,6 +35,23 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_cpu_seconds() -> float:
+    total = 0.0
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and (d / "comm").read_text().strip().startswith("chromium"):
+                total += cpu_seconds(int(d.name))
+        except OSError:  # gone meanwhile
+            pass
+    return total
 
 
 def data_root() -> Path:
@@ -53,31 +72,54 @@ def finished(runs: Path, run_id: int) -> bool:
     return not Store(runs).get(run_id)["status"].active
 
 
-async def draw_session(context, url: str, strokes: int, latencies: list, failures: list) -> None:
+async def open_draw_page(context, url: str, loads: list):
     page = await context.new_page()
+    t0 = time.perf_counter()
     await page.goto(url)
-    canvas = page.locator("canvas.upper-canvas").first
-    await canvas.wait_for(timeout=60_000)
+    await page.locator(PAD).first.wait_for(timeout=120_000)
+    await page.get_by_text("Draw a digit on the black square").wait_for(timeout=120_000)
+    loads.append(time.perf_counter() - t0)
+    return page
+
+
+# In the page: a promise of the next answer shown after the answer was hidden (after Clear). A MutationObserver, so
+# that waiting costs the browser nothing: Playwright's own waiting polls on every animation frame, and with 40 pages
+# that polling alone would load the cores the server and the browsers share.
+WATCH = """() => {
+  const host = [...document.querySelectorAll('*')].find(e => e.shadowRoot?.querySelector('.reading'));
+  const reading = host.shadowRoot.querySelector('.reading');
+  let cleared = reading.hidden;
+  window.nextAnswer = new Promise(done => {
+    const seen = () => {
+      if (reading.hidden) cleared = true;
+      else if (cleared) { observer.disconnect(); done(reading.querySelector('.headline').textContent); }
+    };
+    const observer = new MutationObserver(seen);
+    observer.observe(reading, {attributes: true});
+  });
+}"""
+ANSWER = "() => Promise.race([window.nextAnswer, new Promise((_, no) => setTimeout(() => no('no answer'), 15000))])"
+
+
+async def draw_session(page, strokes: int, latencies: list, failures: list) -> None:
+    box = await page.locator(PAD).first.bounding_box()
+    clear = await page.get_by_role("button", name="Clear").bounding_box()
     for _ in range(strokes):
         try:
-            await page.get_by_text("Draw a digit on the black square").wait_for(timeout=30_000)
-            box = await canvas.bounding_box()
+            await page.evaluate(WATCH)
             await page.mouse.move(box["x"] + SEVEN[0][0], box["y"] + SEVEN[0][1])
             await page.mouse.down()
             for x, y in SEVEN[1:]:
                 await page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
             await page.mouse.up()
             t0 = time.perf_counter()
-            await page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").wait_for(timeout=15_000)
+            await page.evaluate(ANSWER)
             latencies.append(time.perf_counter() - t0)
-            await page.wait_for_timeout(1500)  # a person looks at the answer
-            await page.get_by_role("button", name="Clear").click()
         except Exception:  # noqa: BLE001 - a stroke with no answer (or lost): counted, the session goes on
             failures.append(1)
-            await page.reload()
-            canvas = page.locator("canvas.upper-canvas").first
-            await canvas.wait_for(timeout=60_000)
-        await page.wait_for_timeout(1000)
+        await asyncio.sleep(1.5)  # a person looks at the answer
+        await page.mouse.click(clear["x"] + clear["width"] / 2, clear["y"] + clear["height"] / 2)
+        await asyncio.sleep(1.0)
 
 
 async def train_session(context, url: str, stop: asyncio.Event) -> None:
@@ -96,7 +138,11 @@ async def measure(n: int, mode: str, strokes: int, root: Path) -> dict:
                 latencies, failures, stop = [], [], asyncio.Event()
                 if mode == "draw":
                     run_id = start_training(runs)
-                    await asyncio.gather(*(draw_session(c, url, strokes, latencies, failures) for c in contexts))
+                    loads = []  # the class arrives first: every page is open before anyone draws
+                    pages = await asyncio.gather(*(open_draw_page(c, url, loads) for c in contexts))
+                    cpu = cpu_seconds(app.pid), browser_cpu_seconds()
+                    await asyncio.gather(*(draw_session(p, strokes, latencies, failures) for p in pages))
+                    cpu = cpu_seconds(app.pid) - cpu[0], browser_cpu_seconds() - cpu[1]
                 else:
                     sessions = [asyncio.create_task(train_session(c, url, stop)) for c in contexts]
                     await asyncio.sleep(5)
@@ -114,7 +160,8 @@ async def measure(n: int, mode: str, strokes: int, root: Path) -> dict:
     result = dict(sessions=n, server_mb=memory)
     if mode == "draw":
         s = sorted(latencies)
-        result.update(answers=len(s), failures=len(failures), p50=statistics.median(s) if s else None,
+        result.update(page_load=max(loads), answers=len(s), failures=len(failures), server_cpu=cpu[0] / max(len(s), 1),
+                      browser_cpu=cpu[1] / max(len(s), 1), p50=statistics.median(s) if s else None,
                       p95=s[min(len(s) - 1, int(0.95 * len(s)))] if s else None)
     else:
         result["train_seconds"] = run["train_seconds"]
@@ -137,7 +184,9 @@ def main():
         if a.mode == "draw":
             fmt = lambda v: "-" if v is None else f"{v:.2f} s"  # noqa: E731
             print(f"{n:>3} sessions: {r['answers']} answers, p50 {fmt(r['p50'])}, p95 {fmt(r['p95'])}, "
-                  f"{r['failures']} failures, server {r['server_mb']:.0f} MB", flush=True)
+                  f"{r['failures']} failures, server {r['server_mb']:.0f} MB; CPU per answer: "
+                  f"server {r['server_cpu']:.3f} s, browser {r['browser_cpu']:.2f} s; all pages open in "
+                  f"{r['page_load']:.0f} s", flush=True)
         else:
             slower = r["train_seconds"] / base["train_seconds"] - 1
             print(f"{n:>3} open Train pages: {r['train_seconds']:.1f} s of training ({slower:+.0%}), "

@@ -34,10 +34,12 @@ def to_gray(img) -> np.ndarray | None:
     if a.size == 0 or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a):
         return None
     scale = 65535.0 if a.dtype == np.uint16 else 255.0
-    a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if np.issubdtype(a.dtype, np.floating):  # NaN and infinities are no ink; beyond 255 is full ink
+        a = np.clip(np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 255.0)
+    a = a.astype(np.float32)
     if a.max() > 1.0:
         a = a / scale
-    a = np.clip(a, 0.0, 1.0).astype(np.float32)
+    a = np.clip(a, 0.0, 1.0)
     if channels:
         alpha = a[..., -1] if channels in (2, 4) else None
         if alpha is not None and alpha.min() < 0.99:  # strokes on a transparent background: ink is the alpha

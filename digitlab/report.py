@@ -78,3 +78,16 @@ def board_rows(store: Store) -> list[dict]:
     return [{"run": r["name"], "owner": r["owner"], "model": "-".join(map(str, r["config"]["hidden"])),
              "optimizer": r["config"]["optimizer"], "best val acc": r["best_val_acc"], "test acc": r["test_acc"]}
             for r in sorted(done, key=lambda r: -r["test_acc"])]
+
+
+SURE = 0.6  # below this top probability the answer is "not sure", with the two likeliest digits
+
+
+def reading(probs) -> dict:
+    """What the Draw page says of ten class probabilities: the digit, or "not sure" between the two likeliest."""
+    p = [float(v) for v in probs]
+    first, second = sorted(range(10), key=lambda k: -p[k])[:2]
+    if p[first] >= SURE:
+        return {"digit": first, "sure": True, "headline": str(first), "detail": f"{p[first]:.1%} confident"}
+    return {"digit": first, "sure": False, "headline": f"{first} or {second}?",
+            "detail": f"not sure: {p[first]:.0%} {first}, {p[second]:.0%} {second}"}

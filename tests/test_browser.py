@@ -11,7 +11,7 @@ from PIL import Image
 
 from digitlab import data
 from testkit import redraw
-from testkit.browser import CHROMIUM, SEVEN, launch_browser, running_app, stroke
+from testkit.browser import CHROMIUM, PAD, READING, SEVEN, launch_browser, running_app, stroke
 from testkit.fixtures import digests, official_test_digits, write_dataset
 
 LOCAL = {"localhost", "127.0.0.1", None}  # None: data: and blob: addresses
@@ -78,22 +78,45 @@ def test_direct_first_visits_show_only_our_navigation(app, page):
 
 def test_draw_a_seven_and_read_the_prediction(app, page):
     page.goto(app)
-    canvas = page.locator("canvas.upper-canvas").first
+    canvas = page.locator(PAD).first
     canvas.wait_for(timeout=30_000)
     page.get_by_text("Draw a digit on the black square").wait_for(timeout=10_000)  # a hint, not a prediction
-    assert page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").count() == 0
+    assert not page.locator(READING).is_visible()
     stroke(page, canvas, SEVEN)
     t0 = time.perf_counter()
-    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
-    metric.wait_for(timeout=15_000)
+    page.locator(READING).wait_for(timeout=15_000)
     latency = time.perf_counter() - t0
-    value = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    value = page.locator(READING).locator(".headline").inner_text().strip()
     print(f"prediction {value} shown {latency:.2f}s after the stroke ended")
     page.wait_for_timeout(800)
     shot(page, "draw")
     assert value == "7"
     assert page.get_by_text("What the model sees").count() == 1
     assert nav_items(page) == NAV
+
+
+def test_no_stroke_is_lost_after_clear_and_undo_takes_back_one(app, page):
+    """Clear and Undo belong to the pad: it is never remounted, so a stroke right after Clear is read."""
+    page.goto(app)
+    canvas = page.locator(PAD).first
+    canvas.wait_for(timeout=30_000)
+    metric = page.locator(READING)
+    hint = page.get_by_text("Draw a digit on the black square")
+    for _ in range(3):
+        stroke(page, canvas, SEVEN)
+        metric.wait_for(timeout=15_000)
+        page.get_by_role("button", name="Clear").click()
+        hint.wait_for(timeout=15_000)
+    stroke(page, canvas, SEVEN)  # at once after Clear
+    metric.wait_for(timeout=15_000)
+    stroke(page, canvas, [(40, 150), (240, 150)])  # a bar across the 7
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="Undo").click()  # takes back the bar only
+    page.wait_for_timeout(1500)
+    assert metric.locator(".headline").inner_text().strip() == "7"
+    page.get_by_role("button", name="Undo").click()
+    hint.wait_for(timeout=15_000)
+    assert page.get_by_role("button", name="Undo").is_disabled()
 
 
 def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
@@ -131,9 +154,8 @@ def test_upload_a_dark_on_light_photo_of_a_digit(app, page, tmp_path):
     page.goto(app)
     page.get_by_text("Upload an image").click()
     page.locator('input[type="file"]').set_input_files(str(tmp_path / "three.jpg"))
-    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
-    metric.wait_for(timeout=20_000)
-    assert metric.locator('[data-testid="stMetricValue"]').inner_text().strip() == "3"
+    page.locator(READING).wait_for(timeout=20_000)
+    assert page.locator(READING).locator(".headline").inner_text().strip() == "3"
     shot(page, "upload")
 
 

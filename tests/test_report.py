@@ -69,3 +69,16 @@ def test_class_rows_count_each_persons_runs(tmp_path):
         {"name": "ada", "role": "teacher", "runs": 0, "active": 0},
         {"name": "bob", "role": "student", "runs": 2, "active": 2},
         {"name": "cy", "role": "student", "runs": 1, "active": 0}]
+
+
+def test_reading_is_the_digit_when_sure_and_the_two_likeliest_when_not():
+    sure = report.reading([0.01] * 7 + [0.91] + [0.01] * 2)
+    assert sure["sure"] and sure["headline"] == "7" and sure["detail"] == "91.0% confident"
+    p = [0.0] * 10
+    p[4], p[9], p[1] = 0.45, 0.40, 0.15  # an X, say: no digit stands out
+    unsure = report.reading(p)
+    assert not unsure["sure"] and unsure["digit"] == 4
+    assert unsure["headline"] == "4 or 9?" and unsure["detail"] == "not sure: 45% 4, 40% 9"
+    edge = [0.0] * 10
+    edge[2], edge[3] = report.SURE, 1 - report.SURE
+    assert report.reading(edge)["sure"]

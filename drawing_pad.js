@@ -1,0 +1,58 @@
+// The drawing pad: white strokes on a black 280x280 canvas, with Undo and Clear of its own. The canvas is never
+// remounted, so no stroke is lost; after each stroke it sends one small PNG (or null when empty) to Python.
+export default function ({ parentElement, data, setStateValue }) {
+  const root = parentElement;
+  const pad = root.__pad || (root.__pad = { strokes: [], current: null });
+  const canvas = root.querySelector("canvas");
+  const ctx = canvas.getContext("2d");
+  pad.width = data.width;
+
+  const dot = ([x, y], width) => {
+    ctx.fillStyle = "#fff";
+    ctx.beginPath();
+    ctx.arc(x, y, width / 2, 0, 2 * Math.PI);
+    ctx.fill();
+  };
+  const line = (points, width) => {
+    ctx.strokeStyle = "#fff";
+    ctx.lineCap = ctx.lineJoin = "round";
+    ctx.lineWidth = width;
+    ctx.beginPath();
+    ctx.moveTo(...points[0]);
+    for (const p of points.slice(1)) ctx.lineTo(...p);
+    ctx.stroke();
+  };
+  const paint = () => {  // everything again: after Undo, Clear or a re-render
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    for (const s of pad.strokes) s.points.length === 1 ? dot(s.points[0], s.width) : line(s.points, s.width);
+    root.querySelector(".undo").disabled = root.querySelector(".clear").disabled = pad.strokes.length === 0;
+  };
+  const send = () => setStateValue("image", pad.strokes.length ? canvas.toDataURL("image/png") : null);
+  const at = (e) => {
+    const box = canvas.getBoundingClientRect();
+    return [(e.clientX - box.left) * canvas.width / box.width, (e.clientY - box.top) * canvas.height / box.height];
+  };
+
+  canvas.onpointerdown = (e) => {
+    canvas.setPointerCapture(e.pointerId);
+    pad.current = { width: pad.width, points: [at(e)] };
+    dot(pad.current.points[0], pad.width);
+  };
+  canvas.onpointermove = (e) => {  // only the new piece of the stroke is drawn
+    if (!pad.current) return;
+    const points = pad.current.points;
+    points.push(at(e));
+    line(points.slice(-2), pad.current.width);
+  };
+  canvas.onpointerup = canvas.onpointercancel = () => {
+    if (!pad.current) return;
+    pad.strokes.push(pad.current);
+    pad.current = null;
+    paint();
+    send();
+  };
+  root.querySelector(".undo").onclick = () => { pad.strokes.pop(); paint(); send(); };
+  root.querySelector(".clear").onclick = () => { pad.strokes = []; paint(); send(); };
+  paint();
+}

@@ -1,0 +1,69 @@
+"""The Draw page's pad and answer, two small Streamlit v2 components (plain DOM in the page, no iframe).
+
+The pad has its own Undo and Clear: they never remount it, so no stroke is lost, and each stroke sends one small PNG
+of the canvas, checked like any uploaded file before it is decoded. The answer is updated in place on every stroke.
+"""
+
+import base64
+import binascii
+import io
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from digitlab import UserError, preprocess, report
+
+SIDE = 280  # the canvas's own pixels, whatever its size on screen
+MAX_CHARS = 1_000_000  # a 280x280 PNG of the canvas is a few KB; anything near this was not sent by our pad
+PREFIX = "data:image/png;base64,"
+_HERE = Path(__file__).parent
+_pad = st.components.v2.component(
+    "digitlab.drawing_pad",
+    html=f'<div class="pad"><canvas width="{SIDE}" height="{SIDE}" aria-label="Drawing pad"></canvas>'
+         '<div class="buttons"><button class="undo" title="Take back the last stroke">↶ Undo</button>'
+         '<button class="clear" title="Start again">Clear</button></div></div>',
+    css=(_HERE / "drawing_pad.css").read_text(),
+    js=(_HERE / "drawing_pad.js").read_text(),
+)
+
+ROWS = "".join(f'<div class="row"><span class="digit">{k}</span><div class="track"><div class="bar"></div></div>'
+               '<span class="pct"></span></div>' for k in range(10))
+_answer = st.components.v2.component(
+    "digitlab.drawing_answer",
+    html='<div class="answer" role="status"><div class="hint">Draw a digit on the black square: the prediction '
+         'appears as soon as you lift the pen.</div><div class="reading" hidden><div class="label">Prediction</div>'
+         '<div class="headline"></div><span class="detail"></span></div><figure><canvas width="28" height="28">'
+         '</canvas><figcaption>What the model sees (28×28)</figcaption></figure>'
+         f'<div class="bars" aria-label="Probability of each digit">{ROWS}</div></div>',
+    css=(_HERE / "drawing_answer.css").read_text(),
+    js=(_HERE / "drawing_answer.js").read_text(),
+)
+
+
+def drawing_pad(stroke_width: int, key: str = "pad") -> np.ndarray | None:
+    """The drawing as an image array, or None while the pad is empty."""
+    sent = _pad(key=key, data={"width": stroke_width}, on_image_change=lambda: None).image
+    return None if sent is None else decode(sent)
+
+
+def decode(sent) -> np.ndarray:
+    """The PNG the pad sent as an array; anything else is one sentence."""
+    if not isinstance(sent, str) or len(sent) > MAX_CHARS or not sent.startswith(PREFIX):
+        raise UserError("The drawing did not arrive as a PNG from the pad: press Clear and draw again.")
+    try:
+        png = base64.b64decode(sent[len(PREFIX):], validate=True)
+    except (binascii.Error, ValueError):
+        raise UserError("The drawing arrived damaged: press Clear and draw again.") from None
+    file = io.BytesIO(png)
+    file.name = "The drawing"
+    return preprocess.read_image(file)
+
+
+def answer(probs, seen: np.ndarray | None, key: str = "answer") -> None:
+    """Show the model's reading of seen (a 28x28 image in [0, 1], or None before anything is drawn)."""
+    probs = [round(float(v), 4) for v in probs]
+    data = {"probs": probs, "seen": None, **report.reading(probs)}
+    if seen is not None:
+        data["seen"] = (np.clip(seen, 0, 1) * 255).astype(np.uint8).ravel().tolist()
+    _answer(key=key, data=data)
