@@ -7,6 +7,7 @@ import streamlit as st
 import torch
 
 from digitlab import UserError, checkpoint, data, jobs, report, roster, settings
+from digitlab.live import Live
 from digitlab.store import Store, runs_root
 
 PAGES = Path(__file__).parent / "pages"
@@ -102,6 +103,16 @@ def _store(root: str) -> Store:
 
 def store() -> Store:
     return _store(str(runs_root()))
+
+
+@st.cache_resource
+def _live(root: str) -> Live:
+    return Live(_store(root))
+
+
+def live() -> Live:
+    """The runs in progress, read once a second for every open Train page together."""
+    return _live(str(runs_root()))
 
 
 @st.cache_resource

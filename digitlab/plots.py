@@ -64,13 +64,13 @@ def thin(x, y, max_points: int = MAX_POINTS):
     return x[keep], y[keep]
 
 
-def step_losses(runs: list[tuple[str, list[dict]]], window: int = 50) -> go.Figure:
-    """Training loss at every step (faint) and its moving average (bold), per run; at most MAX_POINTS a trace."""
+def step_losses(runs: list[tuple[str, list[dict]]], window: int = 50, max_points: int = MAX_POINTS) -> go.Figure:
+    """Training loss at every step (faint) and its moving average (bold), per run; at most max_points a trace."""
     fig = go.Figure()
     for i, (name, steps) in enumerate(runs):
         x = [s["step"] for s in steps]
         loss = [s["loss"] for s in steps]
-        (x_raw, y), (x_avg, avg) = thin(x, loss), thin(x, moving_average(loss, window))
+        (x_raw, y), (x_avg, avg) = thin(x, loss, max_points), thin(x, moving_average(loss, window), max_points)
         color = PALETTE[i % 10]
         label = as_text(name)
         fig.add_trace(go.Scattergl(x=x_raw, y=y, mode="lines", name=f"{label} · step",

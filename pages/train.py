@@ -12,6 +12,7 @@ from digitlab.store import Status
 
 ui.routed()
 store = ui.store()
+live_runs = ui.live
 HERE = devices.available()
 
 
@@ -119,6 +120,7 @@ try:
         st.toast(f"Runs {', '.join(map(str, ids))} queued: SGD, momentum, Adam.", icon=":material/rocket_launch:")
     if launch or compare:
         ui.supervisor().wake()
+        live_runs().refresh()
 except UserError as e:
     ui.show_error(e)
 
@@ -130,19 +132,31 @@ ICONS = {Status.COMPLETED: ":material/check_circle:", Status.FAILED: ":material/
          Status.CANCELLED: ":material/cancel:"}
 
 
-def show_running(run: dict) -> None:
-    epochs = store.epochs(run["id"])
+def cancel_run(run_id: int) -> None:
+    store.request_cancel(run_id)
+    live_runs().refresh()
+
+
+def show_running(run: dict, snap) -> None:
+    epochs = snap.epochs.get(run["id"], [])
     done = report.progress(run, len(epochs))
+    left = report.seconds_left(run, done["fraction"], time.time())
     st.subheader(f"Run {run['id']}: {report.as_text(run['name'])}")
     head, cancel = st.columns([5, 1])
     head.progress(done["fraction"], text=f"epoch {done['epoch']}/{done['epochs']} · step {done['step']}/"
                                          f"{done['steps_per_epoch']} · on {run['device'] or '…'} · "
-                                         f"{time.time() - run['started']:.0f}s")
+                                         f"{report.duration(time.time() - run['started'])}"
+                                         + (f" · about {report.duration(left)} left" if left else ""))
     if run["cancel_requested"]:
         cancel.write("cancelling…")
-    elif cancel.button("Cancel", key=f"cr{run['id']}", type="primary"):
-        store.request_cancel(run["id"])
-        st.rerun(scope="fragment")
+    elif ui.may_manage(run):
+        cancel.button("Cancel", key=f"cr{run['id']}", type="primary", on_click=cancel_run, args=(run["id"],))
+    curves(run, epochs, lambda kind: live_runs().figure(kind, run["name"], run["id"], snap))
+    st.session_state.watched = run["id"]
+
+
+def curves(run: dict, epochs: list[dict], figure) -> None:
+    """The last epoch's numbers and the run's charts; figure(kind) gives the chart of a kind."""
     if epochs:
         last = epochs[-1]
         m = st.columns(4)
@@ -151,41 +165,66 @@ def show_running(run: dict) -> None:
         m[2].metric("Test accuracy", f"{last['test_acc']:.2%}")
         m[3].metric("Epoch time", f"{last['seconds']:.2f}s")
         a, b = st.columns(2)
-        a.plotly_chart(plots.epoch_curves([(run["name"], epochs)], "loss"), width="stretch", key=f"l{run['id']}")
-        b.plotly_chart(plots.epoch_curves([(run["name"], epochs)], "acc"), width="stretch", key=f"a{run['id']}")
-    seen = st.session_state.setdefault("seen_steps", {})  # run id -> (steps, losses) this page already has
-    step, loss = seen.setdefault(run["id"], ([], []))
-    for row in store.steps(run["id"], after=step[-1] if step else 0):  # only the new ones, each second
-        step.append(row["step"])
-        loss.append(row["loss"])
-    if step:
-        steps = [{"step": a, "loss": b} for a, b in zip(step, loss)]
-        st.plotly_chart(plots.step_losses([(run["name"], steps)], window=50), width="stretch", key=f"s{run['id']}")
+        a.plotly_chart(figure("loss"), width="stretch", key=f"l{run['id']}")
+        b.plotly_chart(figure("acc"), width="stretch", key=f"a{run['id']}")
+    if run["status"] == Status.RUNNING:
+        st.plotly_chart(figure("steps"), width="stretch", key=f"s{run['id']}")
 
 
-@st.fragment(run_every=1.0)
+def show_finished(run: dict) -> None:
+    """The run this page watched, after it ended: its curves stay, with the way to the Runs page."""
+    icon = ICONS[run["status"]]
+    acc = f" · test {run['test_acc']:.2%}" if run["test_acc"] is not None else ""
+    st.subheader(f"Run {run['id']}: {report.as_text(run['name'])}")
+    a, b = st.columns([5, 1])
+    a.write(f"{icon} finished: {run['status']}{acc}")
+    b.button("Dismiss", key=f"dismiss{run['id']}", on_click=lambda: st.session_state.update(watched=None))
+    st.page_link("pages/runs.py", label="Open in Runs: every chart, the confusion matrix, the mistakes",
+                 icon=":material/monitoring:")
+    if run["status"] == Status.FAILED and run["error"]:
+        st.error(report.as_text(run["error"]))
+    final = st.session_state.setdefault("final", {})
+    if run["id"] not in final:  # read once: a finished run no longer changes
+        final.clear()
+        epochs = store.epochs(run["id"])
+        final[run["id"]] = epochs, {k: plots.epoch_curves([(run["name"], epochs)], k) for k in ("loss", "acc")}
+    epochs, figures = final[run["id"]]
+    curves(run, epochs, figures.get)
+
+
+def minutes(run: dict) -> float:
+    config = TrainConfig.from_dict(run["config"])
+    return cost.estimate(config, devices.resolve(config.device).type).minutes
+
+
+@st.fragment(run_every=2.0)
 def live() -> None:
-    runs = store.runs(owner=ui.owner_filter())
-    running = [r for r in runs if r["status"] == Status.RUNNING]
-    order = store.queue_order()  # everyone's: a place in the queue counts the runs of others ahead
-    queued = sorted((r for r in runs if r["status"] == Status.QUEUED), key=lambda r: order.index(r["id"]))
-    if not running and not queued:
-        st.caption("No run in progress. Pick a preset or set the hyperparameters in the sidebar, then launch.")
+    snap = live_runs().snapshot()
+    owner = ui.owner_filter()
+    running, queued = snap.running(owner), snap.queued(owner)
     for run in running:
-        show_running(run)
-    seen = st.session_state.get("seen_steps", {})
-    for run_id in set(seen) - {r["id"] for r in running}:  # finished: its losses are no longer kept here
-        del seen[run_id]
+        show_running(run, snap)
+    watched = st.session_state.get("watched")
+    if watched is not None and watched not in {r["id"] for r in running}:
+        ended = [r for r in snap.finished(owner) if r["id"] == watched]
+        if ended:
+            show_finished(ended[0])
+        else:  # deleted meanwhile
+            st.session_state.watched = None
+    elif not running and not queued:
+        st.caption("No run in progress. Pick a preset or set the hyperparameters in the sidebar, then launch.")
     if queued:
-        st.subheader(f"Queue ({len(queued)} of {len(order)})" if len(order) != len(queued) else f"Queue ({len(queued)})")
+        order = snap.order  # everyone's: a place in the queue counts the runs of others ahead
+        total = sum(minutes(r) for r in queued)
+        mine = f" of {len(order)}" if len(order) != len(queued) else ""
+        st.subheader(f"Queue ({len(queued)}{mine}) · about {report.duration(60 * total)} of training")
         for run in queued:
             a, b = st.columns([5, 1])
             a.write(f"**{run['id']}** · {report.as_text(run['name'])} · {run['config']['epochs']} epochs · "
-                    f"#{order.index(run['id']) + 1} in the queue")
-            if b.button("Cancel", key=f"cq{run['id']}"):
-                store.request_cancel(run["id"])
-                st.rerun(scope="fragment")
-    done = [r for r in runs if not r["status"].active][:5]
+                    f"#{order.index(run['id']) + 1} in the queue · about {report.duration(60 * minutes(run))}")
+            if ui.may_manage(run):
+                b.button("Cancel", key=f"cq{run['id']}", on_click=cancel_run, args=(run["id"],))
+    done = [r for r in snap.finished(owner) if r["id"] != watched][:5]
     if done:
         st.subheader("Recent runs")
         for run in done:
@@ -195,6 +234,5 @@ def live() -> None:
             st.write(f"{ICONS[run['status']]} **{run['id']}** · {name} · {run['status']}{acc}{secs}")
             if run["status"] == Status.FAILED and run["error"]:
                 st.error(report.as_text(run["error"]))
-
 
 live()

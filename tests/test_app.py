@@ -201,3 +201,18 @@ def test_a_launch_records_its_owner_and_only_teachers_get_the_class_page(classro
         bob.switch_page("pages/classroom.py")  # not a page of his at all
     ada = signed_in("ada", "teacher-pass-1", "classroom")
     assert ada.title[0].value == "Class" and list(ada.dataframe[0].value["name"]) == ["ada", "bob", "cy"]
+
+
+def test_a_watched_run_that_ended_keeps_its_curves_with_the_way_to_runs(store_with_run):
+    run_id = store_with_run.runs()[0]["id"]
+    at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    at.session_state["watched"] = run_id  # this page watched it run
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any("finished: completed" in m.value for m in at.markdown)
+    assert [m.label for m in at.metric][:3] == ["Train loss", "Val accuracy", "Test accuracy"]
+    assert not [s for s in at.subheader if s.value == "Recent runs"]  # shown once, above
+    at.button(key=f"dismiss{run_id}").click().run()
+    assert not any("finished: completed" in m.value for m in at.markdown)
+    assert any(s.value == "Recent runs" for s in at.subheader)

@@ -1,0 +1,92 @@
+"""What the Train page shows of the runs in progress, read from the store once for every viewer.
+
+Forty open Train pages must not cost forty readings of the store and forty sets of figures a tick: a Live reads the
+runs at most once every `every` seconds (a running run's step losses only from the last step it has), and builds
+each figure once per new data, for all viewers together. Figures come back as the same objects until the data
+changes.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from digitlab import plots
+from digitlab.store import Status, Store
+
+LIVE_POINTS = 500  # per trace on the live step chart: enough to see the trend, cheap to send every tick
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    runs: list[dict]                       # every run, newest first
+    order: list[int]                       # the queue, next first
+    epochs: dict[int, list[dict]]          # per running run
+    steps: dict[int, tuple[list, list]]    # per running run: (steps, losses)
+    read_at: float = field(default_factory=time.time)
+
+    def running(self, owner: str | None = None) -> list[dict]:
+        return [r for r in self.runs if r["status"] == Status.RUNNING and _mine(r, owner)]
+
+    def queued(self, owner: str | None = None) -> list[dict]:
+        mine = [r for r in self.runs if r["status"] == Status.QUEUED and _mine(r, owner) and r["id"] in self.order]
+        return sorted(mine, key=lambda r: self.order.index(r["id"]))
+
+    def finished(self, owner: str | None = None) -> list[dict]:
+        return [r for r in self.runs if not r["status"].active and _mine(r, owner)]
+
+
+def _mine(run: dict, owner: str | None) -> bool:
+    return owner is None or run["owner"] == owner
+
+
+class Live:
+    def __init__(self, store: Store, every: float = 1.0):
+        self.store, self.every = store, every
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._steps: dict[int, tuple[list, list]] = {}
+        self._figures: dict[tuple, object] = {}
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            if self._snapshot is None or time.time() - self._snapshot.read_at >= self.every:
+                self._snapshot = self._read()
+            return self._snapshot
+
+    def refresh(self) -> Snapshot:
+        """Read again now (after a launch or a cancel, say), whatever the age of the last reading."""
+        with self._lock:
+            self._snapshot = self._read()
+            return self._snapshot
+
+    def _read(self) -> Snapshot:
+        runs = self.store.runs()
+        running = [r["id"] for r in runs if r["status"] == Status.RUNNING]
+        for run_id in set(self._steps) - set(running):  # finished: its losses are no longer kept here
+            del self._steps[run_id]
+        steps = {}
+        for run_id in running:
+            have_steps, have_losses = self._steps.get(run_id, ((), ()))
+            new = self.store.steps(run_id, after=have_steps[-1] if have_steps else 0)
+            # New lists, never appended to in place: a snapshot that a page is still drawing stays as it was.
+            self._steps[run_id] = steps[run_id] = ([*have_steps, *(s["step"] for s in new)],
+                                                   [*have_losses, *(s["loss"] for s in new)])
+        epochs = {run_id: self.store.epochs(run_id) for run_id in running}
+        return Snapshot(runs, self.store.queue_order(), epochs, steps)
+
+    def figure(self, kind: str, name: str, run_id: int, snap: Snapshot):
+        """The live figure of one running run: "loss" or "acc" per epoch, or "steps"; built once per new data."""
+        epochs = snap.epochs.get(run_id, [])
+        steps, losses = snap.steps.get(run_id, ([], []))
+        key = (kind, run_id, name, len(epochs), len(steps))
+        with self._lock:
+            fig = self._figures.get(key)
+            if fig is None:
+                if kind == "steps":
+                    rows = [{"step": s, "loss": v} for s, v in zip(steps, losses)]
+                    fig = plots.step_losses([(name, rows)], window=50, max_points=LIVE_POINTS)
+                else:
+                    fig = plots.epoch_curves([(name, epochs)], kind)
+                self._figures = {k: v for k, v in self._figures.items() if k[:3] != key[:3]}  # only the newest
+                self._figures[key] = fig
+            return fig

@@ -1,0 +1,84 @@
+"""The Train page's live view reads the store once for every viewer, and only the new steps of a running run."""
+
+import os
+
+import pytest
+
+from digitlab import plots
+from digitlab.config import TrainConfig
+from digitlab.live import LIVE_POINTS, Live
+from digitlab.store import Status, Store
+
+EPOCH = dict(train_loss=1.0, train_acc=0.5, val_loss=1.1, val_acc=0.6, test_loss=1.2, test_acc=0.55, seconds=0.1,
+             lr=0.01)
+
+
+class CountingStore(Store):
+    def __init__(self, root):
+        super().__init__(root)
+        self.reads, self.step_reads = 0, []
+
+    def runs(self, *statuses, owner=None):
+        self.reads += 1
+        return super().runs(*statuses, owner=owner)
+
+    def steps(self, run_id, after=0):
+        self.step_reads.append(after)
+        return super().steps(run_id, after)
+
+
+@pytest.fixture
+def running(tmp_path):
+    s = CountingStore(tmp_path)
+    rid = s.create(TrainConfig(hidden=[16], name="live"), owner="ada")
+    s.create(TrainConfig(hidden=[8], name="waiting"), owner="bob")
+    assert s.claim_next(os.getpid()) == rid
+    s.add_steps(rid, 1, 1, [2.3, 2.1], 2)
+    return s, rid
+
+
+def test_viewers_share_one_reading_a_tick(running):
+    s, rid = running
+    live = Live(s, every=60)
+    snaps = [live.snapshot() for _ in range(40)]  # forty pages in the same second
+    assert s.reads == 1 and all(x is snaps[0] for x in snaps)
+    assert [r["name"] for r in snaps[0].running()] == ["live"] and [r["name"] for r in snaps[0].queued()] == ["waiting"]
+    assert snaps[0].running("bob") == [] and snaps[0].queued("ada") == []  # a student sees their own
+    live.refresh()
+    assert s.reads == 2
+
+
+def test_only_new_steps_are_read_and_a_finished_run_is_forgotten(running):
+    s, rid = running
+    live = Live(s, every=0)
+    first = live.snapshot()
+    s.add_steps(rid, 1, 3, [1.9, 1.7], 4)
+    second = live.snapshot()
+    assert s.step_reads == [0, 2]  # the second reading starts after the last step it had
+    assert second.steps[rid] == ([1, 2, 3, 4], [2.3, 2.1, 1.9, 1.7])
+    assert first.steps[rid] == ([1, 2], [2.3, 2.1])  # a snapshot being drawn never changes under the page
+    s.finish(rid, Status.COMPLETED)
+    assert live.snapshot().steps == {} and live._steps == {}
+
+
+def test_figures_are_built_once_per_new_data(running):
+    s, rid = running
+    live = Live(s, every=0)
+    snap = live.snapshot()
+    assert live.figure("steps", "live", rid, snap) is live.figure("steps", "live", rid, live.snapshot())
+    s.add_epoch(rid, dict(epoch=1, **EPOCH))
+    snap = live.snapshot()
+    loss = live.figure("loss", "live", rid, snap)
+    assert loss is live.figure("loss", "live", rid, snap) and len(loss.data) == 3
+    s.add_epoch(rid, dict(epoch=2, **EPOCH))
+    assert live.figure("loss", "live", rid, live.snapshot()) is not loss
+    assert len([k for k in live._figures if k[0] == "loss"]) == 1  # only the newest is kept
+
+
+def test_the_live_step_chart_is_capped(running):
+    s, rid = running
+    s.add_steps(rid, 1, 3, [1.0] * 5000, 5002)
+    live = Live(s, every=0)
+    fig = live.figure("steps", "live", rid, live.snapshot())
+    assert all(len(t.x) <= LIVE_POINTS for t in fig.data) and fig.data[0].x[-1] == 5002
+    assert LIVE_POINTS < plots.MAX_POINTS
