@@ -1,5 +1,7 @@
 // The drawing pad: white strokes on a black 280x280 canvas, with Undo and Clear of its own. The canvas is never
-// remounted, so no stroke is lost; after each stroke it sends one small PNG (or null when empty) to Python.
+// remounted, so no stroke is lost; after each stroke it sends one small PNG (or null when empty) to Python, whose
+// reading comes back in data.reading and is shown on the pad itself, where the eyes are (on a phone the full
+// answer is below the pad, out of sight).
 export default function ({ parentElement, data, setStateValue }) {
   const root = parentElement;
   const pad = root.__pad || (root.__pad = { strokes: [], current: null });
@@ -25,8 +27,18 @@ export default function ({ parentElement, data, setStateValue }) {
   const paint = () => {  // everything again: after Undo, Clear or a re-render
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
-    for (const s of pad.strokes) s.points.length === 1 ? dot(s.points[0], s.width) : line(s.points, s.width);
+    for (const s of pad.strokes.concat(pad.current ? [pad.current] : [])) {
+      s.points.length === 1 ? dot(s.points[0], s.width) : line(s.points, s.width);
+    }
     root.querySelector(".undo").disabled = root.querySelector(".clear").disabled = pad.strokes.length === 0;
+  };
+  const badge = root.querySelector(".badge");
+  const show = (reading) => {
+    badge.hidden = !reading;
+    if (reading) {
+      badge.textContent = reading.short;
+      badge.classList.toggle("unsure", !reading.sure);
+    }
   };
   const send = () => setStateValue("image", pad.strokes.length ? canvas.toDataURL("image/png") : null);
   const at = (e) => {
@@ -53,6 +65,7 @@ export default function ({ parentElement, data, setStateValue }) {
     send();
   };
   root.querySelector(".undo").onclick = () => { pad.strokes.pop(); paint(); send(); };
-  root.querySelector(".clear").onclick = () => { pad.strokes = []; paint(); send(); };
+  root.querySelector(".clear").onclick = () => { pad.strokes = []; show(null); paint(); send(); };
+  show(pad.strokes.length ? data.reading : null);
   paint();
 }

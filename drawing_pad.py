@@ -20,7 +20,8 @@ PREFIX = "data:image/png;base64,"
 _HERE = Path(__file__).parent
 _pad = st.components.v2.component(
     "digitlab.drawing_pad",
-    html=f'<div class="pad"><canvas width="{SIDE}" height="{SIDE}" aria-label="Drawing pad"></canvas>'
+    html=f'<div class="pad"><div class="board"><canvas width="{SIDE}" height="{SIDE}" aria-label="Drawing pad"></canvas>'
+         '<div class="badge" aria-hidden="true" hidden></div></div>'
          '<div class="buttons"><button class="undo" title="Take back the last stroke">↶ Undo</button>'
          '<button class="clear" title="Start again">Clear</button></div></div>',
     css=(_HERE / "drawing_pad.css").read_text(),
@@ -41,10 +42,19 @@ _answer = st.components.v2.component(
 )
 
 
-def drawing_pad(stroke_width: int, key: str = "pad") -> np.ndarray | None:
-    """The drawing as an image array, or None while the pad is empty."""
-    sent = _pad(key=key, data={"width": stroke_width}, on_image_change=lambda: None).image
+def drawing(key: str = "pad") -> np.ndarray | None:
+    """What the pad sent last, as an image array: None while it is empty or before it has sent anything.
+
+    Read before the pad is drawn in a run, so that the pad can show the reading of this very drawing.
+    """
+    state = st.session_state.get(key)
+    sent = state.get("image") if state is not None else None
     return None if sent is None else decode(sent)
+
+
+def drawing_pad(stroke_width: int, reading: dict | None = None, key: str = "pad") -> None:
+    """The pad, showing reading (report.reading of what it sent last) in its corner."""
+    _pad(key=key, data={"width": stroke_width, "reading": reading}, on_image_change=lambda: None)
 
 
 def decode(sent) -> np.ndarray:

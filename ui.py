@@ -52,7 +52,11 @@ def viewer() -> roster.Person | None:
     """Who is looking: the signed-in person in class mode (None before sign-in), else the machine's one user."""
     if not class_mode():
         return roster.LOCAL
-    return st.session_state.get("viewer")
+    person = st.session_state.get("viewer")
+    if person is not None and not _sign_in(settings.load().classroom.roster).current(person):
+        del st.session_state["viewer"]  # removed from the roster, reset or given another role since signing in
+        return None
+    return person
 
 
 @st.cache_resource

@@ -203,7 +203,7 @@ def main():
             fmt = lambda v: "-" if v is None else f"{v:.2f} s"  # noqa: E731
             print(f"{n:>3} sessions: {r['answers']} answers, p50 {fmt(r['p50'])}, p95 {fmt(r['p95'])}, "
                   f"{r['failures']} failures, server {r['server_mb']:.0f} MB; CPU per answer: "
-                  f"server {r['server_cpu']:.3f} s, browser {r['browser_cpu']:.2f} s; all pages open in "
+                  f"server {r['server_cpu']:.3f} s, browser {r['browser_cpu']:.2f} s; slowest page opened in "
                   f"{r['page_load']:.0f} s", flush=True)
         else:
             slower = r["train_seconds"] / base["train_seconds"] - 1

@@ -104,6 +104,7 @@ def reading(probs) -> dict:
     p = [float(v) for v in probs]
     first, second = sorted(range(10), key=lambda k: -p[k])[:2]
     if p[first] >= SURE:
-        return {"digit": first, "sure": True, "headline": str(first), "detail": f"{p[first]:.1%} confident"}
+        return {"digit": first, "sure": True, "headline": str(first), "detail": f"{p[first]:.1%} confident",
+                "short": f"{first} · {p[first]:.0%}"}
     return {"digit": first, "sure": False, "headline": f"{first} or {second}?",
-            "detail": f"not sure: {p[first]:.0%} {first}, {p[second]:.0%} {second}"}
+            "detail": f"not sure: {p[first]:.0%} {first}, {p[second]:.0%} {second}", "short": f"{first} or {second}?"}

@@ -115,6 +115,20 @@ class SignIn:
         self.path = Path(path)
         self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
+        self._people: tuple[float, dict[str, Person]] = (-1.0, {})  # the roster as last read, by its mtime
+
+    def current(self, person: Person) -> bool:
+        """Whether a signed-in person still stands in the roster as they signed in: removed, reset or given another
+        role, they sign in again. The roster is read again only when its file changed."""
+        try:
+            mtime = self.path.stat().st_mtime
+            with self._lock:
+                if mtime != self._people[0]:
+                    self._people = (mtime, load(self.path))
+                people = self._people[1]
+        except (OSError, UserError):  # no roster, or a damaged one: nobody stays signed in
+            return False
+        return people.get(person.name) == person
 
     def __call__(self, name: str, password: str) -> Person:
         """The person, or a UserError that never says whether the name exists."""

@@ -5,7 +5,7 @@ import streamlit as st
 
 import ui
 from digitlab import UserError, preprocess, report
-from drawing_pad import answer, drawing_pad
+from drawing_pad import answer, drawing, drawing_pad
 
 ui.routed()
 
@@ -25,8 +25,14 @@ st.caption(f"{report.as_text(ck.config.display_name())} · {ck.num_params:,} par
            + (f" · {acc:.2%} on the MNIST test set" if isinstance(acc, float) else ""))
 
 
+def read(image) -> tuple[np.ndarray | None, np.ndarray]:
+    """What the model sees of an image (None when nothing is drawn) and its ten probabilities."""
+    seen = preprocess.to_mnist(image) if image is not None else None
+    return seen, ck.predict_proba(seen[None])[0] if seen is not None else np.zeros(10)
+
+
 @st.fragment
-def pad(ck) -> None:
+def pad() -> None:
     """Canvas and answer rerun alone on each stroke: the rest of the page stays put."""
     left, right = st.columns([1, 1], gap="large")
     with left:
@@ -35,9 +41,11 @@ def pad(ck) -> None:
         if source == "Draw":
             width = st.slider("Stroke width", 8, 40, 20, key="stroke")
             try:
-                image = drawing_pad(width)
+                image = drawing()
             except UserError as e:
                 ui.show_error(e)
+            seen, p = read(image)
+            drawing_pad(width, report.reading(p) if seen is not None else None)
         else:
             up = st.file_uploader("A PNG or JPEG of one digit, any size, dark on light or light on dark",
                                   type=["png", "jpg", "jpeg"])
@@ -46,9 +54,9 @@ def pad(ck) -> None:
                     image = preprocess.read_image(up)
                 except UserError as e:
                     ui.show_error(e)
-
+            seen, p = read(image)
     with right:
-        seen = preprocess.to_mnist(image) if image is not None else None
-        answer(ck.predict_proba(seen[None])[0] if seen is not None else np.zeros(10), seen)
+        answer(p, seen)
 
-pad(ck)
+
+pad()

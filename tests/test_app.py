@@ -42,7 +42,7 @@ def test_draw_page_offers_the_shipped_model_and_asks_for_a_drawing(app_env):
     assert options[0] == "mlp-default (shipped)" and "cnn-default (shipped)" in options
     assert at.selectbox(key="draw_model").value == "mlp-default (shipped)"
     shown = {e.proto.component_name: json.loads(e.proto.json) for e in at.main if type(e).__name__ == "UnknownElement"}
-    assert shown["digitlab.drawing_pad"] == {"width": 20}
+    assert shown["digitlab.drawing_pad"] == {"width": 20, "reading": None}
     assert shown["digitlab.drawing_answer"]["seen"] is None  # nothing drawn, no prediction (the pad shows a hint)
 
 
@@ -171,6 +171,15 @@ def test_class_mode_asks_to_sign_in_and_refuses_a_wrong_password(classroom):
     assert at.text_input(key="sign_in_password")  # still at the door
     at = signed_in("bob", "bob-pass-123")
     assert at.title[0].value == "Draw a digit"
+
+
+def test_someone_removed_from_the_roster_is_signed_out_at_their_next_click(classroom, tmp_path):
+    from digitlab import roster
+
+    bob = signed_in("bob", "bob-pass-123", "runs")
+    roster.remove(tmp_path / "roster.toml", "bob")
+    bob.run()
+    assert bob.title[0].value == "digitlab" and bob.text_input(key="sign_in_password")
 
 
 def test_students_see_their_own_runs_and_the_board_teachers_see_all(classroom, tiny_root):

@@ -91,6 +91,7 @@ def test_draw_a_seven_and_read_the_prediction(app, page):
     page.wait_for_timeout(800)
     shot(page, "draw")
     assert value == "7"
+    assert page.locator(".badge").inner_text().startswith("7 · ")  # the reading on the pad too, where the eyes are
     assert page.get_by_text("What the model sees").count() == 1
     assert nav_items(page) == NAV
 
@@ -119,6 +120,22 @@ def test_no_stroke_is_lost_after_clear_and_undo_takes_back_one(app, page):
     assert page.get_by_role("button", name="Undo").is_disabled()
 
 
+def test_on_a_phone_the_reading_is_on_the_pad_in_sight(app, browser):
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        phone.goto(app)
+        canvas = phone.locator(PAD).first
+        canvas.wait_for(timeout=30_000)
+        canvas.scroll_into_view_if_needed()
+        stroke(phone, canvas, [(x * 0.8, y * 0.8) for x, y in SEVEN])  # the pad is narrower than 280 px here
+        badge = phone.locator(".badge")
+        badge.wait_for(timeout=15_000)
+        box, view = badge.bounding_box(), phone.viewport_size
+        assert 0 <= box["y"] and box["y"] + box["height"] <= view["height"]  # no scrolling to see the answer
+        shot(phone, "draw-phone")
+    finally:
+        phone.close()
+
 def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
     """A name that tries Markdown, HTML and links is shown as the text it is, everywhere."""
     page.goto(f"{app}/train")
@@ -130,10 +147,11 @@ def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
     sidebar.get_by_role("spinbutton", name="Epochs").press("Enter")
     sidebar.get_by_text("Estimate: 50,890 parameters").wait_for(timeout=10_000)  # priced before launch
     sidebar.get_by_role("button", name="Launch run").click()
-    page.get_by_text("completed").wait_for(timeout=120_000)
+    page.get_by_text("finished: completed").wait_for(timeout=120_000)  # the run this page watched, curves kept
+    page.get_by_role("link", name="Open in Runs").wait_for(timeout=10_000)
     shot(page, "train")
-    line = page.locator('[data-testid="stMarkdownContainer"]', has_text="completed").first.inner_text()
-    assert f"1 · {HOSTILE} · completed" in line.replace("\u200b", "")  # every character shown as typed
+    title = page.get_by_role("heading", name="Run 1:").first.inner_text()
+    assert f"Run 1: {HOSTILE}" in title.replace("\u200b", "")  # every character shown as typed
     assert page.locator('a[href*="127.0.0.2"]').count() == 0 and page.locator("b", has_text="b").count() == 0
     page.goto(f"{app}/runs")
     page.get_by_text("One run in depth").wait_for(timeout=30_000)

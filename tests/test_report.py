@@ -73,7 +73,7 @@ def test_class_rows_count_each_persons_runs(tmp_path):
 
 def test_reading_is_the_digit_when_sure_and_the_two_likeliest_when_not():
     sure = report.reading([0.01] * 7 + [0.91] + [0.01] * 2)
-    assert sure["sure"] and sure["headline"] == "7" and sure["detail"] == "91.0% confident"
+    assert sure["sure"] and sure["headline"] == "7" and sure["detail"] == "91.0% confident" and sure["short"] == "7 · 91%"
     p = [0.0] * 10
     p[4], p[9], p[1] = 0.45, 0.40, 0.15  # an X, say: no digit stands out
     unsure = report.reading(p)

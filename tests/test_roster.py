@@ -37,6 +37,20 @@ def test_sign_in(class_roster):
         check("nobody", "whatever-123")
 
 
+def test_removed_reset_or_moved_people_are_signed_out(class_roster):
+    check = roster.SignIn(class_roster)
+    ada, bob = check("ada", "teacher-pass-1"), check("bob", "student-pass-1")
+    assert check.current(ada) and check.current(bob)
+    roster.remove(class_roster, "bob")
+    assert not check.current(bob) and check.current(ada)
+    roster.set_password(class_roster, "ada", "a-new-pass-22")  # the teacher's password was reset
+    assert not check.current(ada)
+    ada = check("ada", "a-new-pass-22")
+    assert check.current(ada)
+    class_roster.write_text("[people\n")  # a damaged roster keeps nobody signed in
+    assert not check.current(ada)
+
+
 def test_repeated_failures_make_that_name_wait(class_roster):
     check = roster.SignIn(class_roster)
     for _ in range(roster.FAILURES_ALLOWED):
