@@ -71,17 +71,27 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
 
 def launch(store: Store, config: TrainConfig, data_root=None, owner: str = "") -> int:
     """Queue a validated run for the workers; returns the run id. Nothing is queued when anything is wrong."""
+    return launch_group(store, [config], data_root, owner)[0]
+
+
+def launch_group(store: Store, configs: list[TrainConfig], data_root=None, owner: str = "") -> list[int]:
+    """Queue runs that belong together (a comparison, a sweep): every one is checked first, and the per-person limit
+    for all of them, so that a group is queued whole or not at all."""
     limits = settings.load().limits
-    config = validate(config)
-    device = devices.resolve(config.device)  # an unavailable device is refused now, not in the worker
-    cost.check(config, limits, device.type)
+    checked = []
+    for config in configs:
+        config = validate(config)
+        device = devices.resolve(config.device)  # an unavailable device is refused now, not in the worker
+        cost.check(config, limits, device.type)
+        checked.append(config)
     if not data.is_prepared(data_root):
         raise UserError("MNIST is not prepared yet: prepare it on the Data page or run `digitlab data`.")
     mine = len(store.runs(Status.QUEUED, Status.RUNNING, owner=owner))
-    if mine >= limits.queued_per_person:
-        raise UserError(f"You have {mine} runs waiting or running, the limit (limits.queued_per_person in the "
-                        "settings): wait for one to finish, or cancel one.")
-    return store.create(config, owner=owner)
+    if mine + len(checked) > limits.queued_per_person:
+        these = f", and these {len(checked)} would pass" if len(checked) > 1 else ","
+        raise UserError(f"You have {mine} runs waiting or running{these} the limit of {limits.queued_per_person} "
+                        "(limits.queued_per_person in the settings): wait for one to finish, or cancel one.")
+    return [store.create(config, owner=owner) for config in checked]
 
 
 # --- workers: one process per slot drains the queue; a supervisor keeps the slots filled -------------------

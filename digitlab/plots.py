@@ -18,9 +18,14 @@ def as_text(name: str) -> str:
     return html.escape(str(name), quote=False)
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0), hovermode="x unified")
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 400) -> go.Figure:
+    """A fixed plot area whatever the number of runs: the legend goes below it and the figure grows to hold it."""
+    names = {t.legendgroup or t.name for t in fig.data if t.showlegend is not False}
+    rows = -(-len(names) // 3)  # about three names a row on a half-width chart
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), xaxis_title=x, yaxis_title=y,
+                      height=height + 22 * max(0, rows - 1), margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, groupclick="togglegroup"),
+                      hovermode="x unified")
     return fig
 
 
@@ -35,21 +40,42 @@ def probabilities(probs) -> go.Figure:
     return _layout(fig, "Class probabilities", "digit", "probability", height=300).update_layout(hovermode="closest")
 
 
-def epoch_curves(runs: list[tuple[str, list[dict]]], metric: str, splits=("train", "val", "test")) -> go.Figure:
-    """Per-epoch loss or accuracy of several runs overlaid: one colour a run, one dash a split."""
+def run_color(run_id: int) -> str:
+    """One colour per run, the same on every chart and page."""
+    return PALETTE[(int(run_id) - 1) % len(PALETTE)]
+
+
+def _colors(runs, colors) -> list[str]:
+    return list(colors) if colors is not None else [PALETTE[i % len(PALETTE)] for i in range(len(runs))]
+
+
+DASH_NOTE = {"train": "dotted", "val": "dashed", "test": "solid"}
+X_AXES = {"epoch": "epoch", "seconds": "seconds of training"}
+
+
+def epoch_curves(runs: list[tuple[str, list[dict]]], metric: str, splits=("train", "val", "test"), *,
+                 colors: list[str] | None = None, x: str = "epoch", log_y: bool = False) -> go.Figure:
+    """Per-epoch loss or accuracy of several runs overlaid: one colour a run, one dash a split, one legend entry a
+    run (clicking it shows or hides all its splits); x is the epoch or the seconds of training so far."""
     fig = go.Figure()
-    for i, (name, epochs) in enumerate(runs):
-        x = [e["epoch"] for e in epochs]
-        for s in splits:
-            fig.add_trace(go.Scatter(x=x, y=[e[f"{s}_{metric}"] for e in epochs], mode="lines+markers",
-                                     name=f"{as_text(name)} · {s}", marker=dict(size=4),
-                                     line=dict(color=PALETTE[i % 10], dash=SPLIT_DASH[s])))
+    for (name, epochs), color in zip(runs, _colors(runs, colors)):
+        xs = [e["epoch"] for e in epochs] if x == "epoch" else list(np.cumsum([e["seconds"] for e in epochs]))
+        for k, s in enumerate(splits):
+            fig.add_trace(go.Scatter(x=xs, y=[e[f"{s}_{metric}"] for e in epochs], mode="lines+markers",
+                                     name=as_text(name), legendgroup=as_text(name), showlegend=k == 0,
+                                     hovertemplate=f"{as_text(name)} · {s}: %{{y:{'.2%' if metric == 'acc' else '.4f'}}}"
+                                                   "<extra></extra>",
+                                     marker=dict(size=4), line=dict(color=color, dash=SPLIT_DASH[s])))
     label = "accuracy" if metric == "acc" else "loss"
-    longest = max((len(e) for _, e in runs), default=1)
-    fig.update_xaxes(tick0=1, dtick=max(1, -(-longest // 10)))  # whole epochs only
+    if x == "epoch":
+        longest = max((len(e) for _, e in runs), default=1)
+        fig.update_xaxes(tick0=1, dtick=max(1, -(-longest // 10)))  # whole epochs only
     if metric == "acc":
         fig.update_yaxes(tickformat=".1%")
-    return _layout(fig, f"{label.capitalize()} per epoch", "epoch", label)
+    if log_y:
+        fig.update_yaxes(type="log", tickformat=None if metric == "loss" else ".1%")
+    lines = " · ".join(f"{DASH_NOTE[s]} {s}" for s in splits)
+    return _layout(fig, f"{label.capitalize()} per epoch ({lines})", X_AXES[x], label)
 
 
 MAX_POINTS = 2000  # per trace: more is not visible on a chart, and costs every viewer bandwidth and time
@@ -64,19 +90,26 @@ def thin(x, y, max_points: int = MAX_POINTS):
     return x[keep], y[keep]
 
 
-def step_losses(runs: list[tuple[str, list[dict]]], window: int = 50, max_points: int = MAX_POINTS) -> go.Figure:
-    """Training loss at every step (faint) and its moving average (bold), per run; at most max_points a trace."""
+def step_losses(runs: list[tuple[str, list[dict]]], window: int = 50, max_points: int = MAX_POINTS, *,
+                colors: list[str] | None = None, raw: bool = False, log_y: bool = False) -> go.Figure:
+    """Training loss per step: each run's moving average (bold, drawn over every raw trace, so that no run's raw
+    steps hide another's average) and its raw steps (faint; hidden until clicked unless raw). At most max_points a
+    trace."""
     fig = go.Figure()
-    for i, (name, steps) in enumerate(runs):
+    averages = []
+    for (name, steps), color in zip(runs, _colors(runs, colors)):
         x = [s["step"] for s in steps]
         loss = [s["loss"] for s in steps]
         (x_raw, y), (x_avg, avg) = thin(x, loss, max_points), thin(x, moving_average(loss, window), max_points)
-        color = PALETTE[i % 10]
         label = as_text(name)
-        fig.add_trace(go.Scattergl(x=x_raw, y=y, mode="lines", name=f"{label} · step",
-                                   line=dict(color=color, width=1), opacity=0.25, showlegend=False))
-        fig.add_trace(go.Scattergl(x=x_avg, y=avg, mode="lines", name=f"{label} · avg {window}",
-                                   line=dict(color=color, width=2)))
+        fig.add_trace(go.Scattergl(x=x_raw, y=y, mode="lines", name=f"{label} · raw steps", legendgroup=label,
+                                   line=dict(color=color, width=1), opacity=0.25, showlegend=False,
+                                   visible=True if raw else "legendonly"))
+        averages.append(go.Scattergl(x=x_avg, y=avg, mode="lines", name=label, legendgroup=label,
+                                     line=dict(color=color, width=2.5)))
+    fig.add_traces(averages)
+    if log_y:
+        fig.update_yaxes(type="log")
     return _layout(fig, f"Training loss per step (moving average over {window})", "step", "loss")
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from digitlab import metrics
 from digitlab.checkpoint import SHIPPED
+from digitlab.presets import COURSE
 from digitlab.store import Status, Store
 
 
@@ -58,15 +59,44 @@ def run_row(run: dict) -> dict:
             "duration (s)": round(seconds, 1) if seconds else None}
 
 
-def summary_rows(runs: list[tuple[str, list[dict]]], target: float, split: str) -> list[dict]:
-    """The course's comparison table: per run, the first epoch reaching target, best and last accuracy, losses."""
+def summary_rows(runs: list[tuple[str, list[dict]]], target: float, split: str,
+                 presets: list[str | None] | None = None) -> list[dict]:
+    """The course's comparison table: per run, the first epoch reaching target, the best accuracy at any epoch
+    against the test accuracy of the checkpoint kept (the best validation epoch), the last values, and what the
+    course reached with the same recipe."""
     rows = []
-    for label, epochs in runs:
+    for (label, epochs), name in zip(runs, presets or [None] * len(runs)):
         s = metrics.run_summary(epochs, target, split)
-        rows.append({"run": label, f"first epoch ≥ {target:.1%}": s["first_epoch"], "best acc": s["best_acc"],
-                     "best epoch": s["best_epoch"], "last acc": s["last_acc"],
-                     "last train loss": s["last_train_loss"], "last test loss": s["last_test_loss"]})
+        kept = max(epochs, key=lambda e: e["val_acc"]) if epochs else None
+        course = COURSE.get(name, {})
+        said = [f"{course['acc']:.2%}"] if "acc" in course else []
+        if "first_97" in course:
+            said.append(f"97% at epoch {course['first_97']}")
+        rows.append({"run": label,
+                     f"first epoch ≥ {target:.1%}": "not reached" if s["first_epoch"] is None else str(s["first_epoch"]),
+                     f"best {split} acc (any epoch)": s["best_acc"], "at epoch": s["best_epoch"],
+                     "test acc of the checkpoint (best val epoch)": kept["test_acc"] if kept else None,
+                     f"last {split} acc": s["last_acc"], "last train loss": s["last_train_loss"],
+                     "last test loss": s["last_test_loss"], "course": " · ".join(said)})
     return rows
+
+
+def default_comparison(runs: list[dict], together: float = 10.0) -> list[int]:
+    """The runs to compare when a person opens the Runs page: the newest group queued together (within `together`
+    seconds, by one person) whose runs all completed, else the three newest completed runs; never a running, failed
+    or cancelled one."""
+    done = sorted((r for r in runs if r["status"] == Status.COMPLETED), key=lambda r: r["created"], reverse=True)
+    for first in done:
+        group = [r for r in runs if r["owner"] == first["owner"] and abs(r["created"] - first["created"]) <= together]
+        if len(group) > 1 and all(r["status"] == Status.COMPLETED for r in group):
+            return [r["id"] for r in sorted(group, key=lambda r: r["id"])]
+    return [r["id"] for r in done[:3]]
+
+
+def best_completed(runs: list[dict]) -> int | None:
+    """The completed run with the best test accuracy (of its kept checkpoint)."""
+    done = [r for r in runs if r["status"] == Status.COMPLETED and r["test_acc"] is not None]
+    return max(done, key=lambda r: r["test_acc"])["id"] if done else None
 
 
 def model_choices(store: Store, shipped: Path = SHIPPED, owner: str | None = None) -> dict[str, str]:

@@ -26,31 +26,69 @@ if not runs:
     st.stop()
 
 table = pd.DataFrame([report.run_row(r) for r in runs])
+table[["best val acc", "test acc"]] = table[["best val acc", "test acc"]] * 100
 st.dataframe(table if ui.class_mode() else table.drop(columns="owner"), hide_index=True, width="stretch",
-             column_config={"best val acc": st.column_config.NumberColumn(format="percent"),
-                            "test acc": st.column_config.NumberColumn(format="percent"),
+             column_config={"best val acc": st.column_config.NumberColumn(format="%.2f%%"),
+                            "test acc": st.column_config.NumberColumn(format="%.2f%%"),
                             "lr": st.column_config.NumberColumn(format="%g")})
+
+manageable = {r["id"]: r for r in runs if ui.may_manage(r)}
+if manageable:
+    with st.expander("Delete runs", icon=":material/delete:"):
+        doomed = st.multiselect("Runs to delete (a running one is cancelled first)", list(manageable), key="doomed",
+                                format_func=lambda i: f"{i}: {manageable[i]['name']} ({manageable[i]['status']})")
+        if doomed and st.button(f"Delete {len(doomed)} run{'s' * (len(doomed) > 1)} for good", type="primary",
+                                key="delete_runs"):
+            try:
+                for run_id in doomed:
+                    store.delete(run_id)
+                st.rerun()
+            except UserError as e:
+                ui.show_error(e)
 
 with_epochs = [r for r in runs if r["status"] == Status.RUNNING or r["best_val_acc"] is not None]
 labels = {f"{r['id']}: {r['name']}": r for r in with_epochs}
-chosen = st.multiselect("Runs to compare", list(labels), default=list(labels)[:3])
+default = [label for label, r in labels.items() if r["id"] in report.default_comparison(runs)]
+chosen = st.multiselect("Runs to compare", list(labels), default=default, key="compare_runs",
+                        help="Opens on the last runs queued together (the optimizer comparison, say) that completed.")
 if chosen:
-    sel = [(lbl, store.epochs(labels[lbl]["id"])) for lbl in chosen]
-    splits = st.segmented_control("Splits", ["train", "val", "test"], default=["train", "test"], selection_mode="multi")
+    picked = [labels[lbl] for lbl in chosen]
+    sel = [(lbl, store.epochs(r["id"])) for lbl, r in zip(chosen, picked)]
+    colors = [plots.run_color(r["id"]) for r in picked]
+    o1, o2, o3 = st.columns([2, 2, 1])
+    splits = o1.segmented_control("Splits", ["train", "val", "test"], default=["train", "test"],
+                                  selection_mode="multi")
+    x = o2.segmented_control("x-axis", list(plots.X_AXES), default="epoch", format_func=plots.X_AXES.get) or "epoch"
+    log_y = o3.toggle("Log y", help="A log scale separates losses that are all near zero.")
+    png = {"toImageButtonOptions": {"format": "png", "scale": 2, "filename": "digitlab-runs"}}
     a, b = st.columns(2)
-    a.plotly_chart(plots.epoch_curves(sel, "loss", splits or ["test"]), width="stretch")
-    b.plotly_chart(plots.epoch_curves(sel, "acc", splits or ["test"]), width="stretch")
-    window = st.slider("Moving-average window (steps)", 1, 500, 50)
-    st.plotly_chart(plots.step_losses([(lbl, store.steps(labels[lbl]["id"])) for lbl in chosen], window),
-                    width="stretch")
+    for column, metric in ((a, "loss"), (b, "acc")):
+        column.plotly_chart(plots.epoch_curves(sel, metric, splits or ["test"], colors=colors, x=x, log_y=log_y),
+                            width="stretch", config=png)
+    w1, w2 = st.columns([4, 1])
+    window = w1.slider("Moving-average window (steps)", 1, 500, 50)
+    raw = w2.toggle("Raw steps", help="Every step's loss, faint, under the averages.")
+    st.plotly_chart(plots.step_losses([(lbl, store.steps(r["id"])) for lbl, r in zip(chosen, picked)], window,
+                                      colors=colors, raw=raw, log_y=log_y), width="stretch", config=png)
+    st.caption("Click a run in a legend to hide or show it; the camera icon above a chart saves it as a PNG.")
 
     st.subheader("Summary")
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns([2, 2, 2])
     target = c1.number_input("Target accuracy (%)", 50.0, 100.0, 97.0, step=0.5) / 100
     split = c2.selectbox("Accuracy on", ["test", "val", "train"])
-    table = report.summary_rows(sel, target, split)
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch",
-                 column_config={k: st.column_config.NumberColumn(format="percent") for k in ("best acc", "last acc")})
+    table = pd.DataFrame(report.summary_rows(sel, target, split, [r["config"].get("name") for r in picked]))
+    percent = [c for c in table.columns if "acc" in c]
+    table[percent] = table[percent] * 100  # one format a column: two decimals everywhere
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={**{k: st.column_config.NumberColumn(format="%.2f%%") for k in percent},
+                                **{k: st.column_config.NumberColumn(format="%.4f") for k in table.columns
+                                   if "loss" in k}})
+    if table["course"].any():
+        st.caption("course: what the course's notebooks reached with the same recipe (test accuracy, and the first "
+                   "epoch at 97%), for runs of a course preset.")
+    per_epoch = pd.concat([pd.DataFrame(e).assign(run=lbl) for lbl, e in sel if e], ignore_index=True)
+    c3.download_button("Per-epoch metrics (CSV)", per_epoch.to_csv(index=False).encode(), "digitlab-runs.csv",
+                       "text/csv", icon=":material/download:", disabled=per_epoch.empty)
 
 st.divider()
 st.subheader("One run in depth")
@@ -58,7 +96,11 @@ finished = {f"{r['id']}: {r['name']}": r for r in runs if r["checkpoint"] and Pa
 if not finished:
     st.caption("Runs with a checkpoint appear here once they finish.")
     st.stop()
-run = finished[st.selectbox("Run", list(finished))]
+best = report.best_completed([r for r in runs if f"{r['id']}: {r['name']}" in finished])
+labels_done = list(finished)
+start = next((k for k, lbl in enumerate(labels_done) if finished[lbl]["id"] == best), 0)
+run = finished[st.selectbox("Run", labels_done, index=start, help="Opens on the completed run with the best test "
+                            "accuracy.")]
 mnist = ui.dataset()
 if mnist is None:
     st.stop()

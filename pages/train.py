@@ -7,7 +7,7 @@ import streamlit as st
 import ui
 from digitlab import UserError, cost, data, devices, jobs, plots, report, settings
 from digitlab.config import AUGMENT, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, kind, parse_sizes, spec, validate
-from digitlab.presets import COMPARISON, PRESETS, preset
+from digitlab.presets import GROUPS, PRESETS, preset
 from digitlab.store import Status
 
 ui.routed()
@@ -108,16 +108,21 @@ with st.sidebar:
             st.error(report.as_text(price), icon=":material/error:")
         else:
             st.caption(f"Estimate: {price}")
-    compare = st.button("Queue the optimizer comparison", width="stretch", key="compare",
-                        help="Three runs of 784-128-64-10 for 25 epochs: SGD, SGD with momentum, Adam.")
+    st.subheader("The course's experiments")
+    group = st.selectbox("Experiment", list(GROUPS), key="group", help="Several runs queued together, to compare on "
+                         "the Runs page, which opens on the last group that completed.")
+    names, what = GROUPS[group]
+    st.caption(f"{what} Runs: {', '.join(names)}.")
+    compare = st.button(f"Queue these {len(names)} runs", width="stretch", key="compare")
 
 try:
     if launch:
         rid = jobs.launch(store, form_config(), data.data_root(), owner=ui.viewer().name)
         st.toast(f"Run {rid} queued.", icon=":material/rocket_launch:")
     if compare:
-        ids = [jobs.launch(store, preset(n), data.data_root(), owner=ui.viewer().name) for n in COMPARISON]
-        st.toast(f"Runs {', '.join(map(str, ids))} queued: SGD, momentum, Adam.", icon=":material/rocket_launch:")
+        names = GROUPS[st.session_state.group][0]
+        ids = jobs.launch_group(store, [preset(n) for n in names], data.data_root(), owner=ui.viewer().name)
+        st.toast(f"Runs {', '.join(map(str, ids))} queued: {', '.join(names)}.", icon=":material/rocket_launch:")
     if launch or compare:
         ui.supervisor().wake()
         live_runs().refresh()

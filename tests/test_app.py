@@ -87,16 +87,21 @@ def test_a_launched_run_is_trained_by_the_supervisor_and_shown(app_env):
         time.sleep(0.2)
     assert store.get(run["id"])["status"] is Status.COMPLETED
     at = open_page("runs")
-    assert at.multiselect[0].value == [f"{run['id']}: from-the-form"]
+    assert at.multiselect(key="compare_runs").value == [f"{run['id']}: from-the-form"]
 
 
 def test_runs_page_shows_a_completed_run_in_depth(store_with_run):
     at = open_page("runs")
-    assert at.multiselect[0].value == ["1: smoke"]
+    assert at.multiselect(key="compare_runs").value == ["1: smoke"]
     assert [m.label for m in at.metric] == ["Test accuracy", "Test loss", "Macro F1", "Parameters"]
     assert float(at.metric[0].value.rstrip("%")) > 50
     summary = at.dataframe[1].value
-    assert list(summary["run"]) == ["1: smoke"] and summary["best epoch"][0] in (1, 2)
+    assert list(summary["run"]) == ["1: smoke"] and summary["at epoch"][0] in (1, 2)
+    assert summary["course"][0] == ""  # not a course preset: nothing to set beside it
+    assert [b.value for b in at.selectbox if b.label == "Run"] == ["1: smoke"]  # in depth: the best completed run
+    at.multiselect(key="doomed").set_value([1]).run()
+    at.button(key="delete_runs").click().run()
+    assert not at.exception and Store(store_with_run.root).runs() == []
 
 
 WRITES = ("create", "claim_next", "update", "add_steps", "add_epoch", "finish", "request_cancel", "delete", "reap")
@@ -188,7 +193,7 @@ def test_students_see_their_own_runs_and_the_board_teachers_see_all(classroom, t
         rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", name=f"{owner}-run"), owner=owner)
     jobs.work(s, tiny_root)
     bob = signed_in("bob", "bob-pass-123", "runs")
-    assert bob.multiselect[0].options == ["1: bob-run"]  # cy's run is not his to open
+    assert bob.multiselect(key="compare_runs").options == ["1: bob-run"]  # cy's run is not his to open
     board = bob.dataframe[0].value
     assert sorted(board["owner"]) == ["bob", "cy"]  # the class board: everyone's results, read-only
     draw = signed_in("bob", "bob-pass-123", "draw")
@@ -198,7 +203,7 @@ def test_students_see_their_own_runs_and_the_board_teachers_see_all(classroom, t
     tables = signed_in("bob", "bob-pass-123", "runs").dataframe
     assert not any("cy-run" in t.value.to_string() for t in tables)  # no board: nothing of cy's anywhere
     ada = signed_in("ada", "teacher-pass-1", "runs")
-    assert sorted(ada.multiselect[0].options) == ["1: bob-run", f"{rid}: cy-run"]
+    assert sorted(ada.multiselect(key="compare_runs").options) == ["1: bob-run", f"{rid}: cy-run"]
 
 
 def test_a_launch_records_its_owner_and_only_teachers_get_the_class_page(classroom, tiny_root):
@@ -225,3 +230,12 @@ def test_a_watched_run_that_ended_keeps_its_curves_with_the_way_to_runs(store_wi
     at.button(key=f"dismiss{run_id}").click().run()
     assert not any("finished: completed" in m.value for m in at.markdown)
     assert any(s.value == "Recent runs" for s in at.subheader)
+
+
+def test_one_click_queues_a_course_experiment_whole(app_env):
+    at = open_page("train")
+    at.selectbox(key="group").set_value("Hidden sizes").run()
+    assert any("100-50 against 30-5" in c.value for c in at.caption)
+    at.button(key="compare").click().run()
+    assert not at.error
+    assert sorted(r["name"] for r in Store(app_env).runs()) == ["trial-100-50", "trial-30-5"]

@@ -108,9 +108,15 @@ def test_launch_limits_the_runs_of_one_person(tmp_path, tiny_root, monkeypatch):
     s = Store(tmp_path / "runs")
     for _ in range(2):
         jobs.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="ada")
-    with pytest.raises(UserError, match=r"You have 2 runs waiting or running, the limit \(limits.queued_per_person"):
+    with pytest.raises(UserError, match=r"You have 2 runs waiting or running, the limit of 2 \(limits.queued_per_"):
         jobs.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="ada")
     jobs.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="bob")
+    assert len(s.runs()) == 3
+    with pytest.raises(UserError, match=r"You have 1 runs waiting or running, and these 2 would pass the limit of 2"):
+        jobs.launch_group(s, [TrainConfig(hidden=[16], device="cpu")] * 2, tiny_root, owner="bob")
+    with pytest.raises(UserError, match="Hidden layer sizes"):  # one bad config: none of the group is queued
+        jobs.launch_group(s, [TrainConfig(hidden=[16], device="cpu"), TrainConfig(hidden=[0], device="cpu")],
+                          tiny_root, owner="cy")
     assert len(s.runs()) == 3
 
 

@@ -8,16 +8,37 @@ def epochs(n, base):
                  val_acc=base, test_acc=base + 0.01) for e in range(1, n + 1)]
 
 
-def test_epoch_curves_one_trace_per_run_and_split():
-    fig = plots.epoch_curves([("a", epochs(3, 0.9)), ("b", epochs(5, 0.8))], "acc", ("val", "test"))
-    assert [t.name for t in fig.data] == ["a · val", "a · test", "b · val", "b · test"]
+def test_epoch_curves_one_trace_per_run_and_split_one_legend_entry_and_colour_per_run():
+    colors = [plots.run_color(7), plots.run_color(2)]
+    fig = plots.epoch_curves([("a", epochs(3, 0.9)), ("b", epochs(5, 0.8))], "acc", ("val", "test"), colors=colors)
+    assert [(t.name, t.line.dash) for t in fig.data] == [("a", "dash"), ("a", "solid"), ("b", "dash"), ("b", "solid")]
+    assert [t.showlegend for t in fig.data] == [True, False, True, False]  # the legend names runs, not splits
+    assert [t.line.color for t in fig.data] == [colors[0]] * 2 + [colors[1]] * 2
+    assert fig.layout.legend.groupclick == "togglegroup" and "dashed val" in fig.layout.title.text
     assert list(fig.data[3].y) == [0.81] * 5 and fig.layout.yaxis.tickformat == ".1%"
+    assert plots.run_color(7) == plots.run_color(17) != plots.run_color(8)  # a run keeps its colour everywhere
 
 
-def test_step_losses_has_raw_and_moving_average():
+def test_epoch_curves_against_seconds_and_on_a_log_scale():
+    fig = plots.epoch_curves([("a", [dict(e, seconds=2.0) for e in epochs(3, 0.9)])], "loss", ("test",), x="seconds",
+                             log_y=True)
+    assert list(fig.data[0].x) == [2.0, 4.0, 6.0] and fig.layout.yaxis.type == "log"
+    assert fig.layout.xaxis.title.text == "seconds of training"
+
+
+def test_ten_runs_keep_a_readable_plot_area():
+    one = plots.epoch_curves([("a", epochs(3, 0.9))], "acc")
+    ten = plots.epoch_curves([(f"run {k}", epochs(3, 0.9)) for k in range(10)], "acc")
+    assert ten.layout.height - one.layout.height == 3 * 22  # the figure grows with the legend, the plot does not
+
+
+def test_step_losses_draw_every_average_over_every_raw_trace():
     steps = [dict(step=i, loss=float(i % 2)) for i in range(1, 11)]
-    fig = plots.step_losses([("a", steps)], window=2)
-    assert len(fig.data) == 2 and list(fig.data[1].y)[1:] == [0.5] * 9
+    fig = plots.step_losses([("a", steps), ("b", steps)], window=2)
+    assert [t.name for t in fig.data] == ["a · raw steps", "b · raw steps", "a", "b"]
+    assert [t.visible for t in fig.data[:2]] == ["legendonly"] * 2  # raw steps hidden until asked for
+    assert list(fig.data[2].y)[1:] == [0.5] * 9
+    assert plots.step_losses([("a", steps)], raw=True).data[0].visible is True
 
 
 def test_confusion_and_probabilities():
@@ -54,4 +75,4 @@ def test_long_runs_are_thinned_to_a_readable_number_of_points():
 
 def test_names_are_shown_as_text_in_legends():
     fig = plots.epoch_curves([("<a href='http://x'>x</a>", epochs(1, 0.9))], "acc", ("test",))
-    assert fig.data[0].name == "&lt;a href='http://x'&gt;x&lt;/a&gt; · test"
+    assert fig.data[0].name == "&lt;a href='http://x'&gt;x&lt;/a&gt;"

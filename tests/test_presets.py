@@ -1,7 +1,7 @@
 import pytest
 
 from digitlab.config import validate
-from digitlab.presets import COMPARISON, PRESETS, preset
+from digitlab.presets import COMPARISON, COURSE as REACHED, GROUPS, PRESETS, preset
 from digitlab.train import train
 
 COURSE = {"seed-ann": [512, 128], "seed-assignment": [128, 128], "compare-sgd": [128, 64],
@@ -25,6 +25,11 @@ def test_overrides_win_and_comparison_differs_only_in_optimizer():
     n = preset("nmlp-30-5")
     assert (n.norm_layer, n.dropout, n.lr, n.epochs) == ("layer", 0.5, 0.01, 3)
     assert [preset(f"dropout-{d}").lr for d in ("0.2", "0.4", "0.6")] == [1e-3, 5e-4, 1e-4]
+
+
+def test_every_group_and_course_reference_names_presets():
+    assert all(n in PRESETS for names, _ in GROUPS.values() for n in names) and set(REACHED) <= set(PRESETS)
+    assert [preset(f"epochs-{n}").epochs for n in (10, 3, 1)] == [10, 3, 1]
 
 
 def test_unknown_preset():

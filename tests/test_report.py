@@ -28,11 +28,13 @@ def test_run_row_and_summary_rows():
     row = report.run_row(run)
     assert row["hidden"] == "30-5" and row["dropout/norm"] == "0.5 / layer" and row["duration (s)"] == 12.4
     assert row["status"] == "completed" and row["owner"] == "ada"
-    epochs = [dict(epoch=1, test_acc=0.95, train_loss=0.3, test_loss=0.2), dict(epoch=2, test_acc=0.975,
-              train_loss=0.1, test_loss=0.1)]
-    rows = report.summary_rows([("a", epochs)], 0.97, "test")
-    assert rows == [{"run": "a", "first epoch ≥ 97.0%": 2, "best acc": 0.975, "best epoch": 2, "last acc": 0.975,
-                     "last train loss": 0.1, "last test loss": 0.1}]
+    epochs = [dict(epoch=1, test_acc=0.95, val_acc=0.96, train_loss=0.3, test_loss=0.2),
+              dict(epoch=2, test_acc=0.975, val_acc=0.95, train_loss=0.1, test_loss=0.1)]
+    rows = report.summary_rows([("a", epochs), ("b", epochs[:1])], 0.97, "test", ["compare-sgd", None])
+    assert rows[0] == {"run": "a", "first epoch ≥ 97.0%": "2", "best test acc (any epoch)": 0.975, "at epoch": 2,
+                       "test acc of the checkpoint (best val epoch)": 0.95, "last test acc": 0.975,
+                       "last train loss": 0.1, "last test loss": 0.1, "course": "97.18% · 97% at epoch 22"}
+    assert rows[1]["first epoch ≥ 97.0%"] == "not reached" and rows[1]["course"] == ""
 
 
 def test_model_choices_put_the_default_first_then_finished_runs(tmp_path):
@@ -82,3 +84,14 @@ def test_reading_is_the_digit_when_sure_and_the_two_likeliest_when_not():
     edge = [0.0] * 10
     edge[2], edge[3] = report.SURE, 1 - report.SURE
     assert report.reading(edge)["sure"]
+
+
+def test_the_runs_page_compares_the_last_group_queued_together_and_never_a_failed_run():
+    def run(i, created, status=Status.COMPLETED, owner="", acc=0.9):
+        return dict(id=i, created=created, status=status, owner=owner, test_acc=acc)
+
+    runs = [run(1, 0), run(2, 100), run(3, 101), run(4, 102, acc=0.95), run(5, 500, Status.FAILED, acc=None),
+            run(6, 501), run(7, 900, Status.RUNNING, acc=None)]
+    assert report.default_comparison(runs) == [2, 3, 4]  # 5 and 6 were queued together, but 5 failed
+    assert report.default_comparison([run(1, 0), run(2, 100, owner="bob"), run(3, 101)]) == [3, 2, 1]
+    assert report.best_completed(runs) == 4 and report.best_completed([run(7, 0, Status.RUNNING, acc=None)]) is None
