@@ -84,9 +84,10 @@ class Live:
             if fig is None:
                 if kind == "steps":
                     rows = [{"step": s, "loss": v} for s, v in zip(steps, losses)]
-                    fig = plots.step_losses([(name, rows)], window=50, max_points=LIVE_POINTS)
+                    fig = plots.step_losses([(name, rows)], window=50, max_points=LIVE_POINTS,
+                                            colors=[plots.run_color(run_id)])
                 else:
-                    fig = plots.epoch_curves([(name, epochs)], kind)
+                    fig = plots.epoch_curves([(name, epochs)], kind, colors=[plots.run_color(run_id)])
                 self._figures = {k: v for k, v in self._figures.items() if k[:3] != key[:3]}  # only the newest
                 self._figures[key] = fig
             return fig

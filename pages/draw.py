@@ -14,18 +14,34 @@ models = ui.models()
 if not models:
     st.warning("No model yet: train one on the **Train** page.")
     st.stop()
-label = st.selectbox("Model", list(models), key="draw_model")
+first, second = st.columns([3, 2])
+label = first.selectbox("Model", list(models), key="draw_model")
+other = second.selectbox("Side by side with", ["no other model", *(m for m in models if m != label)],
+                         key="draw_other", help="A second model reads the same drawing: the shipped MLP against the "
+                                                "CNN, say, or your run against the shipped one.")
 try:
     ck = ui.model(models[label])
+    ck2 = ui.model(models[other]) if other in models else None
 except UserError as e:
     ui.show_error(e)
     st.stop()
-acc = ck.metrics.get("test_acc")
-st.caption(f"{report.as_text(ck.config.display_name())} · {ck.num_params:,} parameters"
-           + (f" · {acc:.2%} on the MNIST test set" if isinstance(acc, float) else ""))
 
 
-def read(image) -> tuple[np.ndarray | None, np.ndarray]:
+def describe(ck) -> str:
+    acc = ck.metrics.get("test_acc")
+    text = (f"{report.as_text(ck.config.display_name())} · {ck.num_params:,} parameters"
+            + (f" · {acc:.2%} on the MNIST test set" if isinstance(acc, float) else ""))
+    smoothing = ck.config.label_smoothing
+    if smoothing:  # a confident answer then tops out below 100%, by design
+        text += (f" · trained with label smoothing {smoothing:g}, so even a perfect 7 gets about "
+                 f"{1 - smoothing + smoothing / 10:.0%}, never 100%")
+    return text
+
+
+st.caption(describe(ck) + (f"  \nSide by side: {describe(ck2)}" if ck2 else ""))
+
+
+def read(image, ck=ck) -> tuple[np.ndarray | None, np.ndarray]:
     """What the model sees of an image (None when nothing is drawn) and its ten probabilities."""
     seen = preprocess.to_mnist(image) if image is not None else None
     return seen, ck.predict_proba(seen[None])[0] if seen is not None else np.zeros(10)
@@ -56,7 +72,13 @@ def pad() -> None:
                     ui.show_error(e)
             seen, p = read(image)
     with right:
+        if ck2 is None:
+            answer(p, seen)
+            return
+        st.markdown(f"**{report.as_text(label)}**")
         answer(p, seen)
+        st.markdown(f"**{report.as_text(other)}**")
+        answer(read(image, ck2)[1], seen, key="answer2")
 
 
 pad()

@@ -192,7 +192,8 @@ def show_finished(run: dict) -> None:
     if run["id"] not in final:  # read once: a finished run no longer changes
         final.clear()
         epochs = store.epochs(run["id"])
-        final[run["id"]] = epochs, {k: plots.epoch_curves([(run["name"], epochs)], k) for k in ("loss", "acc")}
+        final[run["id"]] = epochs, {k: plots.epoch_curves([(run["name"], epochs)], k, colors=[plots.run_color(run["id"])])
+                                    for k in ("loss", "acc")}
     epochs, figures = final[run["id"]]
     curves(run, epochs, figures.get)
 

@@ -94,6 +94,15 @@ def test_draw_a_seven_and_read_the_prediction(app, page):
     assert page.locator(".badge").inner_text().startswith("7 · ")  # the reading on the pad too, where the eyes are
     assert page.get_by_text("What the model sees").count() == 1
     assert nav_items(page) == NAV
+    page.get_by_role("combobox", name="Side by side with").click()  # the CNN reads the same drawing, still on the pad
+    page.get_by_role("option", name="cnn-default (shipped)").click()
+    both = page.locator(READING)
+    for _ in range(60):
+        if both.count() == 2 and both.nth(1).is_visible():
+            break
+        page.wait_for_timeout(250)
+    assert [both.nth(k).locator(".headline").inner_text() for k in range(2)] == ["7", "7"]
+    shot(page, "draw-two-models")
 
 
 def test_no_stroke_is_lost_after_clear_and_undo_takes_back_one(app, page):
