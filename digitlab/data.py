@@ -178,12 +178,29 @@ def _fill(d: Path, root, missing: list[str], report) -> None:
             tmp.unlink(missing_ok=True)
 
 
+_verified_here: dict[str, str] = {}  # raw folder -> stamp of files this process verified by content
+
+
 def is_prepared(root=None) -> bool:
+    """Whether the four official files are in place. The stamp written when they were verified answers at once; a
+    folder whose stamp does not match (copied, or touched) is verified by content, quietly, and stamped again."""
     d = raw_dir(root)
     try:
-        return json.loads((d / ".verified.json").read_text()) == json.loads(json.dumps(_stamp(d)))
-    except (OSError, ValueError):
+        stamp = json.dumps(_stamp(d))
+    except OSError:  # a file is missing
         return False
+    try:
+        if json.loads((d / ".verified.json").read_text()) == json.loads(stamp):
+            return True
+    except (OSError, ValueError):
+        pass
+    if _verified_here.get(str(d)) == stamp:  # a read-only folder, already verified by this process
+        return True
+    if not all(verify(root).values()):
+        return False
+    _verified_here[str(d)] = stamp
+    _write_stamp(d)
+    return True
 
 
 # --- loading into tensors ----------------------------------------------------

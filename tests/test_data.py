@@ -1,4 +1,5 @@
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -55,6 +56,26 @@ def test_offline_package_rebuilds_the_official_files(tmp_path, monkeypatch):
     assert data.md5(lab) == data.MD5["t10k-labels-idx1-ubyte"]
     m = data.load(tmp_path)
     assert (len(m.train_x), len(m.val_x), len(m.test_x)) == (48_000, 12_000, 10_000)
+
+
+def test_a_copied_folder_with_the_right_files_is_prepared(tiny_root, tmp_path):
+    import os
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_root, copy)  # new modification times: the stamp no longer matches
+    for f in data.raw_dir(copy).iterdir():
+        os.utime(f, ns=(1, 1))
+    assert data.is_prepared(copy)  # verified by content, quietly
+    assert json.loads((data.raw_dir(copy) / ".verified.json").read_text())["t10k-images-idx3-ubyte"][1] == 1
+    (data.raw_dir(copy) / ".verified.json").unlink()
+    data.raw_dir(copy).chmod(0o555)  # read-only: verified once, remembered in this process
+    try:
+        assert data.is_prepared(copy) and data.is_prepared(copy)
+    finally:
+        data.raw_dir(copy).chmod(0o755)
+    (data.raw_dir(copy) / "t10k-labels-idx1-ubyte").write_bytes(b"not the labels")
+    assert not data.is_prepared(copy)
 
 
 def test_missing_data_says_what_to_do(tmp_path):
