@@ -7,7 +7,7 @@ import streamlit as st
 import ui
 from digitlab import UserError, cost, data, devices, jobs, plots, report, settings
 from digitlab.config import AUGMENT, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, kind, parse_sizes, spec, validate
-from digitlab.presets import GROUPS, PRESETS, preset
+from digitlab.presets import GROUPS, NOTES, PRESETS, changes, preset
 from digitlab.store import Status
 
 ui.routed()
@@ -97,10 +97,18 @@ with st.sidebar:
     st.header("New run")
     st.selectbox("Preset", ["custom", *PRESETS], key="preset", on_change=on_preset,
                  help="Fills the form with a recipe from the course; change anything before launching.")
+    chosen = st.session_state.preset
+    if chosen != "custom":
+        set_here = changes(chosen)
+        st.caption(f"{NOTES.get(chosen, '')} It sets: " + "; ".join(
+            f"**{spec(k).label}** {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in set_here.items()))
+    else:
+        set_here = {}
     with st.container(border=True):
         widgets(groups.pop(""))
         for title, names in groups.items():
-            with st.expander(title):
+            marked = [n for n in names if n in set_here]  # a preset's settings show even in a closed section
+            with st.expander(title + (f" · {len(marked)} set by the preset" if marked else "")):
                 widgets(names)
         config, price = priced()
         launch = st.button("Launch run", type="primary", width="stretch", key="launch")

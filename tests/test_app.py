@@ -51,6 +51,9 @@ def test_train_form_follows_presets_and_refuses_bad_input(app_env):
     at.selectbox(key="preset").set_value("nmlp-30-5").run()
     assert at.text_input(key="f_hidden").value == "30, 5"
     assert at.selectbox(key="f_norm_layer").value == "layer" and at.number_input(key="f_dropout").value == 0.5
+    said = " ".join(c.value for c in at.caption)
+    assert "normalized MLP" in said and "Dropout** 0.5" in said  # what the preset is and every field it sets
+    assert any(e.label.endswith("· 2 set by the preset") for e in at.expander)  # marked even when closed
     at.text_input(key="f_hidden").set_value("64, zero")
     at.button(key="launch").click().run()  # bad input: one sentence, nothing queued
     assert any("Hidden layer sizes must be whole numbers" in e.value for e in at.error)
