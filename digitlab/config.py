@@ -133,6 +133,12 @@ def kind(name: str) -> type:
     return type(getattr(DEFAULTS, name))
 
 
+def applies(name: str, model: str, optimizer: str, schedule: str) -> bool:
+    """Whether a setting is used at all, given the model, optimizer and schedule (a form disables the others)."""
+    return {"channels": model == "cnn", "momentum": optimizer == "momentum", "nesterov": optimizer == "momentum",
+            "step_size": schedule == "step", "gamma": schedule == "step"}.get(name, True)
+
+
 def range_text(s: Spec) -> str:
     """'between 1 and 48000', 'greater than 0', 'at least 0 and below 1', ..."""
     low = None if s.low is None else f"{'greater than' if s.low_open else 'at least'} {s.low:g}"

@@ -6,7 +6,8 @@ import streamlit as st
 
 import ui
 from digitlab import UserError, cost, data, devices, jobs, plots, report, settings
-from digitlab.config import AUGMENT, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, kind, parse_sizes, spec, validate
+from digitlab.config import (AUGMENT, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, applies, kind, parse_sizes,
+                             spec, validate)
 from digitlab.presets import GROUPS, NOTES, PRESETS, changes, preset
 from digitlab.store import Status
 
@@ -24,8 +25,11 @@ def set_form(config: TrainConfig) -> None:
 
 def form_config() -> TrainConfig:
     values = {name: st.session_state[f"f_{name}"] for name in NAMES}
+    which = [values[n] for n in ("model", "optimizer", "schedule")]
     for name in NAMES:
-        if kind(name) is list:
+        if not applies(name, *which):  # a disabled field is not used, whatever it holds
+            values[name] = getattr(TrainConfig(), name)
+        elif kind(name) is list:
             values[name] = parse_sizes(values[name], name)
         elif values[name] is None:  # a segmented control can be cleared
             values[name] = getattr(TrainConfig(), name)
@@ -35,10 +39,11 @@ def form_config() -> TrainConfig:
 def widget(name: str, where=st) -> None:
     """The input for one setting, built from its Spec: label, help, bounds and choices are declared once."""
     s, k, key = spec(name), kind(name), f"f_{name}"
+    off = not applies(name, *(st.session_state.get(f"f_{n}") for n in ("model", "optimizer", "schedule")))
     if k is bool:
-        where.checkbox(s.label, key=key, help=s.help)
+        where.checkbox(s.label, key=key, help=s.help, disabled=off)
     elif k is list:
-        where.text_input(s.label, key=key, help=s.help)
+        where.text_input(s.label, key=key, help=s.help, disabled=off)
     elif name == "device":
         where.radio(s.label, s.choices, key=key, horizontal=True, help=f"{s.help} Available here: {', '.join(HERE)}.",
                     format_func=lambda d: d if d == "auto" or d in HERE else f"{d} (not here)")
@@ -50,10 +55,10 @@ def widget(name: str, where=st) -> None:
         where.text_input(s.label, key=key, help=s.help, placeholder="optional")
     elif k is int:
         where.number_input(s.label, min_value=int(s.low), max_value=int(s.high), step=int(s.step or 1), key=key,
-                           help=s.help)
+                           help=s.help, disabled=off)
     else:
         where.number_input(s.label, min_value=float(s.low), max_value=float(s.high), step=s.step, format="%g",
-                           key=key, help=s.help)
+                           key=key, help=s.help, disabled=off)
 
 
 def widgets(names: list[str]) -> None:

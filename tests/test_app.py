@@ -58,9 +58,11 @@ def test_train_form_follows_presets_and_refuses_bad_input(app_env):
     at.button(key="launch").click().run()  # bad input: one sentence, nothing queued
     assert any("Hidden layer sizes must be whole numbers" in e.value for e in at.error)
     at.text_input(key="f_hidden").set_value("64")
-    at.checkbox(key="f_nesterov").check()  # with adam: a mistake no single widget can prevent
-    at.button(key="launch").click().run()
-    assert any("Nesterov needs the momentum optimizer" in e.value for e in at.error)
+    assert at.checkbox(key="f_nesterov").disabled and at.text_input(key="f_channels").disabled  # unused with adam
+    at.selectbox(key="f_optimizer").set_value("momentum").run()
+    at.checkbox(key="f_nesterov").check().run()
+    at.selectbox(key="f_optimizer").set_value("adam").run()  # Nesterov no longer applies: it is not used
+    assert at.checkbox(key="f_nesterov").disabled and not at.error
     assert Store(app_env).runs() == []
 
 

@@ -98,3 +98,12 @@ def test_any_value_is_accepted_or_refused_with_one_user_error(name, value):
         assert v in s.choices
     for item in (v if kind(name) is list else [v] if kind(name) in (int, float) else []):
         assert math.isfinite(item) and s.low <= item <= s.high
+
+
+def test_settings_that_do_not_apply_are_named():
+    from digitlab.config import applies
+
+    assert not applies("channels", "mlp", "adam", "none") and applies("channels", "cnn", "adam", "none")
+    assert not applies("nesterov", "mlp", "adam", "none") and applies("momentum", "mlp", "momentum", "none")
+    assert not applies("gamma", "mlp", "adam", "cosine") and applies("step_size", "mlp", "adam", "step")
+    assert applies("lr", "mlp", "adam", "none")
