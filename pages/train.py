@@ -7,7 +7,7 @@ import streamlit as st
 import ui
 from digitlab import UserError, cost, data, devices, jobs, plots, report, settings
 from digitlab.config import (AUGMENT, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, applies, kind, parse_sizes,
-                             spec, validate)
+                             range_text, spec, validate)
 from digitlab.presets import GROUPS, NOTES, PRESETS, changes, preset
 from digitlab.store import Status
 
@@ -53,12 +53,13 @@ def widget(name: str, where=st) -> None:
         where.selectbox(s.label, s.choices, key=key, help=s.help)
     elif k is str:
         where.text_input(s.label, key=key, help=s.help, placeholder="optional")
+    # Numbers take any value, and a value out of range is refused under Launch in one sentence naming the field:
+    # with min/max on the widget, Streamlit kept the last valid value and Launch queued that, not what was shown.
     elif k is int:
-        where.number_input(s.label, min_value=int(s.low), max_value=int(s.high), step=int(s.step or 1), key=key,
-                           help=s.help, disabled=off)
+        where.number_input(s.label, step=int(s.step or 1), key=key, help=f"{s.help} ({range_text(s)}.)", disabled=off)
     else:
-        where.number_input(s.label, min_value=float(s.low), max_value=float(s.high), step=s.step, format="%g",
-                           key=key, help=s.help, disabled=off)
+        where.number_input(s.label, step=s.step, format="%g", key=key, help=f"{s.help} ({range_text(s)}.)",
+                           disabled=off)
 
 
 def widgets(names: list[str]) -> None:
