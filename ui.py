@@ -129,6 +129,16 @@ def supervisor() -> jobs.Supervisor:
     return _supervisor(str(runs_root()), str(data.data_root()))
 
 
+@st.cache_resource(show_spinner="Measuring every training pixel…")
+def _training_set_stats(raw: str) -> list[dict]:
+    return data.normalized_stats(_mnist(raw).train_x)
+
+
+def training_set_stats() -> list[dict]:
+    """Each normalization's mean, std, min and max over the whole training split (the Data page's table)."""
+    return _training_set_stats(str(data.raw_dir()))
+
+
 @st.cache_resource(max_entries=8)
 def _checkpoint(path: str, mtime: float) -> checkpoint.Checkpoint:
     return checkpoint.load(path)

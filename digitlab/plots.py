@@ -133,6 +133,7 @@ def class_counts(counts: dict[str, np.ndarray]) -> go.Figure:
     """Grouped bars: how many images of each digit every split holds."""
     fig = go.Figure([go.Bar(x=[str(k) for k in range(10)], y=np.asarray(n), name=split) for split, n in counts.items()])
     fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category")  # every digit labelled, not every other one
     return _layout(fig, "Images per digit", "digit", "count").update_layout(hovermode="closest")
 
 
@@ -141,7 +142,7 @@ def pixel_histograms(values: dict[str, np.ndarray]) -> go.Figure:
     fig = make_subplots(rows=1, cols=len(values), subplot_titles=list(values), shared_yaxes=True)
     for i, (k, v) in enumerate(values.items(), start=1):
         fig.add_trace(go.Histogram(x=np.asarray(v), name=k, nbinsx=40, marker_color=PALETTE[i - 1]), row=1, col=i)
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", dtick=1, tickformat="~s")  # one tick a decade: 1, 10, 100, 1k, 10k
     fig.update_yaxes(title_text="pixels (log)", col=1)
     fig.update_layout(title="Pixel values after each normalization", height=320, showlegend=False,
                       margin=dict(l=10, r=10, t=60, b=10))

@@ -55,9 +55,11 @@ st.subheader("Normalizations")
 sample = mnist.train_x[pick[:200]]
 values = {how: data.normalize(sample, how).flatten().numpy() for how in data.NORMALIZE}
 st.plotly_chart(plots.pixel_histograms(values), width="stretch")
+st.caption("The histograms: the pixels of the 32 images above, in each normalization.")
 c1, c2 = st.columns([3, 2])
 with c1:
-    st.dataframe(pd.DataFrame(data.normalized_stats(sample)), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(ui.training_set_stats()), hide_index=True, width="stretch")
 with c2:
-    st.caption("none keeps [0, 1]; mnist centres the data (mean 0, std 1 over the training set); "
-               "symmetric maps [0, 1] to [-1, 1]. Most pixels are background, hence the spike at the low end.")
+    st.caption("The table: every pixel of the 48,000 training images. none keeps [0, 1]; mnist centres the data "
+               "(mean 0, std 1 over the training set); symmetric maps [0, 1] to [-1, 1]. Most pixels are background, "
+               "hence the spike at the low end.")

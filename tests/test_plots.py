@@ -62,7 +62,9 @@ def test_enlarge_is_crisp():
 def test_histograms_and_counts():
     fig = plots.pixel_histograms({"none": np.random.rand(100), "mnist": np.random.randn(100)})
     assert len(fig.data) == 2
-    assert len(plots.class_counts({"train": np.arange(10), "test": np.ones(10)}).data) == 2
+    assert fig.layout.yaxis.dtick == 1 and fig.layout.yaxis.tickformat == "~s"  # a readable tick a decade
+    counts = plots.class_counts({"train": np.arange(10), "test": np.ones(10)})
+    assert len(counts.data) == 2 and counts.layout.xaxis.type == "category"  # all ten digits labelled
 
 
 def test_long_runs_are_thinned_to_a_readable_number_of_points():
