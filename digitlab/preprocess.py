@@ -95,17 +95,26 @@ def to_mnist(img: np.ndarray) -> np.ndarray | None:
     The cost is bounded whatever the size: large images are scaled down first, and a large cropped digit to
     WORK_SIDE, with its contrast stretched back so that thin lines stay ink, before its strokes are normalized.
     """
+    made = steps(img)
+    return made[-1][1] if made else None
+
+
+def steps(img: np.ndarray) -> list[tuple[str, np.ndarray]] | None:
+    """Every stage of to_mnist as (what was done, the image after it), for people to see; None when nothing is drawn."""
     g = to_gray(img)
     if g is None:
         return None
     g = shrink(g, MAX_SIDE)
     if (g > INK).sum() < max(4, MIN_INK * g.size):
         return None
+    made = [("gray, ink bright", g)]
     crop = _crop(g)
     if max(crop.shape) > WORK_SIDE:
         crop = shrink(crop, WORK_SIDE)
         crop = np.clip(crop / max(crop.max(), 1e-6), 0, 1)
+    made.append(("cropped to the ink", crop))
     crop = normalize_stroke(crop)
+    made.append(("strokes at MNIST's width", crop))
     h, w = crop.shape
     s = 20.0 / max(h, w)
     h, w = max(1, round(h * s)), max(1, round(w * s))
@@ -113,13 +122,15 @@ def to_mnist(img: np.ndarray) -> np.ndarray | None:
     total = digit.sum()
     if not total > 0:
         return None
+    made.append(("longer side scaled to 20", digit))
     row = (digit.sum(1) @ np.arange(h)) / total  # centre of mass
     col = (digit.sum(0) @ np.arange(w)) / total
     top = int(np.clip(round(13.5 - row), 0, 28 - h))
     left = int(np.clip(round(13.5 - col), 0, 28 - w))
     out = np.zeros((28, 28), dtype=np.float32)
     out[top : top + h, left : left + w] = digit
-    return out
+    made.append(("centre of mass at the centre of 28×28", out))
+    return made
 
 
 def read_image(source, limits: Limits | None = None) -> np.ndarray:

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 import ui
-from digitlab import UserError, preprocess, report
+from digitlab import UserError, plots, preprocess, report
 from drawing_pad import answer, drawing, drawing_pad
 
 ui.routed()
@@ -47,6 +47,16 @@ def read(image, ck=ck) -> tuple[np.ndarray | None, np.ndarray]:
     return seen, ck.predict_proba(seen[None])[0] if seen is not None else np.zeros(10)
 
 
+def show_steps(image) -> None:
+    """How the drawing became the 28x28 image, on demand."""
+    if image is None or not st.toggle("Show how the drawing becomes 28×28", key="show_steps"):
+        return
+    made = preprocess.steps(image) or []
+    for column, (what, img) in zip(st.columns(len(made) or 1), made):
+        column.image(plots.enlarge(img, max(1, 84 // max(img.shape))) if max(img.shape) <= 84 else
+                     (np.clip(img, 0, 1) * 255).astype(np.uint8), caption=what, width="stretch")
+
+
 @st.fragment
 def pad() -> None:
     """Canvas and answer rerun alone on each stroke: the rest of the page stays put."""
@@ -74,11 +84,13 @@ def pad() -> None:
     with right:
         if ck2 is None:
             answer(p, seen)
+            show_steps(image)
             return
         st.markdown(f"**{report.as_text(label)}**")
         answer(p, seen)
         st.markdown(f"**{report.as_text(other)}**")
         answer(read(image, ck2)[1], seen, key="answer2")
+        show_steps(image)
 
 
 pad()

@@ -90,3 +90,12 @@ def test_any_canvas_sized_image_is_an_mnist_image_or_nothing(h, w, channels, kin
     check_output(out)
     if kind in ("black", "white", "one pixel"):
         assert out is None  # nothing drawn is not a digit
+
+
+def test_the_steps_shown_end_in_what_the_model_sees():
+    img = canvas_with_box(10, 150, 200, 40)
+    made = preprocess.steps(img)
+    assert [what for what, _ in made] == ["gray, ink bright", "cropped to the ink", "strokes at MNIST's width",
+                                          "longer side scaled to 20", "centre of mass at the centre of 28×28"]
+    assert np.array_equal(made[-1][1], preprocess.to_mnist(img)) and max(made[3][1].shape) == 20
+    assert preprocess.steps(np.zeros((280, 280))) is None
