@@ -118,14 +118,18 @@ def confusion(cm, highlight: tuple[int, int] | None = None) -> go.Figure:
     cm = np.asarray(cm)
     z = np.log10(cm + 1)  # log colour so that the off-diagonal mistakes stay visible
     fig = go.Figure(go.Heatmap(z=z, x=[str(k) for k in range(10)], y=[str(k) for k in range(10)], text=cm,
-                               texttemplate="%{text}", colorscale="Blues", showscale=False,
-                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+                               texttemplate="%{text}", colorscale="Blues", showscale=False, hoverinfo="skip"))
+    # A clear marker on every cell: a click on it selects that cell (Streamlit's selections do not see heatmaps).
+    t, p = np.divmod(np.arange(100), 10)
+    fig.add_trace(go.Scatter(x=[str(k) for k in p], y=[str(k) for k in t], mode="markers", customdata=cm.ravel(),
+                             marker=dict(size=28, symbol="square", opacity=0.01, color="#000"), showlegend=False,
+                             hovertemplate="true %{y}, predicted %{x}: %{customdata} · click to see them<extra></extra>"))
     if highlight is not None:
         t, p = highlight
         fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line=dict(color="#d62728", width=3))
     fig.update_yaxes(autorange="reversed", type="category", title="true digit")
     fig.update_xaxes(type="category", title="predicted digit", side="top")
-    fig.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10), clickmode="event+select", dragmode=False)
     return fig
 
 

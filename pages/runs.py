@@ -126,9 +126,11 @@ left, right = st.columns([3, 2], gap="large")
 with right:
     st.markdown("**Misclassified test images**")
     worst_true, worst_pred = metrics.worst_confusion(ev["confusion"])
+    st.session_state.setdefault(f"t{run['id']}", worst_true)  # the most common mistake, until a cell is clicked
+    st.session_state.setdefault(f"p{run['id']}", worst_pred)
     c1, c2 = st.columns(2)
-    true = c1.selectbox("True digit", range(10), index=worst_true, key=f"t{run['id']}")
-    pred = c2.selectbox("Predicted as", range(10), index=worst_pred, key=f"p{run['id']}")
+    true = c1.selectbox("True digit", range(10), key=f"t{run['id']}")
+    pred = c2.selectbox("Predicted as", range(10), key=f"p{run['id']}")
     idx = metrics.misclassified(ev["y_true"], ev["y_pred"], true, pred)
     if true == pred:
         st.caption("Choose two different digits: the diagonal holds the right answers.")
@@ -140,8 +142,17 @@ with right:
         st.image([plots.enlarge(mnist.test_x[i].numpy(), 3) for i in shown],
                  caption=[f"{pred}: {ev['probs'][i, pred]:.0%} · {true}: {ev['probs'][i, true]:.0%}" for i in shown],
                  width=84)
+def pick_cell(run_id: int) -> None:
+    """A click on a confusion-matrix cell chooses that cell's images."""
+    points = st.session_state[f"cm{run_id}"].selection.points
+    if points:
+        st.session_state[f"t{run_id}"], st.session_state[f"p{run_id}"] = int(points[0]["y"]), int(points[0]["x"])
+
+
 with left:
-    st.plotly_chart(plots.confusion(ev["confusion"], (true, pred)), width="stretch")
+    st.plotly_chart(plots.confusion(ev["confusion"], (true, pred)), width="stretch", key=f"cm{run['id']}",
+                    on_select=lambda: pick_cell(run["id"]), selection_mode="points")
+    st.caption("Click a cell to see its images.")
 
 st.markdown("**Per-class precision, recall and F1 (test set)**")
 st.dataframe(pd.DataFrame(ev["per_class"]), hide_index=True, width="stretch", height=12 * 35 + 3,

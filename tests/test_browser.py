@@ -1,6 +1,7 @@
 """The app in a real browser: Debian's chromium driven by Playwright, on a tiny prepared data set."""
 
 import os
+import re
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -171,6 +172,9 @@ def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
     assert legend == f"1: {HOSTILE}"  # the legend shows the tags as text
     assert page.locator('img[src*="127.0.0.2"]').count() == 0 and page.locator('a[href*="127.0.0.2"]').count() == 0
     assert page.locator("b", has_text="b").count() == 0
+    cells = page.locator('[data-testid="stPlotlyChart"]').last.locator(".scatterlayer .point")
+    cells.nth(3 * 10 + 5).click(force=True)  # the confusion matrix's cell: true 3, predicted 5
+    page.get_by_text(re.compile(r"(of 3 read as 5|No 3 was read as 5)")).first.wait_for(timeout=20_000)
 
 
 def test_upload_a_dark_on_light_photo_of_a_digit(app, page, tmp_path):
