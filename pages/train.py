@@ -132,6 +132,7 @@ with st.sidebar:
 try:
     if launch:
         rid = jobs.launch(store, form_config(), data.data_root(), owner=ui.viewer().name)
+        st.session_state.watched = rid  # this page follows the run it launched, to its end however short
         st.toast(f"Run {rid} queued.", icon=":material/rocket_launch:")
     if compare:
         names = GROUPS[st.session_state.group][0]
@@ -229,7 +230,7 @@ def live() -> None:
         ended = [r for r in snap.finished(owner) if r["id"] == watched]
         if ended:
             show_finished(ended[0])
-        else:  # deleted meanwhile
+        elif watched not in {r["id"] for r in queued}:  # deleted meanwhile
             st.session_state.watched = None
     elif not running and not queued:
         st.caption("No run in progress. Pick a preset or set the hyperparameters in the sidebar, then launch.")
