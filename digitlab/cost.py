@@ -31,10 +31,11 @@ class Estimate:
 
     def describe(self) -> str:
         return (f"{self.params:,} parameters · about {self.memory_mb:,.0f} MB · {self.steps:,} steps · "
-                f"{self.gflop_per_epoch:,.0f} GFLOP an epoch · about {_duration(self.minutes)}")
+                f"{self.gflop_per_epoch:,.0f} GFLOP an epoch · about {duration(self.minutes)}")
 
 
-def _duration(minutes: float) -> str:
+def duration(minutes: float) -> str:
+    """A span of minutes as a person says it: 40 s, 3 min, 2.5 h."""
     if minutes < 1:
         return f"{max(1, round(minutes * 60))} s"
     if minutes < 120:

@@ -29,17 +29,6 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 400) -> go
     return fig
 
 
-def probabilities(probs) -> go.Figure:
-    """Bar chart of the ten class probabilities, the top one highlighted."""
-    p = np.asarray(probs, dtype=float)
-    colors = ["#d62728" if k == p.argmax() and p.max() > 0 else "#9ecae1" for k in range(10)]
-    fig = go.Figure(go.Bar(x=[str(k) for k in range(10)], y=p, marker_color=colors,
-                           text=[f"{v:.0%}" if v >= 0.01 else "" for v in p], textposition="outside"))
-    fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
-    fig.update_xaxes(type="category")
-    return _layout(fig, "Class probabilities", "digit", "probability", height=300).update_layout(hovermode="closest")
-
-
 def run_color(run_id: int) -> str:
     """One colour per run, the same on every chart and page."""
     return PALETTE[(int(run_id) - 1) % len(PALETTE)]

@@ -31,15 +31,6 @@ def progress(run: dict, epochs_done: int) -> dict:
                 epochs=total_epochs, step=run["step"], steps_per_epoch=per_epoch)
 
 
-def duration(seconds: float) -> str:
-    """A time span as a person says it: 40 s, 3 min, 1.5 h."""
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def seconds_left(run: dict, fraction: float, now: float) -> float | None:
     """Time to finish a running run, from its pace so far; None before it has a pace."""
     if not run.get("started") or fraction <= 0.02:

@@ -41,10 +41,14 @@ def describe(ck) -> str:
 st.caption(describe(ck) + (f"  \nSide by side: {describe(ck2)}" if ck2 else ""))
 
 
-def read(image, ck=ck) -> tuple[np.ndarray | None, np.ndarray]:
+def read(image) -> tuple[np.ndarray | None, np.ndarray]:
     """What the model sees of an image (None when nothing is drawn) and its ten probabilities."""
     seen = preprocess.to_mnist(image) if image is not None else None
-    return seen, ck.predict_proba(seen[None])[0] if seen is not None else np.zeros(10)
+    return seen, probabilities(ck, seen)
+
+
+def probabilities(ck, seen: np.ndarray | None) -> np.ndarray:
+    return ck.predict_proba(seen[None])[0] if seen is not None else np.zeros(10)
 
 
 def show_steps(image) -> None:
@@ -89,7 +93,7 @@ def pad() -> None:
         st.markdown(f"**{report.as_text(label)}**")
         answer(p, seen)
         st.markdown(f"**{report.as_text(other)}**")
-        answer(read(image, ck2)[1], seen, key="answer2")
+        answer(probabilities(ck2, seen), seen, key="answer2")
         show_steps(image)
 
 

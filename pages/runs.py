@@ -96,7 +96,7 @@ finished = {f"{r['id']}: {r['name']}": r for r in runs if r["checkpoint"] and Pa
 if not finished:
     st.caption("Runs with a checkpoint appear here once they finish.")
     st.stop()
-best = report.best_completed([r for r in runs if f"{r['id']}: {r['name']}" in finished])
+best = report.best_completed(list(finished.values()))
 labels_done = list(finished)
 start = next((k for k, lbl in enumerate(labels_done) if finished[lbl]["id"] == best), 0)
 run = finished[st.selectbox("Run", labels_done, index=start, help="Opens on the completed run with the best test "

@@ -13,7 +13,6 @@ from digitlab.store import Status
 
 ui.routed()
 store = ui.store()
-live_runs = ui.live
 HERE = devices.available()
 
 
@@ -140,7 +139,7 @@ try:
         st.toast(f"Runs {', '.join(map(str, ids))} queued: {', '.join(names)}.", icon=":material/rocket_launch:")
     if launch or compare:
         ui.supervisor().wake()
-        live_runs().refresh()
+        ui.live().refresh()
 except UserError as e:
     ui.show_error(e)
 
@@ -154,7 +153,7 @@ ICONS = {Status.COMPLETED: ":material/check_circle:", Status.FAILED: ":material/
 
 def cancel_run(run_id: int) -> None:
     store.request_cancel(run_id)
-    live_runs().refresh()
+    ui.live().refresh()
 
 
 def show_running(run: dict, snap) -> None:
@@ -165,13 +164,13 @@ def show_running(run: dict, snap) -> None:
     head, cancel = st.columns([5, 1])
     head.progress(done["fraction"], text=f"epoch {done['epoch']}/{done['epochs']} · step {done['step']}/"
                                          f"{done['steps_per_epoch']} · on {run['device'] or '…'} · "
-                                         f"{report.duration(time.time() - run['started'])}"
-                                         + (f" · about {report.duration(left)} left" if left else ""))
+                                         f"{cost.duration((time.time() - run['started']) / 60)}"
+                                         + (f" · about {cost.duration(left / 60)} left" if left else ""))
     if run["cancel_requested"]:
         cancel.write("cancelling…")
     elif ui.may_manage(run):
         cancel.button("Cancel", key=f"cr{run['id']}", type="primary", on_click=cancel_run, args=(run["id"],))
-    curves(run, epochs, lambda kind: live_runs().figure(kind, run["name"], run["id"], snap))
+    curves(run, epochs, lambda kind: ui.live().figure(kind, run["name"], run["id"], snap))
     st.session_state.watched = run["id"]
 
 
@@ -220,7 +219,7 @@ def minutes(run: dict) -> float:
 
 @st.fragment(run_every=2.0)
 def live() -> None:
-    snap = live_runs().snapshot()
+    snap = ui.live().snapshot()
     owner = ui.owner_filter()
     running, queued = snap.running(owner), snap.queued(owner)
     for run in running:
@@ -236,13 +235,13 @@ def live() -> None:
         st.caption("No run in progress. Pick a preset or set the hyperparameters in the sidebar, then launch.")
     if queued:
         order = snap.order  # everyone's: a place in the queue counts the runs of others ahead
-        total = sum(minutes(r) for r in queued)
+        estimated = {r["id"]: minutes(r) for r in queued}
         mine = f" of {len(order)}" if len(order) != len(queued) else ""
-        st.subheader(f"Queue ({len(queued)}{mine}) · about {report.duration(60 * total)} of training")
+        st.subheader(f"Queue ({len(queued)}{mine}) · about {cost.duration(sum(estimated.values()))} of training")
         for run in queued:
             a, b = st.columns([5, 1])
             a.write(f"**{run['id']}** · {report.as_text(run['name'])} · {run['config']['epochs']} epochs · "
-                    f"#{order.index(run['id']) + 1} in the queue · about {report.duration(60 * minutes(run))}")
+                    f"#{order.index(run['id']) + 1} in the queue · about {cost.duration(estimated[run['id']])}")
             if ui.may_manage(run):
                 b.button("Cancel", key=f"cq{run['id']}", on_click=cancel_run, args=(run["id"],))
     done = [r for r in snap.finished(owner) if r["id"] != watched][:5]

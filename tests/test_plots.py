@@ -41,15 +41,13 @@ def test_step_losses_draw_every_average_over_every_raw_trace():
     assert plots.step_losses([("a", steps)], raw=True).data[0].visible is True
 
 
-def test_confusion_and_probabilities():
+def test_confusion_highlights_a_cell_and_every_cell_can_be_clicked():
     cm = np.eye(10, dtype=int) * 5
     cm[3, 5] = 2
     fig = plots.confusion(cm, highlight=(3, 5))
     assert fig.data[0].text[3][5] == 2 and len(fig.layout.shapes) == 1
-    p = np.full(10, 0.02)
-    p[7] = 0.82
-    bar = plots.probabilities(p)
-    assert bar.data[0].marker.color[7] != bar.data[0].marker.color[0]
+    cells = fig.data[1]  # the clickable markers: one a cell, carrying its count
+    assert len(cells.x) == 100 and (cells.y[35], cells.x[35], cells.customdata[35]) == ("3", "5", 2)
 
 
 def test_enlarge_is_crisp():
