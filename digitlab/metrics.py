@@ -73,3 +73,15 @@ def worst_confusion(cm) -> tuple[int, int]:
     mistakes = cm - np.diag(np.diag(cm))
     true, pred = np.unravel_index(mistakes.argmax(), mistakes.shape)
     return int(true), int(pred)
+
+
+DIGITS = [str(k) for k in range(10)]
+
+
+def clicked_cell(points) -> tuple[int, int] | None:
+    """(true, predicted) of the first clicked confusion-matrix cell in a chart selection, or None when it names none."""
+    try:
+        y, x = points[0]["y"], points[0]["x"]
+    except (TypeError, KeyError, IndexError):
+        return None
+    return (int(y), int(x)) if isinstance(y, str) and isinstance(x, str) and y in DIGITS and x in DIGITS else None

@@ -143,10 +143,11 @@ with right:
                  caption=[f"{pred}: {ev['probs'][i, pred]:.0%} · {true}: {ev['probs'][i, true]:.0%}" for i in shown],
                  width=84)
 def pick_cell(run_id: int) -> None:
-    """A click on a confusion-matrix cell chooses that cell's images."""
-    points = st.session_state[f"cm{run_id}"].selection.points
-    if points:
-        st.session_state[f"t{run_id}"], st.session_state[f"p{run_id}"] = int(points[0]["y"]), int(points[0]["x"])
+    """A click on a confusion-matrix cell chooses that cell's images; a selection that names no cell (it comes from
+    the browser, which anyone can script) changes nothing."""
+    cell = metrics.clicked_cell(st.session_state[f"cm{run_id}"].selection.points)
+    if cell is not None:
+        st.session_state[f"t{run_id}"], st.session_state[f"p{run_id}"] = cell
 
 
 with left:

@@ -57,3 +57,12 @@ def test_run_summary_is_the_course_row():
     assert metrics.run_summary(epochs, target=0.99)["first_epoch"] is None
     assert metrics.run_summary(epochs, target=0.97, split="val")["first_epoch"] == 3
     assert metrics.run_summary([])["best_acc"] is None
+
+
+@pytest.mark.parametrize("points, cell", [
+    ([{"x": "5", "y": "3"}], (3, 5)),
+    ([], None), (None, None), ([{"x": "5"}], None), ([{"x": 5, "y": 3}], None), ([{"x": "55", "y": "3"}], None),
+    ([{"x": "-1", "y": "3"}], None), ([{"x": "5", "y": "1e9"}], None), (["5,3"], None), ({"x": "5"}, None),
+])
+def test_a_clicked_cell_is_read_only_when_it_names_one(points, cell):
+    assert metrics.clicked_cell(points) == cell
