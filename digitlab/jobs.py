@@ -91,7 +91,7 @@ def launch_group(store: Store, configs: list[TrainConfig], data_root=None, owner
         these = f", and these {len(checked)} would pass" if len(checked) > 1 else ","
         raise UserError(f"You have {mine} runs waiting or running{these} the limit of {limits.queued_per_person} "
                         "(limits.queued_per_person in the settings): wait for one to finish, or cancel one.")
-    return [store.create(config, owner=owner) for config in checked]
+    return store.create_batch(checked, owner)
 
 
 # --- workers: one process per slot drains the queue; a supervisor keeps the slots filled -------------------

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from digitlab import plots
+from digitlab.report import batch_of
 from digitlab.store import Status, Store
 
 LIVE_POINTS = 500  # per trace on the live step chart: enough to see the trend, cheap to send every tick
@@ -20,7 +21,7 @@ LIVE_POINTS = 500  # per trace on the live step chart: enough to see the trend, 
 class Snapshot:
     runs: list[dict]                       # every run, newest first
     order: list[int]                       # the queue, next first
-    epochs: dict[int, list[dict]]          # per running run
+    epochs: dict[int, list[dict]]          # per running run, and per finished run queued with one
     steps: dict[int, tuple[list, list]]    # per running run: (steps, losses)
     read_at: float = field(default_factory=time.time)
 
@@ -34,6 +35,10 @@ class Snapshot:
     def finished(self, owner: str | None = None) -> list[dict]:
         return [r for r in self.runs if not r["status"].active and _mine(r, owner)]
 
+    def finished_mates(self, run: dict) -> list[dict]:
+        """The runs queued together with run that have finished with epochs to show, oldest first."""
+        return [r for r in batch_of(run, self.runs) if not r["status"].active and self.epochs.get(r["id"])]
+
 
 def _mine(run: dict, owner: str | None) -> bool:
     return owner is None or run["owner"] == owner
@@ -45,6 +50,7 @@ class Live:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._steps: dict[int, tuple[list, list]] = {}
+        self._finished: dict[int, list[dict]] = {}  # epochs of finished runs: they no longer change
         self._figures: dict[tuple, object] = {}
 
     def snapshot(self) -> Snapshot:
@@ -72,13 +78,20 @@ class Live:
             self._steps[run_id] = steps[run_id] = ([*have_steps, *(s["step"] for s in new)],
                                                    [*have_losses, *(s["loss"] for s in new)])
         epochs = {run_id: self.store.epochs(run_id) for run_id in running}
+        mates = {m["id"] for r in runs if r["status"] == Status.RUNNING for m in batch_of(r, runs)
+                 if not m["status"].active}
+        self._finished = {run_id: self._finished.get(run_id) or self.store.epochs(run_id) for run_id in mates}
+        epochs.update(self._finished)
         return Snapshot(runs, self.store.queue_order(), epochs, steps)
 
     def figure(self, kind: str, name: str, run_id: int, snap: Snapshot):
-        """The live figure of one running run: "loss" or "acc" per epoch, or "steps"; built once per new data."""
+        """The live figure of one running run: "loss" or "acc" per epoch, beside the finished runs queued with it,
+        or "steps"; built once per new data."""
         epochs = snap.epochs.get(run_id, [])
         steps, losses = snap.steps.get(run_id, ([], []))
-        key = (kind, run_id, name, len(epochs), len(steps))
+        run = next((r for r in snap.runs if r["id"] == run_id), {"id": run_id})
+        mates = snap.finished_mates(run) if kind != "steps" else []
+        key = (kind, run_id, name, len(epochs), len(steps), tuple(m["id"] for m in mates))
         with self._lock:
             fig = self._figures.get(key)
             if fig is None:
@@ -87,7 +100,9 @@ class Live:
                     fig = plots.step_losses([(name, rows)], window=50, max_points=LIVE_POINTS,
                                             colors=[plots.run_color(run_id)])
                 else:
-                    fig = plots.epoch_curves([(name, epochs)], kind, colors=[plots.run_color(run_id)])
+                    shown = [*mates, {"id": run_id, "name": name}]
+                    fig = plots.epoch_curves([(f"{r['id']}: {r['name']}", snap.epochs.get(r["id"], epochs))
+                                              for r in shown], kind, colors=[plots.run_color(r["id"]) for r in shown])
                 self._figures = {k: v for k, v in self._figures.items() if k[:3] != key[:3]}  # only the newest
                 self._figures[key] = fig
             return fig

@@ -39,16 +39,27 @@ def _colors(runs, colors) -> list[str]:
 
 
 DASH_NOTE = {"train": "dotted", "val": "dashed", "test": "solid"}
-X_AXES = {"epoch": "epoch", "seconds": "seconds of training"}
+X_AXES = {"epoch": "epoch", "step": "step", "seconds": "seconds of training"}
+
+
+def _epoch_x(epochs: list[dict], x: str, steps_per_epoch: int | None) -> list:
+    if x == "seconds":
+        return list(np.cumsum([e["seconds"] for e in epochs]))
+    if x == "step":  # the step at the end of each epoch, where the per-step chart has it
+        return [e["epoch"] * (steps_per_epoch or 0) for e in epochs]
+    return [e["epoch"] for e in epochs]
 
 
 def epoch_curves(runs: list[tuple[str, list[dict]]], metric: str, splits=("train", "val", "test"), *,
-                 colors: list[str] | None = None, x: str = "epoch", log_y: bool = False) -> go.Figure:
+                 colors: list[str] | None = None, x: str = "epoch", log_y: bool = False,
+                 steps_per_epoch: list[int | None] | None = None) -> go.Figure:
     """Per-epoch loss or accuracy of several runs overlaid: one colour a run, one dash a split, one legend entry a
-    run (clicking it shows or hides all its splits); x is the epoch or the seconds of training so far."""
+    run (clicking it shows or hides all its splits); x is the epoch, the step (given each run's steps_per_epoch: runs
+    with other batch sizes take other numbers of steps an epoch) or the seconds of training so far."""
     fig = go.Figure()
-    for (name, epochs), color in zip(runs, _colors(runs, colors)):
-        xs = [e["epoch"] for e in epochs] if x == "epoch" else list(np.cumsum([e["seconds"] for e in epochs]))
+    per_epoch = steps_per_epoch or [None] * len(runs)
+    for (name, epochs), color, spe in zip(runs, _colors(runs, colors), per_epoch):
+        xs = _epoch_x(epochs, x, spe)
         for k, s in enumerate(splits):
             fig.add_trace(go.Scatter(x=xs, y=[e[f"{s}_{metric}"] for e in epochs], mode="lines+markers",
                                      name=as_text(name), legendgroup=as_text(name), showlegend=k == 0,

@@ -72,16 +72,23 @@ def summary_rows(runs: list[tuple[str, list[dict]]], target: float, split: str,
     return rows
 
 
-def default_comparison(runs: list[dict], together: float = 10.0) -> list[int]:
-    """The runs to compare when a person opens the Runs page: the newest group queued together (within `together`
-    seconds, by one person) whose runs all completed, else the three newest completed runs; never a running, failed
-    or cancelled one."""
-    done = sorted((r for r in runs if r["status"] == Status.COMPLETED), key=lambda r: r["created"], reverse=True)
+def default_comparison(runs: list[dict]) -> list[int]:
+    """The runs to compare when a person opens the Runs page: the newest batch queued together (the optimizer
+    comparison, say) whose runs all completed, else the three newest completed runs; never a running, failed or
+    cancelled one."""
+    done = sorted((r for r in runs if r["status"] == Status.COMPLETED), key=lambda r: r["id"], reverse=True)
     for first in done:
-        group = [r for r in runs if r["owner"] == first["owner"] and abs(r["created"] - first["created"]) <= together]
-        if len(group) > 1 and all(r["status"] == Status.COMPLETED for r in group):
-            return [r["id"] for r in sorted(group, key=lambda r: r["id"])]
+        batch = [r for r in runs if first.get("batch") is not None and r.get("batch") == first["batch"]]
+        if len(batch) > 1 and all(r["status"] == Status.COMPLETED for r in batch):
+            return sorted(r["id"] for r in batch)
     return [r["id"] for r in done[:3]]
+
+
+def batch_of(run: dict, runs: list[dict]) -> list[dict]:
+    """The other runs queued together with run (none for a run queued alone), oldest first."""
+    if run.get("batch") is None:
+        return []
+    return sorted((r for r in runs if r.get("batch") == run["batch"] and r["id"] != run["id"]), key=lambda r: r["id"])
 
 
 def best_completed(runs: list[dict]) -> int | None:

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS runs (
     best_epoch INTEGER, best_val_acc REAL, test_acc REAL, train_seconds REAL, num_params INTEGER,
     checkpoint TEXT,
     owner TEXT NOT NULL DEFAULT '',    -- who launched it ('' on a single-user machine)
-    delete_requested INTEGER NOT NULL DEFAULT 0  -- deleted while running: removed once its worker lets go
+    delete_requested INTEGER NOT NULL DEFAULT 0,  -- deleted while running: removed once its worker lets go
+    batch INTEGER                      -- runs queued together (a comparison): the id of the first; NULL alone
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -58,7 +59,8 @@ CREATE TABLE IF NOT EXISTS steps (
     PRIMARY KEY (run_id, step)
 );
 """
-ADDED_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "delete_requested": "INTEGER NOT NULL DEFAULT 0"}
+ADDED_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "delete_requested": "INTEGER NOT NULL DEFAULT 0",
+                 "batch": "INTEGER"}
 
 
 def runs_root(root=None) -> Path:
@@ -139,6 +141,20 @@ class Store:
                              "VALUES (?, ?, ?, ?, ?, ?, ?)", (config.display_name(), json.dumps(config.to_dict()),
                                                               status, now, now if pid else None, pid, owner))
             return cur.lastrowid
+
+    def create_batch(self, configs: list[TrainConfig], owner: str = "") -> list[int]:
+        """Queue runs that belong together, in one transaction: all or none; more than one share a batch, the id
+        of the first, by which the pages know them as one comparison."""
+        now, ids = time.time(), []
+        with self._db() as db:
+            for config in configs:
+                ids.append(db.execute("INSERT INTO runs (name, config, status, created, owner, batch) "
+                                      "VALUES (?, ?, ?, ?, ?, ?)", (config.display_name(), json.dumps(config.to_dict()),
+                                                                    Status.QUEUED, now, owner,
+                                                                    ids[0] if ids else None)).lastrowid)
+            if len(ids) > 1:
+                db.execute("UPDATE runs SET batch=? WHERE id=?", (ids[0], ids[0]))
+        return ids
 
     def claim_next(self, pid: int) -> int | None:
         """Atomically take the next queued run, fairly across owners (see queue_order); None when none waits."""

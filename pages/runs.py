@@ -63,7 +63,8 @@ if chosen:
     png = {"toImageButtonOptions": {"format": "png", "scale": 2, "filename": "digitlab-runs"}}
     a, b = st.columns(2)
     for column, metric in ((a, "loss"), (b, "acc")):
-        column.plotly_chart(plots.epoch_curves(sel, metric, splits or ["test"], colors=colors, x=x, log_y=log_y),
+        column.plotly_chart(plots.epoch_curves(sel, metric, splits or ["test"], colors=colors, x=x, log_y=log_y,
+                                               steps_per_epoch=[r["steps_per_epoch"] for r in picked]),
                             width="stretch", config=png)
     w1, w2 = st.columns([4, 1])
     window = w1.slider("Moving-average window (steps)", 1, 500, 50)

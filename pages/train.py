@@ -166,12 +166,30 @@ def show_running(run: dict, snap) -> None:
                                          f"{done['steps_per_epoch']} · on {run['device'] or '…'} · "
                                          f"{cost.duration((time.time() - run['started']) / 60)}"
                                          + (f" · about {cost.duration(left / 60)} left" if left else ""))
+    mates = report.batch_of(run, snap.runs)
+    if mates:
+        st.caption(batch_line(run, mates, snap, left))
     if run["cancel_requested"]:
         cancel.write("cancelling…")
     elif ui.may_manage(run):
         cancel.button("Cancel", key=f"cr{run['id']}", type="primary", on_click=cancel_run, args=(run["id"],))
     curves(run, epochs, lambda kind: ui.live().figure(kind, run["name"], run["id"], snap))
     st.session_state.watched = run["id"]
+
+
+def batch_line(run: dict, mates: list[dict], snap, left: float | None) -> str:
+    """Where a comparison stands: its finished runs (drawn beside this one) and when the last one should end."""
+    done = [m for m in mates if not m["status"].active]
+    waiting = [m["id"] for m in mates if m["status"] == Status.QUEUED and m["id"] in snap.order]
+    line = f"Queued together with {', '.join(str(m['id']) for m in mates)}: {len(done)} of {len(mates) + 1} finished"
+    if done:
+        line += " (on the charts beside this one)"
+    if left is not None:
+        ahead = snap.order[:snap.order.index(waiting[-1]) + 1] if waiting else []  # the last one waits for these
+        by_id = {r["id"]: r for r in snap.runs}
+        total = left / 60 + sum(minutes(by_id[i]) for i in ahead) / jobs.slot_count()
+        line += f" · all done in about {cost.duration(total)}"
+    return line
 
 
 def curves(run: dict, epochs: list[dict], figure) -> None:

@@ -16,11 +16,15 @@ EPOCH = dict(train_loss=1.0, train_acc=0.5, val_loss=1.1, val_acc=0.6, test_loss
 class CountingStore(Store):
     def __init__(self, root):
         super().__init__(root)
-        self.reads, self.step_reads = 0, []
+        self.reads, self.step_reads, self.epoch_reads = 0, [], []
 
     def runs(self, *statuses, owner=None):
         self.reads += 1
         return super().runs(*statuses, owner=owner)
+
+    def epochs(self, run_id):
+        self.epoch_reads.append(run_id)
+        return super().epochs(run_id)
 
     def steps(self, run_id, after=0):
         self.step_reads.append(after)
@@ -82,3 +86,23 @@ def test_the_live_step_chart_is_capped(running):
     fig = live.figure("steps", "live", rid, live.snapshot())
     assert all(len(t.x) <= LIVE_POINTS for t in fig.data) and fig.data[0].x[-1] == 5002
     assert LIVE_POINTS < plots.MAX_POINTS
+
+
+def test_finished_runs_of_a_comparison_are_drawn_beside_the_running_one(tmp_path):
+    s = CountingStore(tmp_path)
+    sgd, momentum, adam = s.create_batch([TrainConfig(name=n) for n in ("sgd", "momentum", "adam")], owner="ada")
+    for rid in (sgd, momentum):
+        assert s.claim_next(os.getpid()) == rid
+        s.add_epoch(rid, dict(epoch=1, **EPOCH))
+    s.finish(sgd, Status.COMPLETED)
+    live = Live(s, every=0)
+    snap = live.snapshot()
+    assert [r["id"] for r in snap.finished_mates(s.get(momentum))] == [sgd]
+    fig = live.figure("acc", "momentum", momentum, snap)
+    assert [t.name for t in fig.data if t.showlegend] == [f"{sgd}: sgd", f"{momentum}: momentum"]
+    assert {t.line.color for t in fig.data} == {plots.run_color(sgd), plots.run_color(momentum)}
+    live.snapshot()
+    assert s.epoch_reads.count(sgd) == 1 and s.epoch_reads.count(momentum) == 2  # a finished run's: read once
+    s.finish(momentum, Status.COMPLETED)
+    assert live.snapshot().epochs == {} and live._finished == {}  # nothing running: nothing kept
+    assert adam not in live.snapshot().epochs

@@ -26,6 +26,12 @@ def test_epoch_curves_against_seconds_and_on_a_log_scale():
     assert fig.layout.xaxis.title.text == "seconds of training"
 
 
+def test_epoch_curves_against_steps_count_each_runs_own_steps_per_epoch():
+    fig = plots.epoch_curves([("a", epochs(2, 0.9)), ("b", epochs(2, 0.9))], "acc", ("test",), x="step",
+                             steps_per_epoch=[469, 938])  # batch 128 against batch 64
+    assert [list(t.x) for t in fig.data] == [[469, 938], [938, 1876]] and fig.layout.xaxis.title.text == "step"
+
+
 def test_ten_runs_keep_a_readable_plot_area():
     one = plots.epoch_curves([("a", epochs(3, 0.9))], "acc")
     ten = plots.epoch_curves([(f"run {k}", epochs(3, 0.9)) for k in range(10)], "acc")

@@ -86,12 +86,13 @@ def test_reading_is_the_digit_when_sure_and_the_two_likeliest_when_not():
     assert report.reading(edge)["sure"]
 
 
-def test_the_runs_page_compares_the_last_group_queued_together_and_never_a_failed_run():
-    def run(i, created, status=Status.COMPLETED, owner="", acc=0.9):
-        return dict(id=i, created=created, status=status, owner=owner, test_acc=acc)
+def test_the_runs_page_compares_the_last_batch_queued_together_and_never_a_failed_run():
+    def run(i, batch=None, status=Status.COMPLETED, acc=0.9):
+        return dict(id=i, batch=batch, status=status, test_acc=acc)
 
-    runs = [run(1, 0), run(2, 100), run(3, 101), run(4, 102, acc=0.95), run(5, 500, Status.FAILED, acc=None),
-            run(6, 501), run(7, 900, Status.RUNNING, acc=None)]
+    runs = [run(1), run(2, 2), run(3, 2), run(4, 2, acc=0.95), run(5, 5, Status.FAILED, acc=None), run(6, 5),
+            run(7, None, Status.RUNNING, acc=None)]
     assert report.default_comparison(runs) == [2, 3, 4]  # 5 and 6 were queued together, but 5 failed
-    assert report.default_comparison([run(1, 0), run(2, 100, owner="bob"), run(3, 101)]) == [3, 2, 1]
+    assert report.default_comparison([run(1), run(2), run(3)]) == [3, 2, 1]  # no batch: the newest three
+    assert [r["id"] for r in report.batch_of(runs[2], runs)] == [2, 4] and report.batch_of(runs[0], runs) == []
     assert report.best_completed(runs) == 4 and report.best_completed([run(7, 0, Status.RUNNING, acc=None)]) is None

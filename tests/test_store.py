@@ -115,7 +115,18 @@ def test_a_store_from_before_owners_is_upgraded(tmp_path):
                    "test_acc REAL, train_seconds REAL, num_params INTEGER, checkpoint TEXT)")
         db.execute("INSERT INTO runs (name, config, status, created) VALUES ('old', '{}', 'completed', 0)")
     run = Store(tmp_path).runs()[0]
-    assert run["name"] == "old" and run["owner"] == "" and run["delete_requested"] == 0
+    assert run["name"] == "old" and run["owner"] == "" and run["delete_requested"] == 0 and run["batch"] is None
+
+
+def test_runs_queued_together_share_a_batch_and_are_queued_whole(tmp_path):
+    s = Store(tmp_path)
+    alone = s.create(TrainConfig())
+    ids = s.create_batch([TrainConfig(name=f"r{k}") for k in range(3)], owner="ada")
+    assert [s.get(i)["batch"] for i in ids] == [ids[0]] * 3 and s.get(alone)["batch"] is None
+    assert s.get(s.create_batch([TrainConfig()])[0])["batch"] is None  # a batch of one is a run alone
+    with pytest.raises(AttributeError):  # a config that cannot be stored stops the batch before any of it lands
+        s.create_batch([TrainConfig(name="ok"), object()])
+    assert len(s.runs()) == 5
 
 
 def test_an_unusable_runs_folder_is_one_sentence(tmp_path):
