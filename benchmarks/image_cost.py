@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/image_cost.py
 Each case runs in a fresh process (peak memory is that process's, over what importing digitlab costs). Cases: a
-3000x4000 phone photo (JPEG), a 1000x1000 thin-line PNG, a 4000x4000 PNG (at the pixel limit), a 16-bit PNG,
+1200x900 photo of ink on unevenly lit paper, a 3000x4000 phone photo (JPEG), a 1000x1000 thin-line PNG, a 4000x4000 PNG (at the pixel limit), a 16-bit PNG,
 a PNG whose header claims 20000x20000, a 400 MB zip bomb and a 107M-parameter config in checkpoint files.
 Prints figures; asserts nothing.
 """
@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from digitlab.config import TrainConfig
 from testkit.fixtures import png_header_claiming
+from testkit.redraw import photo
 
 CASE = """
 import json, sys, time
@@ -48,6 +49,10 @@ def files(folder: Path) -> dict[str, Path]:
     im = Image.new("L", (1000, 1000), 255)
     ImageDraw.Draw(im).line([(250, 200), (750, 200), (450, 850)], fill=0, width=2)
     im.save(out.setdefault("thin-line PNG 1000x1000", folder / "thin.png"))
+    pen = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(pen).line([(70, 56), (210, 56), (126, 238)], fill=255, width=6)  # a 7 in a pen's width
+    shot = photo(np.asarray(pen), shadow=0.5)
+    Image.fromarray(shot).save(out.setdefault("photo JPEG 1200x900, a shadow", folder / "shadow.jpg"), quality=85)
     big = im.resize((3000, 4000), Image.Resampling.BILINEAR).convert("RGB")
     big.save(out.setdefault("photo JPEG 3000x4000", folder / "photo.jpg"), quality=85)
     im.resize((4000, 4000)).save(out.setdefault("PNG 4000x4000 (the pixel limit)", folder / "limit.png"))

@@ -17,6 +17,8 @@ MIN_INK = 0.0015     # fewer ink pixels than this fraction of the image means "n
 STROKE = 2.5         # MNIST's typical stroke width, in pixels of the 28x28 image
 MAX_SIDE = 1024      # larger images are scaled down first, before any per-pixel work
 WORK_SIDE = 112      # a cropped digit larger than this is scaled down to it before its strokes are normalized
+BACKGROUND = 0.04    # a median brighter than this (ink bright) is no clean background: a photo, say
+MIN_CONTRAST = 0.12  # on such a background, ink stands out from it by at least this much (sensor noise does not)
 
 
 def to_gray(img) -> np.ndarray | None:
@@ -58,6 +60,50 @@ def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width of a binary drawing: twice its area over its boundary length."""
     boundary = (mask & ~ndimage.binary_erosion(mask)).sum()
     return 2.0 * mask.sum() / max(boundary, 1)
+
+
+def _otsu(values: np.ndarray) -> float:
+    """The threshold that best splits values in [0, 1] into two classes (Otsu's method, on a 256-bin histogram)."""
+    counts = np.histogram(values, bins=256, range=(0.0, 1.0))[0].astype(np.float64)
+    centres = (np.arange(256) + 0.5) / 256
+    w0 = np.cumsum(counts)
+    m0 = np.cumsum(counts * centres)
+    w1, total = w0[-1] - w0, m0[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (m0 * w1 - (total - m0) * w0) ** 2 / (w0 * w1)
+    return float(centres[np.nanargmax(np.nan_to_num(between, nan=-1.0))])
+
+
+def uneven(g: np.ndarray) -> bool:
+    """Whether the ink lies on a background that is not clean black: a photo rather than a drawing or a scan.
+
+    A drawing's background is exactly black, however much of it the digit covers; a small image is a digit already
+    cut out."""
+    return max(g.shape) >= 64 and np.median(g) > BACKGROUND and (g < 1 / 255).mean() < 0.25
+
+
+def flatten(g: np.ndarray) -> np.ndarray:
+    """Ink on an uneven background (paper under a lamp, a shadow, a grey board) -> ink on black.
+
+    The background is what a grey opening wider than any stroke leaves of the image (worked out on a copy of at most
+    128 pixels a side, then smoothed and scaled back up); the rest, stretched to full contrast, is ink where it is
+    above an Otsu threshold, and only in the pieces of at least a twentieth of the largest one (so no speck of
+    paper texture widens the crop).
+    """
+    small = shrink(g, 128)
+    k = max(3, max(small.shape) // 5)  # wider than the strokes of a marker
+    bg = ndimage.uniform_filter(ndimage.grey_opening(small, size=(k, k)), size=k)
+    ink = ndimage.uniform_filter(np.clip(g - _resize(bg.astype(np.float32), *g.shape), 0.0, None), size=3)
+    top = float(np.percentile(ink, 99.9))
+    if top < MIN_CONTRAST:  # paper and its noise only: nothing drawn
+        return np.zeros_like(g)
+    ink = np.clip(ink / top, 0.0, 1.0)
+    mask = ink > max(_otsu(ink), INK)
+    labels, n = ndimage.label(mask)
+    if n > 1:
+        sizes = np.bincount(labels.ravel())[1:]
+        mask = np.isin(labels, 1 + np.flatnonzero(sizes >= sizes.max() / 20))
+    return np.where(mask, ink, 0.0).astype(np.float32)
 
 
 def _crop(g: np.ndarray) -> np.ndarray:
@@ -105,9 +151,12 @@ def steps(img: np.ndarray) -> list[tuple[str, np.ndarray]] | None:
     if g is None:
         return None
     g = shrink(g, MAX_SIDE)
+    made = [("gray, ink bright", g)]
+    if uneven(g):
+        g = flatten(g)
+        made.append(("background taken away", g))
     if (g > INK).sum() < max(4, MIN_INK * g.size):
         return None
-    made = [("gray, ink bright", g)]
     crop = _crop(g)
     if max(crop.shape) > WORK_SIDE:
         crop = shrink(crop, WORK_SIDE)

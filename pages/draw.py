@@ -56,7 +56,8 @@ def show_steps(image) -> None:
     if image is None or not st.toggle("Show how the drawing becomes 28×28", key="show_steps"):
         return
     made = preprocess.steps(image) or []
-    for column, (what, img) in zip(st.columns(len(made) or 1), made):
+    columns = [c for _ in range(0, len(made), 3) for c in st.columns(3)]  # three a row: each big enough to see
+    for column, (what, img) in zip(columns, made):
         column.image(plots.enlarge(img, max(1, 84 // max(img.shape))) if max(img.shape) <= 84 else
                      (np.clip(img, 0, 1) * 255).astype(np.uint8), caption=what, width="stretch")
 
@@ -85,6 +86,9 @@ def pad() -> None:
                 except UserError as e:
                     ui.show_error(e)
             seen, p = read(image)
+            if image is not None and seen is None:
+                st.warning("No digit stands out from the background of this picture: photograph one digit, dark "
+                           "on light paper, filling about half of the picture.", icon=":material/image_search:")
     with right:
         if ck2 is None:
             answer(p, seen)

@@ -177,17 +177,22 @@ def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
     page.get_by_text(re.compile(r"(of 3 read as 5|No 3 was read as 5)")).first.wait_for(timeout=20_000)
 
 
-def test_upload_a_dark_on_light_photo_of_a_digit(app, page, tmp_path):
+def test_upload_a_phone_photo_of_a_digit_on_unevenly_lit_paper(app, page, tmp_path):
     x, y = official_test_digits(200)
     i = int(np.flatnonzero(y == 3)[0])
-    photo = 255 - redraw.redraw(x[i], 300, 60, 90, 6, canvas=420)  # dark ink on white paper, off-centre
-    Image.fromarray(photo).convert("RGB").save(tmp_path / "three.jpg")
+    Image.fromarray(redraw.photo(redraw.redraw(x[i], 200, 40, 40, 4), shadow=0.6)).save(tmp_path / "three.jpg")
+    Image.fromarray(redraw.photo(np.zeros((280, 280), np.uint8))).save(tmp_path / "blank.jpg")
     page.goto(app)
     page.get_by_text("Upload an image").click()
     page.locator('input[type="file"]').set_input_files(str(tmp_path / "three.jpg"))
     page.locator(READING).wait_for(timeout=20_000)
     assert page.locator(READING).locator(".headline").inner_text().strip() == "3"
+    page.get_by_text("Show how the drawing becomes 28×28").click()
+    page.get_by_text("background taken away").wait_for(timeout=20_000)
+    page.wait_for_timeout(1500)
     shot(page, "upload")
+    page.locator('input[type="file"]').set_input_files(str(tmp_path / "blank.jpg"))
+    page.get_by_text("No digit stands out from the background").wait_for(timeout=20_000)
 
 
 def test_class_mode_signs_in_before_anything_else(browser, tmp_path):

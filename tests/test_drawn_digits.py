@@ -1,5 +1,7 @@
 """Preprocessing end to end: MNIST test digits re-drawn on a 280x280 canvas are read as well as the originals."""
 
+import io
+
 import numpy as np
 
 from digitlab import checkpoint, preprocess
@@ -40,3 +42,37 @@ def test_naive_resize_is_much_worse_than_mnist_style_preprocessing():
         naive.append(ck.predict_proba(small[None])[0].argmax() == label)
         ours.append(ck.predict_proba(preprocess.to_mnist(d)[None])[0].argmax() == label)
     assert np.mean(ours) > np.mean(naive) + 0.3
+
+
+def _jpeg(pixels) -> io.BytesIO:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=80)
+    buf.seek(0)
+    buf.name = "photo.jpg"
+    return buf
+
+
+def test_phone_photos_of_digits_on_unevenly_lit_paper_are_read_as_well_as_the_originals():
+    """A 1200x900 photo (paper under a lamp, a shadow, noise, JPEG) once gave a grey rectangle as the model input."""
+    ck = checkpoint.load(MLP)
+    x, y = digits(120)
+    original = (ck.predict_proba(x).argmax(1) == y).mean()
+    hits = []
+    for i, img in enumerate(x):
+        shot = redraw.photo(redraw.redraw(img, 200, 40, 40, (0, 2, 4)[i % 3]), seed=i, shadow=(0.3, 0.6)[i % 2])
+        seen = preprocess.to_mnist(preprocess.read_image(_jpeg(255 - shot if i % 5 == 0 else shot)))  # chalk too
+        hits.append(seen is not None and ck.predict_proba(seen[None])[0].argmax() == y[i])
+    assert np.mean(hits) >= original - 0.03
+
+
+def test_a_photo_of_blank_paper_is_nothing_drawn_and_a_clean_drawing_is_left_as_it_was():
+    for seed, noise in ((0, 0.03), (1, 0.08)):
+        blank = redraw.photo(np.zeros((280, 280), np.uint8), seed=seed, noise=noise)
+        assert preprocess.to_mnist(preprocess.read_image(_jpeg(blank))) is None
+    x, _ = digits(1)
+    drawing = redraw.redraw(x[0], 200, 40, 40, 4)
+    assert [what for what, _ in preprocess.steps(drawing)][:2] == ["gray, ink bright", "cropped to the ink"]
+    shot = [what for what, _ in preprocess.steps(redraw.photo(drawing))]
+    assert shot[:3] == ["gray, ink bright", "background taken away", "cropped to the ink"]
