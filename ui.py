@@ -14,6 +14,25 @@ PAGES = Path(__file__).parent / "pages"
 torch.set_num_threads(1)  # one drawing's answer takes ~3 ms on one thread; many sessions share the cores
 _routing = threading.local()  # set while the router runs a page, in the script thread that runs it
 
+# On a narrow screen the sidebar covers the page. Streamlit closes it after a page change only on phones that say
+# so in their user agent; this closes it on any screen narrower than Streamlit's own breakpoint, after a page change
+# or when one of the CLOSING_BUTTONS was pressed (a launch from the sidebar's form), never while a person uses it.
+CLOSING_BUTTONS = ("launch", "compare")  # the Train form's: what the person wants to see next is the page
+_sidebar_closer = st.components.v2.component(
+    "digitlab.sidebar_closer",
+    html="<span hidden></span>",
+    js="""export default function ({ data }) {
+  const seen = window.__digitlabSidebar;
+  window.__digitlabSidebar = data;
+  if (!seen || (seen.page === data.page && seen.close === data.close)) return;
+  if (!window.matchMedia("(max-width: 767.98px)").matches) return;
+  const side = document.querySelector('[data-testid="stSidebar"]');
+  if (side && side.dataset.collapsed === "false") {
+    side.querySelector('[data-testid="stSidebarCollapseButton"] button')?.click();
+  }
+}""",
+)
+
 
 def run_app() -> None:
     """The router: sign-in in class mode, our navigation, then the page the address asks for."""
@@ -37,6 +56,11 @@ def run_app() -> None:
                 st.caption(f"Signed in as **{report.as_text(viewer().name)}** ({viewer().role})")
                 st.button("Sign out", key="sign_out", on_click=lambda: st.session_state.pop("viewer", None))
         supervisor()
+        if any(st.session_state.get(key) for key in CLOSING_BUTTONS):  # pressed in this very run
+            st.session_state.close_sidebar = st.session_state.get("close_sidebar", 0) + 1
+        with st.sidebar:
+            _sidebar_closer(key="sidebar_closer",
+                            data={"page": nav.url_path, "close": st.session_state.get("close_sidebar", 0)})
         nav.run()
     except UserError as e:  # a damaged store, say: one sentence, whatever the page
         show_error(e)

@@ -258,7 +258,8 @@ def live() -> None:
         st.subheader(f"Queue ({len(queued)}{mine}) · about {cost.duration(sum(estimated.values()))} of training")
         for run in queued:
             a, b = st.columns([5, 1])
-            a.write(f"**{run['id']}** · {report.as_text(run['name'])} · {run['config']['epochs']} epochs · "
+            n = run["config"]["epochs"]
+            a.write(f"**{run['id']}** · {report.as_text(run['name'])} · {n} epoch{'s' * (n != 1)} · "
                     f"#{order.index(run['id']) + 1} in the queue · about {cost.duration(estimated[run['id']])}")
             if ui.may_manage(run):
                 b.button("Cancel", key=f"cq{run['id']}", on_click=cancel_run, args=(run["id"],))

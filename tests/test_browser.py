@@ -146,6 +146,25 @@ def test_on_a_phone_the_reading_is_on_the_pad_in_sight(app, browser):
     finally:
         phone.close()
 
+
+def test_on_a_narrow_screen_the_sidebar_closes_after_a_page_change(app, browser):
+    """Whatever the browser says it is: Streamlit itself closes it only for a phone's user agent."""
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    sidebar = phone.locator('[data-testid="stSidebar"]')
+    try:
+        phone.goto(app)
+        phone.get_by_role("heading", name="Draw a digit").wait_for(timeout=30_000)
+        phone.locator('[data-testid="stExpandSidebarButton"]').tap()
+        phone.wait_for_function("document.querySelector('[data-testid=stSidebar]').dataset.collapsed === 'false'")
+        phone.locator('[data-testid="stSidebarNavItems"] a', has_text="Runs").tap()
+        phone.get_by_role("heading", name="Runs").wait_for(timeout=30_000)
+        phone.wait_for_function("document.querySelector('[data-testid=stSidebar]').dataset.collapsed === 'true'")
+        phone.locator('[data-testid="stExpandSidebarButton"]').tap()  # opened again: it stays open while used
+        phone.wait_for_timeout(1500)
+        assert sidebar.get_attribute("data-collapsed") == "false"
+    finally:
+        phone.close()
+
 def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
     """A name that tries Markdown, HTML and links is shown as the text it is, everywhere."""
     page.goto(f"{app}/train")
