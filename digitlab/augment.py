@@ -67,3 +67,17 @@ def augment(x: torch.Tensor, config: TrainConfig, background: float) -> torch.Te
         img = torch.where(which < config.thickness / 2, 0.5 * (img + _dilate(img, 1.0)),
                           torch.where(which > 1 - config.thickness / 2, 0.5 * (img + _dilate(img, -1.0)), img))
     return img.reshape(b, 784)
+
+
+# What each augmentation looks like at a telling strength, for the Data page's previews.
+SHOWN = {"rotate": 15.0, "shear": 15.0, "scale": 0.15, "translate": 3.0, "elastic": 2.0, "thickness": 1.0}
+
+
+def examples(images: torch.Tensor, config: TrainConfig, copies: int = 7, seed: int = 0) -> torch.Tensor:
+    """copies augmented versions of each image (N, 28, 28) in [0, 1]: (N, copies, 28, 28), the same for the same seed,
+    without touching the global random state that training uses."""
+    x = images.float().reshape(len(images), 1, 784).expand(-1, copies, -1).reshape(-1, 784)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        out = augment(x, config, background=0.0)
+    return out.clamp(0, 1).reshape(len(images), copies, 28, 28)

@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from digitlab import UserError, data, plots
+from digitlab import UserError, augment, data, plots
+from digitlab.config import AUGMENT, NAMES, TrainConfig, spec
 
 ui.routed()
 st.title("Data")
@@ -39,6 +40,27 @@ if st.button("Re-sample", icon=":material/casino:"):
 pick = np.random.default_rng(seed).choice(len(mnist.train_x), 32, replace=False)
 st.image([plots.enlarge(mnist.train_x[i].numpy(), 3) for i in pick],
          caption=[f"label {int(mnist.train_y[i])}" for i in pick], width=84)
+
+st.subheader("Augmentations")
+st.caption("What each setting in the Train form's Augmentation section does to a training image: the original, then "
+           "seven random draws at the strength set on the left (the first image of each row is the original). Training draws new ones for every image in every "
+           "epoch, so the network never sees the same digit twice.")
+original = mnist.train_x[pick[0]].float() / 255
+FORMATS = {"rotate": "%.0f°", "shear": "%.0f°", "scale": "±%.2f", "translate": "%.1f px", "elastic": "%.1f px",
+           "thickness": "share %.1f"}
+strength = {}
+for name in [n for n in NAMES if spec(n).group == AUGMENT] + ["together"]:
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    if name == "together":
+        left.markdown("**All of them together**, at the strengths above")
+        config = TrainConfig(**strength)
+    else:
+        s = spec(name)
+        strength[name] = left.slider(s.label, float(s.low), float(s.high), augment.SHOWN[name], step=s.step,
+                                     help=s.help, key=f"aug_{name}", format=FORMATS[name])
+        config = TrainConfig(**{name: strength[name]})
+    copies = augment.examples(original[None], config, seed=seed)[0]
+    right.image([plots.enlarge(img.numpy(), 2) for img in (original, *copies)], width=56)
 
 a, b = st.columns(2)
 with a:

@@ -136,6 +136,11 @@ def test_data_page_checks_and_describes_the_set(app_env):
     norms = at.dataframe[1].value
     assert list(norms["normalization"]) == ["none", "mnist", "symmetric"]
     assert norms["min"][2] >= -1 and norms["max"][2] <= 1
+    strips = [el for el in at.get("image") if len(el.proto.imgs) == 8]  # the original and seven draws
+    assert len(strips) == 7  # one a setting of the Train form's Augmentation section, and all of them together
+    assert [s.label for s in at.slider][:2] == ["Rotation", "Shear"] and at.slider[0].value == 15
+    at.slider[0].set_value(0).run()
+    assert not at.exception
 
 
 def test_data_page_offers_to_prepare_when_nothing_is_there(runs, tmp_path, monkeypatch):

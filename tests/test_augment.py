@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from digitlab import UserError, augment, data
-from digitlab.config import TrainConfig, validate
+from digitlab.config import AUGMENT, NAMES, TrainConfig, spec, validate
 from digitlab.models import CNN, build
 from digitlab.train import train
 
@@ -80,3 +80,16 @@ def test_augmented_epoch_learns(tiny):
     r = train(validate(TrainConfig(hidden=[32], epochs=3, batch_size=32, lr=3e-3, rotate=8, translate=1, scale=0.1,
                                    elastic=1, thickness=0.3, device="cpu")), tiny)
     assert r.epochs[-1]["val_acc"] > 0.8
+
+
+def test_previews_are_the_same_for_a_seed_and_leave_trainings_random_state_alone():
+    x = torch.rand(2, 28, 28)
+    torch.manual_seed(5)
+    expected_next = torch.rand(3)
+    torch.manual_seed(5)
+    a = augment.examples(x, TrainConfig(rotate=15), copies=7, seed=1)
+    assert torch.equal(torch.rand(3), expected_next)  # as if no preview had been drawn
+    assert a.shape == (2, 7, 28, 28) and torch.equal(a, augment.examples(x, TrainConfig(rotate=15), seed=1))
+    assert not torch.equal(a, augment.examples(x, TrainConfig(rotate=15), seed=2))
+    assert torch.allclose(augment.examples(x, TrainConfig(), copies=3)[:, 0], x, atol=1e-5)
+    assert set(augment.SHOWN) == {n for n in NAMES if spec(n).group == AUGMENT}  # a preview for every setting
