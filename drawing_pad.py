@@ -70,10 +70,11 @@ def decode(sent) -> np.ndarray:
     return preprocess.read_image(file)
 
 
-def answer(probs, seen: np.ndarray | None, key: str = "answer") -> None:
-    """Show the model's reading of seen (a 28x28 image in [0, 1], or None before anything is drawn)."""
+def answer(probs, seen: np.ndarray | None, digits: int = 1, key: str = "answer") -> None:
+    """Show the model's reading of seen (a 28x28 image in [0, 1], or None before anything is drawn), made of a drawing
+    that holds `digits` digits side by side."""
     probs = [round(float(v), 4) for v in probs]
-    data = {"probs": probs, "seen": None, **report.reading(probs)}
+    data = {"probs": probs, "seen": None, **report.reading(probs, digits)}
     if seen is not None:
         data["seen"] = (np.clip(seen, 0, 1) * 255).astype(np.uint8).ravel().tolist()
     _answer(key=key, data=data)

@@ -111,6 +111,26 @@ def _crop(g: np.ndarray) -> np.ndarray:
     return g[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
+def side_by_side(crop: np.ndarray) -> int:
+    """How many digits stand side by side in a drawing cropped to its ink: pieces of ink whose columns do not overlap
+    (a gap of at least 4% of the width between them), each with at least a sixth of the ink. A 5 whose bar does not
+    touch it, or a 4 drawn in two strokes, is one digit: its pieces overlap in columns."""
+    mask = crop > INK
+    labels, n = ndimage.label(mask)
+    if n < 2:
+        return 1
+    sizes = np.bincount(labels.ravel())[1:]
+    spans = sorted((int(c.start), int(c.stop), int(sizes[k])) for k, (_, c) in enumerate(ndimage.find_objects(labels))
+                   if sizes[k] >= 0.05 * sizes.sum())
+    gap, total, groups = 0.04 * crop.shape[1], sizes.sum(), []
+    for start, stop, ink in spans:
+        if groups and start < groups[-1][1] + gap:
+            groups[-1] = [groups[-1][0], max(groups[-1][1], stop), groups[-1][2] + ink]
+        else:
+            groups.append([start, stop, ink])
+    return max(1, sum(ink >= total / 6 for _, _, ink in groups))
+
+
 def normalize_stroke(crop: np.ndarray) -> np.ndarray:
     """Thicken or thin the strokes of a large drawing so that, scaled into 20x20, they are about MNIST's width."""
     scale = 20.0 / max(crop.shape)

@@ -41,21 +41,23 @@ def describe(ck) -> str:
 st.caption(describe(ck) + (f"  \nSide by side: {describe(ck2)}" if ck2 else ""))
 
 
-def read(image) -> tuple[np.ndarray | None, np.ndarray]:
-    """What the model sees of an image (None when nothing is drawn) and its ten probabilities."""
-    seen = preprocess.to_mnist(image) if image is not None else None
-    return seen, probabilities(ck, seen)
+def read(image) -> tuple[list, np.ndarray | None, np.ndarray, int]:
+    """How the image became 28x28 (preprocess.steps; empty when nothing is drawn), what the model sees of it (None
+    when nothing is drawn), its ten probabilities, and how many digits stand side by side in it."""
+    made = (preprocess.steps(image) if image is not None else None) or []
+    seen = made[-1][1] if made else None
+    digits = preprocess.side_by_side(dict(made)["cropped to the ink"]) if made else 1
+    return made, seen, probabilities(ck, seen), digits
 
 
 def probabilities(ck, seen: np.ndarray | None) -> np.ndarray:
     return ck.predict_proba(seen[None])[0] if seen is not None else np.zeros(10)
 
 
-def show_steps(image) -> None:
+def show_steps(made: list) -> None:
     """How the drawing became the 28x28 image, on demand."""
-    if image is None or not st.toggle("Show how the drawing becomes 28×28", key="show_steps"):
+    if not made or not st.toggle("Show how the drawing becomes 28×28", key="show_steps"):
         return
-    made = preprocess.steps(image) or []
     columns = [c for _ in range(0, len(made), 3) for c in st.columns(3)]  # three a row: each big enough to see
     for column, (what, img) in zip(columns, made):
         column.image(plots.enlarge(img, max(1, 84 // max(img.shape))) if max(img.shape) <= 84 else
@@ -75,8 +77,8 @@ def pad() -> None:
                 image = drawing()
             except UserError as e:
                 ui.show_error(e)
-            seen, p = read(image)
-            drawing_pad(width, report.reading(p) if seen is not None else None)
+            made, seen, p, digits = read(image)
+            drawing_pad(width, report.reading(p, digits) if seen is not None else None)
         else:
             up = st.file_uploader("A PNG or JPEG of one digit, any size, dark on light or light on dark",
                                   type=["png", "jpg", "jpeg"])
@@ -85,20 +87,20 @@ def pad() -> None:
                     image = preprocess.read_image(up)
                 except UserError as e:
                     ui.show_error(e)
-            seen, p = read(image)
+            made, seen, p, digits = read(image)
             if image is not None and seen is None:
                 st.warning("No digit stands out from the background of this picture: photograph one digit, dark "
                            "on light paper, filling about half of the picture.", icon=":material/image_search:")
     with right:
         if ck2 is None:
-            answer(p, seen)
-            show_steps(image)
+            answer(p, seen, digits)
+            show_steps(made)
             return
         st.markdown(f"**{report.as_text(label)}**")
-        answer(p, seen)
+        answer(p, seen, digits)
         st.markdown(f"**{report.as_text(other)}**")
-        answer(probabilities(ck2, seen), seen, key="answer2")
-        show_steps(image)
+        answer(probabilities(ck2, seen), seen, digits, key="answer2")
+        show_steps(made)
 
 
 pad()

@@ -104,6 +104,11 @@ def test_draw_a_seven_and_read_the_prediction(app, page):
         page.wait_for_timeout(250)
     assert [both.nth(k).locator(".headline").inner_text() for k in range(2)] == ["7", "7"]
     shot(page, "draw-two-models")
+    page.get_by_role("button", name="Clear").click()
+    stroke(page, canvas, [(60, 60), (60, 220)])  # a 1, then another far to its right: "11"
+    stroke(page, canvas, [(220, 60), (220, 220)])
+    page.get_by_text("2 digits side by side").first.wait_for(timeout=15_000)
+    assert page.locator(".badge").inner_text() == "one digit?"
 
 
 def test_no_stroke_is_lost_after_clear_and_undo_takes_back_one(app, page):

@@ -76,3 +76,19 @@ def test_a_photo_of_blank_paper_is_nothing_drawn_and_a_clean_drawing_is_left_as_
     assert [what for what, _ in preprocess.steps(drawing)][:2] == ["gray, ink bright", "cropped to the ink"]
     shot = [what for what, _ in preprocess.steps(redraw.photo(drawing))]
     assert shot[:3] == ["gray, ink bright", "background taken away", "cropped to the ink"]
+
+
+def test_two_digits_side_by_side_are_told_apart_from_one_digit_in_several_strokes():
+    x, _ = digits(60)
+    for k in range(30):
+        pair = np.maximum(redraw.redraw(x[k], 110, 80, 10, 2), redraw.redraw(x[k + 30], 110, 80, 150, 2))
+        assert preprocess.side_by_side(dict(preprocess.steps(pair))["cropped to the ink"]) == 2
+    for v, _, drawing in redraw.redraw_set(x, seed=2):  # every style of redrawn single digit
+        assert preprocess.side_by_side(dict(preprocess.steps(drawing))["cropped to the ink"]) == 1, v
+    five = np.zeros((280, 280), np.uint8)  # a 5 whose bar does not touch its body: one digit
+    five[60:70, 100:200] = 255
+    five[80:150, 95:105] = 255
+    five[145:155, 95:180] = 255
+    five[150:230, 175:185] = 255
+    five[225:235, 90:180] = 255
+    assert preprocess.side_by_side(dict(preprocess.steps(five))["cropped to the ink"]) == 1

@@ -84,6 +84,8 @@ def test_reading_is_the_digit_when_sure_and_the_two_likeliest_when_not():
     edge = [0.0] * 10
     edge[2], edge[3] = report.SURE, 1 - report.SURE
     assert report.reading(edge)["sure"]
+    pair = report.reading(p, digits=2)  # two digits side by side: no answer looks confident
+    assert not pair["sure"] and pair["headline"] == "one digit?" and "2 digits side by side" in pair["detail"]
 
 
 def test_the_runs_page_compares_the_last_batch_queued_together_and_never_a_failed_run():
