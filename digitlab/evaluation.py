@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from digitlab import metrics
+from digitlab import UserError, metrics
 from digitlab.checkpoint import Checkpoint
 from digitlab.data import MNIST
 
@@ -15,8 +15,17 @@ def predict(ck: Checkpoint, images: torch.Tensor, batch: int = 8192) -> np.ndarr
 
 def evaluate_checkpoint(ck: Checkpoint, mnist: MNIST) -> dict:
     """Accuracy, loss, per-class metrics and the confusion matrix of a checkpoint on the official test set."""
-    probs = predict(ck, mnist.test_x)
-    y_true = mnist.test_y.numpy()
+    return evaluate(ck, mnist.test_x, mnist.test_y.numpy())
+
+
+def evaluate(ck: Checkpoint, images, labels) -> dict:
+    """Accuracy, loss, per-class metrics and the confusion matrix of a checkpoint on uint8 images (N, 28, 28) and
+    their labels: the test set, or My digits."""
+    if len(images) == 0:
+        raise UserError("There are no digits to score on: save some on the Draw page first.")
+    images = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images, np.uint8))
+    probs = predict(ck, images)
+    y_true = np.asarray(labels, np.int64)
     y_pred = probs.argmax(1)
     loss = float(-np.log(np.clip(probs[np.arange(len(y_true)), y_true], 1e-12, None)).mean())
     per_class = metrics.per_class(y_true, y_pred)

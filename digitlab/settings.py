@@ -24,6 +24,8 @@ class Limits:
     upload_mb: float = 8.0             # bytes of one image (upload or predict)
     image_pixels: int = 16_000_000     # width x height of one image, checked before it is decoded
     checkpoint_mb: float = 200.0       # bytes of one checkpoint file, and of what it holds unpacked
+    digits_per_person: int = 2000      # drawings one person may keep in My digits
+    digits_zip_mb: float = 16.0        # bytes of one My digits zip to import (also server.maxUploadSize)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class Settings:
 SECTIONS = {"limits": Limits, "workers": Workers, "classroom": Classroom}
 BOUNDS = {"max_params": (1_000, 10**10), "max_memory_mb": (64, 10**7), "max_steps": (1, 10**9),
           "max_run_minutes": (0.1, 10**6), "queued_per_person": (1, 10_000), "upload_mb": (0.01, 1_000),
-          "image_pixels": (784, 10**9), "checkpoint_mb": (0.01, 100_000), "cpu_slots": (1, 64),
+          "image_pixels": (784, 10**9), "checkpoint_mb": (0.01, 100_000),
+          "digits_per_person": (1, 1_000_000), "digits_zip_mb": (0.01, 10_000), "cpu_slots": (1, 64),
           "gpu_slots": (1, 64)}
 
 
