@@ -2,7 +2,7 @@
 // remounted, so no stroke is lost; after each stroke it sends one small PNG (or null when empty) to Python, whose
 // reading comes back in data.reading and is shown on the pad itself, where the eyes are (on a phone the full
 // answer is below the pad, out of sight).
-export default function ({ parentElement, data, setStateValue }) {
+export default function ({ parentElement, data, setStateValue, setTriggerValue }) {
   const root = parentElement;
   const pad = root.__pad || (root.__pad = { strokes: [], current: null });
   const canvas = root.querySelector("canvas");
@@ -33,11 +33,14 @@ export default function ({ parentElement, data, setStateValue }) {
     root.querySelector(".undo").disabled = root.querySelector(".clear").disabled = pad.strokes.length === 0;
   };
   const badge = root.querySelector(".badge");
+  const saving = root.querySelector(".save");
   const show = (reading) => {
     badge.hidden = !reading;
+    saving.hidden = !(reading && data.saving);
     if (reading) {
       badge.textContent = reading.short;
       badge.classList.toggle("unsure", !reading.sure);
+      saving.querySelectorAll("button").forEach((b) => b.classList.toggle("guess", +b.dataset.digit === reading.digit));
     }
   };
   const send = () => setStateValue("image", pad.strokes.length ? canvas.toDataURL("image/png") : null);
@@ -65,7 +68,24 @@ export default function ({ parentElement, data, setStateValue }) {
     send();
   };
   root.querySelector(".undo").onclick = () => { pad.strokes.pop(); paint(); send(); };
-  root.querySelector(".clear").onclick = () => { pad.strokes = []; show(null); paint(); send(); };
+  const clear = () => { pad.strokes = []; show(null); paint(); send(); };
+  root.querySelector(".clear").onclick = clear;
+  // Save to My digits: the drawing goes with its label, and the pad is ready for the next one.
+  pad.save = (label) => {
+    if (!data.saving || !pad.strokes.length) return;
+    setTriggerValue("save", { label, image: canvas.toDataURL("image/png") });
+    clear();
+  };
+  saving.querySelectorAll("button").forEach((b) => { b.onclick = () => pad.save(+b.dataset.digit); });
+  if (!root.__keys) {  // once per pad: a digit key saves, unless the person is typing somewhere
+    root.__keys = true;
+    document.addEventListener("keydown", (e) => {
+      const typing = e.target.closest && e.target.closest("input, textarea, select, [contenteditable]");
+      if (/^[0-9]$/.test(e.key) && !typing && !e.ctrlKey && !e.metaKey && !e.altKey && root.isConnected) {
+        pad.save(+e.key);
+      }
+    });
+  }
   show(pad.strokes.length ? data.reading : null);
   paint();
 }

@@ -23,7 +23,10 @@ _pad = st.components.v2.component(
     html=f'<div class="pad"><div class="board"><canvas width="{SIDE}" height="{SIDE}" aria-label="Drawing pad"></canvas>'
          '<div class="badge" aria-hidden="true" hidden></div></div>'
          '<div class="buttons"><button class="undo" title="Take back the last stroke">↶ Undo</button>'
-         '<button class="clear" title="Start again">Clear</button></div></div>',
+         '<button class="clear" title="Start again">Clear</button></div>'
+         '<div class="save" hidden><span class="what">Save to My digits as</span><div class="digits">'
+         + "".join(f'<button data-digit="{k}" title="Save as {k} (or press {k})">{k}</button>' for k in range(10))
+         + '</div><span class="keys">or press the digit key</span></div></div>',
     css=(_HERE / "drawing_pad.css").read_text(),
     js=(_HERE / "drawing_pad.js").read_text(),
 )
@@ -52,20 +55,35 @@ def drawing(key: str = "pad") -> np.ndarray | None:
     return None if sent is None else decode(sent)
 
 
-def drawing_pad(stroke_width: int, reading: dict | None = None, key: str = "pad") -> None:
-    """The pad, showing reading (report.reading of what it sent last) in its corner."""
-    _pad(key=key, data={"width": stroke_width, "reading": reading}, on_image_change=lambda: None)
+def drawing_pad(stroke_width: int, reading: dict | None = None, key: str = "pad", on_save=None) -> None:
+    """The pad, showing reading (report.reading of what it sent last) in its corner. With on_save, it offers to save
+    the drawing with a label (a button per digit, the reading's digit marked, or a digit key): on_save(label, sent)
+    is called with what the pad sent (png() reads it), before the page runs again, and the pad starts empty."""
+    callbacks = {"on_save_change": (lambda: _saved(key, on_save))} if on_save else {}
+    _pad(key=key, data={"width": stroke_width, "reading": reading, "saving": on_save is not None},
+         on_image_change=lambda: None, **callbacks)
+
+
+def _saved(key: str, on_save) -> None:
+    sent = st.session_state[key].get("save")
+    if not isinstance(sent, dict):
+        return
+    on_save(sent.get("label"), sent.get("image"))
+
+
+def png(sent) -> bytes:
+    """The PNG bytes the pad sent as a data URL; anything else is one sentence."""
+    if not isinstance(sent, str) or len(sent) > MAX_CHARS or not sent.startswith(PREFIX):
+        raise UserError("The drawing did not arrive as a PNG from the pad: press Clear and draw again.")
+    try:
+        return base64.b64decode(sent[len(PREFIX):], validate=True)
+    except (binascii.Error, ValueError):
+        raise UserError("The drawing arrived damaged: press Clear and draw again.") from None
 
 
 def decode(sent) -> np.ndarray:
     """The PNG the pad sent as an array; anything else is one sentence."""
-    if not isinstance(sent, str) or len(sent) > MAX_CHARS or not sent.startswith(PREFIX):
-        raise UserError("The drawing did not arrive as a PNG from the pad: press Clear and draw again.")
-    try:
-        png = base64.b64decode(sent[len(PREFIX):], validate=True)
-    except (binascii.Error, ValueError):
-        raise UserError("The drawing arrived damaged: press Clear and draw again.") from None
-    file = io.BytesIO(png)
+    file = io.BytesIO(png(sent))
     file.name = "The drawing"
     return preprocess.read_image(file)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from digitlab import UserError, checkpoint, data, jobs, report, roster, settings
+from digitlab import UserError, checkpoint, data, evaluation, handwriting, jobs, report, roster, settings
 from digitlab.live import Live
 from digitlab.store import Store, runs_root
 
@@ -47,6 +47,7 @@ def run_app() -> None:
         pages = [st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
                  st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
                  st.Page(PAGES / "runs.py", title="Runs", icon=":material/monitoring:"),
+                 st.Page(PAGES / "digits.py", title="My digits", icon=":material/gesture:"),
                  st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:")]
         if class_mode() and viewer().teacher:
             pages.append(st.Page(PAGES / "classroom.py", title="Class", icon=":material/groups:"))
@@ -192,3 +193,30 @@ def models() -> dict[str, str]:
 
 def show_error(e: UserError) -> None:
     st.error(report.as_text(str(e)), icon=":material/error:")  # it may quote what a person typed
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _digits(root: str, owner: str | None, version: int) -> tuple:
+    rows = _store(root).digits(owner)
+    return (*handwriting.arrays(rows), [r["id"] for r in rows])
+
+
+def my_digits(pooled: bool = False) -> tuple:
+    """(images (N, 28, 28) uint8, labels, ids) of the viewer's saved digits, or of the whole class's when pooled."""
+    return _digits(str(runs_root()), None if pooled else viewer().name, store().digits_version())
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _digits_report(path: str, mtime: float, root: str, owner: str | None, version: int) -> dict:
+    x, y, _ = _digits(root, owner, version)
+    return evaluation.evaluate(_checkpoint(path, mtime), x, y)
+
+
+def digits_report(path, pooled: bool = False) -> dict | None:
+    """evaluation.evaluate of a checkpoint on the viewer's saved digits (the class's when pooled); None without any."""
+    x, _, _ = my_digits(pooled)
+    if len(x) == 0:
+        return None
+    p = Path(path)
+    return _digits_report(str(p), p.stat().st_mtime if p.exists() else 0.0, str(runs_root()),
+                          None if pooled else viewer().name, store().digits_version())

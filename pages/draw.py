@@ -4,8 +4,8 @@ import numpy as np
 import streamlit as st
 
 import ui
-from digitlab import UserError, plots, preprocess, report
-from drawing_pad import answer, drawing, drawing_pad
+from digitlab import UserError, handwriting, plots, preprocess, report
+from drawing_pad import answer, drawing, drawing_pad, png
 
 ui.routed()
 
@@ -27,10 +27,12 @@ except UserError as e:
     st.stop()
 
 
-def describe(ck) -> str:
+def describe(ck, path: str) -> str:
     acc = ck.metrics.get("test_acc")
+    mine = ui.digits_report(path)
     text = (f"{report.as_text(ck.config.display_name())} · {ck.num_params:,} parameters"
-            + (f" · {acc:.2%} on the MNIST test set" if isinstance(acc, float) else ""))
+            + (f" · {acc:.2%} on the MNIST test set" if isinstance(acc, float) else "")
+            + (f" · {mine['test_acc']:.1%} on your {len(mine['y_true'])} saved digits" if mine else ""))
     smoothing = ck.config.label_smoothing
     if smoothing:  # a confident answer then tops out below 100%, by design
         text += (f" · trained with label smoothing {smoothing:g}, so even a perfect 7 gets about "
@@ -38,7 +40,7 @@ def describe(ck) -> str:
     return text
 
 
-st.caption(describe(ck) + (f"  \nSide by side: {describe(ck2)}" if ck2 else ""))
+st.caption(describe(ck, models[label]) + (f"  \nSide by side: {describe(ck2, models[other])}" if ck2 else ""))
 
 
 def read(image) -> tuple[list, np.ndarray | None, np.ndarray, int]:
@@ -64,6 +66,16 @@ def show_steps(made: list) -> None:
                      (np.clip(img, 0, 1) * 255).astype(np.uint8), caption=what, width="stretch")
 
 
+def save(label, sent) -> None:
+    """The pad's Save: the drawing and its label go to My digits."""
+    try:
+        handwriting.save(ui.store(), png(sent), label, owner=ui.viewer().name)
+        n = len(ui.store().digits(ui.viewer().name, images=False))
+        st.toast(f"Saved as {int(label)}: {n} digit{'s' * (n != 1)} in My digits.", icon=":material/save:")
+    except UserError as e:
+        st.session_state.save_error = str(e)
+
+
 @st.fragment
 def pad() -> None:
     """Canvas and answer rerun alone on each stroke: the rest of the page stays put."""
@@ -78,7 +90,9 @@ def pad() -> None:
             except UserError as e:
                 ui.show_error(e)
             made, seen, p, digits = read(image)
-            drawing_pad(width, report.reading(p, digits) if seen is not None else None)
+            drawing_pad(width, report.reading(p, digits) if seen is not None else None, on_save=save)
+            if "save_error" in st.session_state:
+                ui.show_error(UserError(st.session_state.pop("save_error")))
         else:
             up = st.file_uploader("A PNG or JPEG of one digit, any size, dark on light or light on dark",
                                   type=["png", "jpg", "jpeg"])

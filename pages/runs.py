@@ -26,10 +26,16 @@ if not runs:
     st.stop()
 
 table = pd.DataFrame([report.run_row(r) for r in runs])
-table[["best val acc", "test acc"]] = table[["best val acc", "test acc"]] * 100
+have_digits = len(ui.my_digits()[0]) > 0
+if have_digits:  # the MNIST-versus-you gap, beside the test accuracy
+    scored = [ui.digits_report(r["checkpoint"]) if r["checkpoint"] and Path(r["checkpoint"]).exists() else None
+              for r in runs]
+    table.insert(int(table.columns.get_loc("test acc")) + 1, "your digits acc",
+                 [s["test_acc"] if s else None for s in scored])
+percent = [c for c in ("best val acc", "test acc", "your digits acc") if c in table.columns]
+table[percent] = table[percent] * 100
 st.dataframe(table if ui.class_mode() else table.drop(columns="owner"), hide_index=True, width="stretch",
-             column_config={"best val acc": st.column_config.NumberColumn(format="%.2f%%"),
-                            "test acc": st.column_config.NumberColumn(format="%.2f%%"),
+             column_config={**{k: st.column_config.NumberColumn(format="%.2f%%") for k in percent},
                             "lr": st.column_config.NumberColumn(format="%g")})
 
 manageable = {r["id"]: r for r in runs if ui.may_manage(r)}
@@ -112,20 +118,27 @@ def cached_report(path: str, mtime: float) -> dict:
     return evaluation.evaluate_checkpoint(ui.model(path), ui.dataset())
 
 
+on = st.segmented_control("Scored on", ["MNIST test set", "My digits"], default="MNIST test set", key="scored_on",
+                          help="My digits: the digits you saved on the Draw page.") if have_digits else None
 try:
-    ev = cached_report(run["checkpoint"], Path(run["checkpoint"]).stat().st_mtime)
+    if on == "My digits":
+        ev = ui.digits_report(run["checkpoint"])
+        images = ui.my_digits()[0]
+    else:
+        ev = cached_report(run["checkpoint"], Path(run["checkpoint"]).stat().st_mtime)
+        images = mnist.test_x.numpy()
 except UserError as e:
     ui.show_error(e)
     st.stop()
 m = st.columns(4)
-m[0].metric("Test accuracy", f"{ev['test_acc']:.2%}")
-m[1].metric("Test loss", f"{ev['test_loss']:.4f}")
+m[0].metric("Accuracy", f"{ev['test_acc']:.2%}")
+m[1].metric("Loss", f"{ev['test_loss']:.4f}")
 m[2].metric("Macro F1", f"{ev['macro_f1']:.4f}")
 m[3].metric("Parameters", f"{ev['num_params']:,}")
 
 left, right = st.columns([3, 2], gap="large")
 with right:
-    st.markdown("**Misclassified test images**")
+    st.markdown(f"**Misclassified: {on or 'MNIST test set'}**")
     worst_true, worst_pred = metrics.worst_confusion(ev["confusion"])
     st.session_state.setdefault(f"t{run['id']}", worst_true)  # the most common mistake, until a cell is clicked
     st.session_state.setdefault(f"p{run['id']}", worst_pred)
@@ -139,8 +152,8 @@ with right:
         st.caption(f"No {true} was read as {pred}.")
     else:
         shown = idx[:24]
-        st.caption(f"{len(idx)} test images of {true} read as {pred}" + (", the first 24:" if len(idx) > 24 else ":"))
-        st.image([plots.enlarge(mnist.test_x[i].numpy(), 3) for i in shown],
+        st.caption(f"{len(idx)} images of {true} read as {pred}" + (", the first 24:" if len(idx) > 24 else ":"))
+        st.image([plots.enlarge(images[i], 3) for i in shown],
                  caption=[f"{pred}: {ev['probs'][i, pred]:.0%} · {true}: {ev['probs'][i, true]:.0%}" for i in shown],
                  width=84)
 def pick_cell(run_id: int) -> None:
@@ -156,14 +169,14 @@ with left:
                     on_select=lambda: pick_cell(run["id"]), selection_mode="points")
     st.caption("Click a cell to see its images.")
 
-st.markdown("**Per-class precision, recall and F1 (test set)**")
+st.markdown(f"**Per-class precision, recall and F1 ({on or 'MNIST test set'})**")
 st.dataframe(pd.DataFrame(ev["per_class"]), hide_index=True, width="stretch", height=12 * 35 + 3,
              column_config={k: st.column_config.NumberColumn(format="%.4f") for k in ("precision", "recall", "f1")})
 
-st.markdown("**Sample test predictions**")
+st.markdown("**Sample predictions**")
 rng = np.random.default_rng(st.session_state.get(f"sample{run['id']}", 0))
-pick = rng.choice(len(ev["y_true"]), 16, replace=False)
-st.image([plots.enlarge(mnist.test_x[i].numpy(), 3) for i in pick],
+pick = rng.choice(len(ev["y_true"]), min(16, len(ev["y_true"])), replace=False)
+st.image([plots.enlarge(images[i], 3) for i in pick],
          caption=[("✓" if ev["y_pred"][i] == ev["y_true"][i] else "✗") + f" Pred {ev['y_pred'][i]} / True {ev['y_true'][i]}"
                   for i in pick], width=84)
 if st.button("Other samples"):

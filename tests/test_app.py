@@ -4,6 +4,7 @@ import json
 import threading
 import time
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -101,7 +102,7 @@ def test_a_launched_run_is_trained_by_the_supervisor_and_shown(app_env):
 def test_runs_page_shows_a_completed_run_in_depth(store_with_run):
     at = open_page("runs")
     assert at.multiselect(key="compare_runs").value == ["1: smoke"]
-    assert [m.label for m in at.metric] == ["Test accuracy", "Test loss", "Macro F1", "Parameters"]
+    assert [m.label for m in at.metric] == ["Accuracy", "Loss", "Macro F1", "Parameters"]
     assert float(at.metric[0].value.rstrip("%")) > 50
     summary = at.dataframe[1].value
     assert list(summary["run"]) == ["1: smoke"] and summary["at epoch"][0] in (1, 2)
@@ -122,7 +123,7 @@ def test_rendering_a_page_never_writes_to_the_store(store_with_run, monkeypatch)
             writers.append((_name, threading.current_thread().name))
             return _real(self, *args, **kwargs)
         monkeypatch.setattr(Store, name, spy)
-    for page in ("runs", "train", "draw", "data"):
+    for page in ("runs", "train", "draw", "digits", "data"):
         open_page(page)
     by_pages = [(name, thread) for name, thread in writers if not thread.startswith("digitlab-supervisor")]
     assert by_pages == []  # reaping dead workers is the supervisor's job, in its own thread
@@ -252,3 +253,44 @@ def test_one_click_queues_a_course_experiment_whole(app_env):
     at.button(key="compare").click().run()
     assert not at.error
     assert sorted(r["name"] for r in Store(app_env).runs()) == ["trial-100-50", "trial-30-5"]
+
+
+def save_digits(root, labels, owner=""):
+    from digitlab import handwriting
+    from testkit import redraw
+    from testkit.fixtures import official_test_digits
+
+    x, y = official_test_digits(200)
+    store = Store(root)
+    for label in labels:
+        i = int(np.flatnonzero(y == label)[0])
+        handwriting.save(store, handwriting.image_png(redraw.redraw(x[i], 170, 50, 50, 2)), label, owner)
+    return store
+
+
+def test_my_digits_scores_every_model_and_relabels_and_deletes(store_with_run):
+    store = save_digits(store_with_run.root, [0, 1, 2, 3, 7])
+    at = open_page("digits")
+    scores = at.dataframe[0].value
+    assert list(scores["model"])[:2] == ["mlp-default (shipped)", "cnn-default (shipped)"]
+    assert scores["your digits acc"][0] >= 80 and scores["MNIST test acc"][0] > 99  # percentages
+    assert len(scores) == 3  # the two shipped models and the run with a checkpoint
+    assert "Draw a few more of 0, 1, 2" in at.caption[1].value
+    assert list(at.dataframe[1].value["label"]) == [0, 1, 2, 3, 7]  # the relabel table
+    ids = [r["id"] for r in store.digits(images=False)]
+    at.session_state["digit_edits"] = {"edited_rows": {0: {"label": 6}, 4: {"delete": True}}, "added_rows": [],
+                                       "deleted_rows": []}
+    at.run()
+    at.button(key="apply_digits").click().run()
+    assert not at.exception
+    rows = {r["id"]: r["label"] for r in store.digits(images=False)}
+    assert rows == {ids[0]: 6, ids[1]: 1, ids[2]: 2, ids[3]: 3}
+    runs = open_page("runs")
+    assert "your digits acc" in runs.dataframe[0].value.columns
+    runs.segmented_control(key="scored_on").set_value("My digits").run()
+    assert not runs.exception and runs.metric[0].label == "Accuracy"
+
+
+def test_my_digits_without_any_invites_to_draw(app_env):
+    at = open_page("digits")
+    assert "No digits yet" in at.info[0].value

@@ -18,7 +18,7 @@ from testkit.fixtures import digests, official_test_digits, write_dataset
 LOCAL = {"localhost", "127.0.0.1", None}  # None: data: and blob: addresses
 HOSTILE = "e2e ![x](http://127.0.0.2:9/x.png) <b>b</b> :smile: [a](http://127.0.0.2:9)"
 SHOTS = os.environ.get("DIGITLAB_SHOTS")  # a folder to save screenshots in, for people to look at
-NAV = ["Draw", "Train", "Runs", "Data"]
+NAV = ["Draw", "Train", "Runs", "My digits", "Data"]
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
@@ -109,6 +109,27 @@ def test_draw_a_seven_and_read_the_prediction(app, page):
     stroke(page, canvas, [(220, 60), (220, 220)])
     page.get_by_text("2 digits side by side").first.wait_for(timeout=15_000)
     assert page.locator(".badge").inner_text() == "one digit?"
+
+
+def test_save_a_drawing_with_a_corrected_label_and_see_it_on_my_digits(app, page):
+    page.goto(app)
+    canvas = page.locator(PAD).first
+    canvas.wait_for(timeout=30_000)
+    stroke(page, canvas, SEVEN)
+    page.locator(".badge").wait_for(timeout=15_000)
+    assert page.locator(".save button.guess").inner_text() == "7"  # the reading is offered first
+    page.locator('.save button[data-digit="1"]').click()  # one click corrects it: a 1, say
+    page.get_by_text("Saved as 1").wait_for(timeout=15_000)
+    assert page.locator(".badge").is_hidden() and page.get_by_role("button", name="Undo").is_disabled()  # ready
+    stroke(page, canvas, SEVEN)
+    page.locator(".badge").wait_for(timeout=15_000)
+    page.keyboard.press("7")  # the digit keys save too
+    page.get_by_text("Saved as 7: 2 digits").wait_for(timeout=15_000)
+    page.goto(f"{app}/digits")
+    page.get_by_text("Every model on your digits").wait_for(timeout=30_000)
+    page.get_by_role("tab", name="1 (1)").click()
+    page.get_by_role("tab", name="7 (1)").wait_for()
+    shot(page, "my-digits")
 
 
 def test_no_stroke_is_lost_after_clear_and_undo_takes_back_one(app, page):

@@ -1,0 +1,107 @@
+"""My digits: the drawings a person saved with their labels; every model scored on them; edit, export, import."""
+
+import base64
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import ui
+from digitlab import UserError, handwriting, plots
+
+ui.routed()
+store = ui.store()
+me = ui.viewer().name
+st.title("My digits")
+st.caption("Digits you drew and saved on the **Draw** page (a button per digit under the pad, or a digit key), with "
+           "their labels. Models never train on them unless you say so: they measure how well a model reads *your* "
+           "handwriting, which MNIST's test set does not.")
+
+
+def imported() -> None:
+    up = st.session_state.get("digits_zip")
+    if up is None:
+        return
+    try:
+        n = handwriting.import_zip(store, up.getvalue(), owner=me)
+        st.toast(f"Imported {n} digit{'s' * (n != 1)}.", icon=":material/upload:")
+    except UserError as e:
+        st.session_state.digits_error = str(e)
+
+
+rows = store.digits(me, images=False)
+x, y, ids = ui.my_digits()
+counts = np.bincount(y, minlength=10)
+with st.expander("Import a zip exported from My digits (or any IDX pair of 28x28 digits)", icon=":material/upload:",
+                 expanded=not rows):
+    st.file_uploader("My digits zip", type=["zip"], key="digits_zip", on_change=imported,
+                     label_visibility="collapsed")
+if "digits_error" in st.session_state:
+    ui.show_error(UserError(st.session_state.pop("digits_error")))
+if not rows:
+    st.info("No digits yet: draw one on the **Draw** page and press the digit it is, under the pad.")
+    st.stop()
+
+missing = [str(k) for k in range(10) if counts[k] < 5]
+st.markdown(" · ".join(f"**{k}** ×{counts[k]}" if counts[k] >= 5 else f"**{k}** ×:orange[{counts[k]}]"
+                       for k in range(10)))
+st.caption(f"{len(rows)} digits." + (f" Draw a few more of {', '.join(missing)}: a score on fewer than five of a "
+                                     "digit says little." if missing else " Every digit has five or more: well done."))
+
+st.subheader("Every model on your digits")
+pooled = False
+if ui.class_mode():
+    pooled = st.toggle("The whole class's digits", help="Everyone's saved digits pooled: a bigger, more varied set.")
+table = []
+for label, path in ui.models().items():
+    ck = ui.model(path)
+    mine = ui.digits_report(path, pooled)
+    mnist = ck.metrics.get("test_acc")
+    table.append({"model": label, "your digits acc": mine["test_acc"] * 100,
+                  "MNIST test acc": mnist * 100 if isinstance(mnist, float) else None,
+                  "gap (points)": (mine["test_acc"] - mnist) * 100 if isinstance(mnist, float) else None,
+                  "mistakes": int((mine["y_true"] != mine["y_pred"]).sum())})
+st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch",
+             column_config={k: st.column_config.NumberColumn(format="%.2f%%") for k in ("MNIST test acc",
+                                                                                      "your digits acc")}
+             | {"gap (points)": st.column_config.NumberColumn(format="%+.2f")})
+st.caption(f"Scored on {'the class’s' if pooled else 'your'} {len(ui.my_digits(pooled)[0])} digits, through the same "
+           "preprocessing as the Draw page. A negative gap: the model reads MNIST better than it reads you.")
+
+st.subheader("By digit")
+tabs = st.tabs([f"{k} ({counts[k]})" for k in range(10)])
+for k, tab in enumerate(tabs):
+    shown = np.flatnonzero(y == k)
+    if len(shown) == 0:
+        tab.caption(f"No {k} yet.")
+        continue
+    tab.image([plots.enlarge(x[i], 2) for i in shown[-60:]], caption=[f"#{ids[i]}" for i in shown[-60:]], width=56)
+    if len(shown) > 60:
+        tab.caption(f"The newest 60 of {len(shown)}.")
+
+
+def thumbnail(pixels) -> str:
+    return "data:image/png;base64," + base64.b64encode(handwriting.image_png(pixels)).decode()
+
+
+st.subheader("Relabel or delete")
+edits = pd.DataFrame({"digit": [thumbnail(img) for img in x], "id": ids, "label": y.astype(int),
+                      "saved": pd.to_datetime([r["created"] for r in rows], unit="s"), "delete": False})
+edited = st.data_editor(edits, hide_index=True, width="stretch", key="digit_edits", disabled=["digit", "id", "saved"],
+                        column_config={"digit": st.column_config.ImageColumn("digit", width="small"),
+                                       "label": st.column_config.SelectboxColumn("label", options=list(range(10)),
+                                                                                 required=True),
+                                       "saved": st.column_config.DatetimeColumn("saved", format="YYYY-MM-DD HH:mm"),
+                                       "delete": st.column_config.CheckboxColumn("delete")})
+changed = {int(i): int(new) for i, old, new in zip(ids, y, edited["label"]) if int(old) != int(new)}
+doomed = [int(i) for i, d in zip(edited["id"], edited["delete"]) if d]
+if st.button(f"Apply: {len(changed)} relabelled, {len(doomed)} deleted", type="primary",
+             disabled=not (changed or doomed), key="apply_digits"):
+    store.relabel_digits({i: v for i, v in changed.items() if i not in doomed}, owner=me)
+    store.delete_digits(doomed, owner=me)
+    st.session_state.pop("digit_edits", None)
+    st.rerun()
+
+st.download_button("Export all as a zip (PNG drawings, an IDX pair, a CSV)",
+                   lambda: handwriting.export_zip(store.digits(me)), "my-digits.zip", "application/zip",
+                   icon=":material/download:")
