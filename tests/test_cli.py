@@ -210,3 +210,26 @@ def test_supervise_refuses_a_second_supervisor(runs, capsys):
     first = jobs.Supervisor(Store(runs), slots=1)
     assert first.acting()
     assert "A supervisor already keeps the run store" in one_sentence_error(capsys, main(["supervise"]))
+
+
+def test_eval_scores_a_checkpoint_on_exported_digits(tmp_path, capsys):
+    from digitlab import handwriting
+    from digitlab.store import Store
+    from testkit import redraw
+    from testkit.fixtures import official_test_digits
+
+    x, y = official_test_digits(20)
+    store = Store(tmp_path / "runs")
+    for img, label in zip(x, y):
+        handwriting.save(store, handwriting.image_png(redraw.redraw(img, 170, 50, 50, 2)), int(label))
+    export = tmp_path / "mine.zip"
+    export.write_bytes(handwriting.export_zip(store.digits()))
+    model = str(SHIPPED / "mlp-default.pt")
+    assert main(["eval", model, "--digits", str(export), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["per_class"][-1]["support"] == 20 and r["test_acc"] >= 0.9
+    assert main(["eval", model, "--digits", str(export)]) == 0
+    assert "on 20 digits of mine.zip: acc" in capsys.readouterr().out
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    assert main(["eval", model, "--digits", str(tmp_path / "bad.zip")]) == 2
+    assert capsys.readouterr().err.strip() == "error: This is not a zip file: import a zip exported from the My digits page."
