@@ -43,7 +43,7 @@ def test_draw_page_offers_the_shipped_model_and_asks_for_a_drawing(app_env):
     assert options[0] == "mlp-default (shipped)" and "cnn-default (shipped)" in options
     assert at.selectbox(key="draw_model").value == "mlp-default (shipped)"
     shown = {e.proto.component_name: json.loads(e.proto.json) for e in at.main if type(e).__name__ == "UnknownElement"}
-    assert shown["digitlab.drawing_pad"] == {"width": 20, "reading": None}
+    assert shown["digitlab.drawing_pad"] == {"width": 20, "reading": None, "saving": True}
     assert shown["digitlab.drawing_answer"]["seen"] is None  # nothing drawn, no prediction (the pad shows a hint)
 
 

@@ -210,7 +210,7 @@ def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
     assert page.locator('a[href*="127.0.0.2"]').count() == 0 and page.locator("b", has_text="b").count() == 0
     page.goto(f"{app}/runs")
     page.get_by_text("One run in depth").wait_for(timeout=30_000)
-    page.locator('[data-testid="stMetric"]').filter(has_text="Test accuracy").wait_for(timeout=60_000)
+    page.locator('[data-testid="stMetric"]').filter(has_text="Accuracy").wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
     shot(page, "runs")
     legend = page.locator(".legendtext").first.text_content()
