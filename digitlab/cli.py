@@ -119,6 +119,7 @@ def cmd_train(a) -> int:
     estimate = cost.check(config, settings.load().limits, device.type)
     data.prepare(a.data, create=a.data is None)  # a mistyped --data is refused, never filled
     store = Store(a.runs)
+    jobs.check_sources(store, config)
     run_id = store.create(config, pid=os.getpid())
     bar = None
 

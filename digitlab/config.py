@@ -5,6 +5,7 @@ so a bound or a help text is written in one place only.
 """
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 from digitlab import UserError
@@ -38,6 +39,7 @@ def setting(default, label: str, help: str, **spec):
     return field(default=default, metadata=meta)
 
 
+FINETUNE = "Start from a model, train on My digits"
 REGULARIZE, AUGMENT, SCHEDULE, MORE = ("Regularization and normalization", "Augmentation", "Momentum and schedule",
                                        "Precision and reproducibility")
 TRAIN_SIZE = 48_000  # training images after the validation split
@@ -97,6 +99,12 @@ class TrainConfig:
                              "CPUs and GPUs.", choices=("fp32", "bf16"), group=MORE)
     seed: int = setting(0, "Seed", "Same seed, same numbers on the CPU.", low=0, high=2**32 - 1, group=MORE)
     shuffle: bool = setting(True, "Shuffle", "Reshuffle the training set every epoch.", group=MORE)
+    start_from: str = setting("", "Start from", "A model whose weights the run starts from: a shipped one (such as "
+                              "mlp-default) or a run's best checkpoint (run:12). Its model, layer sizes, channels and "
+                              "normalization layer must be the run's. Empty: random weights.", group=FINETUNE)
+    my_digits: float = setting(0.0, "Train on My digits", "Share of your saved digits added to the training set; the "
+                               "rest is held out, never trained on, and scored before and after. 0: none.", low=0,
+                               high=0.9, step=0.1, group=FINETUNE)
 
     def display_name(self) -> str:
         if self.name:
@@ -198,7 +206,14 @@ def validate(config: TrainConfig) -> TrainConfig:
         setattr(config, name, _check(name, getattr(config, name)))
     if config.nesterov and (config.optimizer != "momentum" or config.momentum == 0):
         raise UserError("Nesterov needs the momentum optimizer with momentum above 0.")
+    if config.start_from and not START_FROM.fullmatch(config.start_from):
+        raise UserError(f"Start from must name a shipped model (such as mlp-default) or a run (such as run:12), got "
+                        f"{config.start_from!r}.")
     return config
+
+
+START_FROM = re.compile(r"run:[0-9]{1,9}|[a-z0-9][a-z0-9._-]{0,63}")
+ARCHITECTURE = ("model", "hidden", "channels", "norm_layer", "input_norm")  # what a run shares with its start
 
 
 def parse_sizes(text: str, name: str = "hidden") -> list[int]:

@@ -2,18 +2,89 @@
 that keeps the queue moving (reaps runs whose worker died, starts a worker when runs wait)."""
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-from digitlab import UserError, checkpoint, cost, data, devices, settings
-from digitlab.config import TrainConfig, validate
+import numpy as np
+import torch
+
+from digitlab import UserError, checkpoint, cost, data, devices, evaluation, handwriting, settings
+from digitlab.checkpoint import SHIPPED
+from digitlab.config import ARCHITECTURE, TrainConfig, spec, validate
 from digitlab.store import Status, Store
 from digitlab.train import train
 
 CANCEL_POLL = 0.5  # seconds between the worker's looks at the store for a cancel request
+
+
+MIN_DIGITS = 10  # saved digits a run needs to train on a share of them and score the rest
+
+
+def start_path(store: Store, name: str) -> Path:
+    """The checkpoint file a start_from names: a shipped model's, or a run's best."""
+    if name.startswith("run:"):
+        run = store.get(int(name[4:]))
+        if not run["checkpoint"] or not Path(run["checkpoint"]).exists():
+            raise UserError(f"Run {run['id']} has no checkpoint to start from: pick a run that finished an epoch.")
+        return Path(run["checkpoint"])
+    path = SHIPPED / f"{name}.pt"
+    if not path.is_file():
+        names = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.pt")))
+        raise UserError(f"There is no shipped model {name!r} to start from: choose one of {names}, or run:ID.")
+    return path
+
+
+def start_checkpoint(store: Store, config: TrainConfig) -> checkpoint.Checkpoint | None:
+    """The checkpoint a run starts from (config.start_from), checked to have the run's architecture; None if none."""
+    name = config.start_from
+    if not name:
+        return None
+    path = start_path(store, name)
+    ck = checkpoint.load(path)
+    for field in ARCHITECTURE:
+        theirs, ours = getattr(ck.config, field), getattr(config, field)
+        if theirs != ours:
+            raise UserError(f"{spec(field).label} must be {theirs} to start from {name}, got {ours}: a run that starts "
+                            "from a model keeps its shape.")
+    return ck
+
+
+def check_sources(store: Store, config: TrainConfig, owner: str = "") -> None:
+    """What a run takes besides MNIST, there before it is queued: the model it starts from (of its shape), and
+    enough saved digits of its owner when it trains on some."""
+    start_checkpoint(store, config)
+    if config.my_digits:
+        have = len(store.digits(owner, images=False))
+        if have < MIN_DIGITS:
+            raise UserError(f"Training on My digits needs at least {MIN_DIGITS} saved digits, and you have {have}: "
+                            "save more on the Draw page, or set Train on My digits to 0.")
+
+
+def digits_split(rows: list[dict], share: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """My digits split into the part a run trains on and the part it holds out, at random by its seed."""
+    order = np.random.default_rng(seed).permutation(len(rows))
+    n = int(round(share * len(rows)))
+    trained, held = sorted(order[:n]), sorted(order[n:])
+    return [rows[i] for i in trained], [rows[i] for i in held]
+
+
+def my_digits_report(before: checkpoint.Checkpoint | None, after: checkpoint.Checkpoint, held: list[dict],
+                     mnist: data.MNIST) -> dict:
+    """Accuracy on the held-out digits and on MNIST's test set, of the model a run started from and of its best."""
+    x, y = handwriting.arrays(held)
+    out = {}
+    for when, ck in (("before", before), ("after", after)):
+        if ck is None:
+            continue
+        test = evaluation.evaluate_checkpoint(ck, mnist)["test_acc"]
+        out[when] = {"held_out_acc": evaluation.evaluate(ck, x, y)["test_acc"] if len(held) else None,
+                     "test_acc": test}
+    return out
 
 
 def summary_of(result) -> dict:
@@ -28,6 +99,14 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
     try:
         config = TrainConfig.from_dict(run["config"])
         mnist = data.load(data_root)
+        start = start_checkpoint(store, config)
+        extra, held = None, []
+        if config.my_digits:
+            trained, held = digits_split(store.digits(run["owner"]), config.my_digits, config.seed)
+            x, y = handwriting.arrays(trained)
+            extra = (torch.from_numpy(x.copy()), torch.from_numpy(y))
+            _write_json(store.run_dir(run_id) / "my-digits.json",
+                        {"trained": [r["id"] for r in trained], "held_out": [r["id"] for r in held]})
         last_poll, cancel = 0.0, False
 
         def should_stop() -> bool:
@@ -53,7 +132,13 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
                              test_acc=m["test_acc"])
             on_event(event, info)
 
-        result = train(config, mnist, callback, should_stop)
+        result = train(config, mnist, callback, should_stop, init_state=start.model.state_dict() if start else None,
+                       extra=extra)
+        if (start or config.my_digits) and result.best_state is not None:
+            after = checkpoint.load(store.run_dir(run_id) / "best.pt")
+            report = my_digits_report(start, after, held, mnist)
+            path = store.run_dir(run_id) / "my-digits.json"
+            _write_json(path, {**(json.loads(path.read_text()) if path.exists() else {}), **report})
         status = Status.CANCELLED if result.cancelled else Status.COMPLETED
         store.finish(run_id, status, **summary_of(result))
     except UserError as e:
@@ -67,6 +152,20 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
         store.finish(run_id, Status.FAILED, error=f"Training stopped with {type(e).__name__}: {first_line}.")
         raise
     return store.get(run_id)
+
+
+def _write_json(path: Path, value: dict) -> None:
+    checkpoint._write_atomically(path, lambda f: f.write(json.dumps(value).encode()))
+
+
+def my_digits_result(store: Store, run_id: int) -> dict | None:
+    """What a run that started from a model or trained on My digits recorded: the ids it trained on and held out,
+    and the accuracy before and after; None for any other run."""
+    path = store.run_dir(run_id) / "my-digits.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def launch(store: Store, config: TrainConfig, data_root=None, owner: str = "") -> int:
@@ -83,6 +182,7 @@ def launch_group(store: Store, configs: list[TrainConfig], data_root=None, owner
         config = validate(config)
         device = devices.resolve(config.device)  # an unavailable device is refused now, not in the worker
         cost.check(config, limits, device.type)
+        check_sources(store, config, owner)
         checked.append(config)
     if not data.is_prepared(data_root):
         raise UserError("MNIST is not prepared yet: prepare it on the Data page or run `digitlab data`.")

@@ -1,7 +1,9 @@
 """Named recipes that reproduce the course's experiments (flags given beside one override it)."""
 
+from dataclasses import replace
+
 from digitlab import UserError
-from digitlab.config import TrainConfig
+from digitlab.config import MAX_NAME, TrainConfig, validate
 
 _AUGMENT = dict(rotate=12, scale=0.12, translate=2.5, shear=10, elastic=1.5, thickness=0.3, label_smoothing=0.1,
                 schedule="onecycle")
@@ -81,3 +83,11 @@ def preset(name: str, /, **overrides) -> TrainConfig:
     if name not in PRESETS:
         raise UserError(f"Unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
     return TrainConfig(**{"name": name, **PRESETS[name], **overrides})
+
+
+def finetune(base: TrainConfig, start_from: str, share: float = 0.5, epochs: int = 3) -> TrainConfig:
+    """The "fine-tune on my digits" recipe: the base model's settings, started from its weights (start_from names
+    it), a tenth of its learning rate with no schedule, a share of My digits added to MNIST, a few epochs."""
+    name = f"{base.display_name()} + my digits"
+    return validate(replace(base, name=name[:MAX_NAME], start_from=start_from, my_digits=share, epochs=epochs,
+                            lr=base.lr / 10, schedule="none", device="auto"))

@@ -109,6 +109,34 @@ def model_choices(store: Store, shipped: Path = SHIPPED, owner: str | None = Non
     return out
 
 
+def start_choices(store: Store, owner: str | None = None, shipped: Path = SHIPPED) -> dict[str, str]:
+    """What a run may start from (TrainConfig.start_from) -> its label: nothing, a shipped model, a finished run."""
+    out = {"": "random weights"}
+    out |= {p.stem: f"{p.stem} (shipped)" for p in sorted(shipped.glob("*.pt"), key=lambda p: (p.stem != "mlp-default",
+                                                                                                p.stem))}
+    for run in store.runs(Status.COMPLETED, Status.CANCELLED, owner=owner):
+        if run["checkpoint"] and Path(run["checkpoint"]).exists():
+            out[f"run:{run['id']}"] = f"run {run['id']}: {run['name']}"
+    return out
+
+
+def my_digits_rows(runs: list[dict], results: dict[int, dict]) -> list[dict]:
+    """One row per run that trained on My digits or started from a model: what it held out and the accuracy
+    before and after, on the held-out digits and on MNIST's test set (fractions; None where not measured)."""
+    rows = []
+    for run in runs:
+        r = results.get(run["id"])
+        if r is None:
+            continue
+        before, after = r.get("before", {}), r.get("after", {})
+        rows.append({"run": f"{run['id']}: {run['name']}", "status": str(run["status"]),
+                     "start from": run["config"].get("start_from") or "random weights",
+                     "trained on": len(r.get("trained", [])), "held out": len(r.get("held_out", [])),
+                     "held-out acc before": before.get("held_out_acc"), "held-out acc after": after.get("held_out_acc"),
+                     "MNIST test before": before.get("test_acc"), "MNIST test after": after.get("test_acc")})
+    return rows
+
+
 def class_rows(store: Store, people) -> list[dict]:
     """Per person of the roster: name, role, their runs, and how many of those wait or run."""
     runs = store.runs()

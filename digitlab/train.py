@@ -79,9 +79,15 @@ def _cpu_state(model: nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None) -> Result:
+EXTRA_SHARE = 0.05  # extra training images (My digits) are repeated to about this share of an epoch
+
+
+def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, init_state: dict | None = None,
+          extra: tuple[torch.Tensor, torch.Tensor] | None = None) -> Result:
     """Train config's model on data; callback(event, info) gets 'start', 'steps', 'epoch' and 'best' events
-    (the last with the state_dict of a new best-validation epoch)."""
+    (the last with the state_dict of a new best-validation epoch). init_state: weights to start from (a
+    checkpoint's); extra: more training images and labels (uint8 (N, 28, 28), int64 (N,): My digits), repeated so
+    that a few dozen weigh in an epoch of 48,000."""
     callback = callback or (lambda event, info: None)
     should_stop = should_stop or (lambda: False)
     device = devices.resolve(config.device)
@@ -92,9 +98,15 @@ def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None) -> 
     splits = ("train", "val", "test")
     xs = {s: normalize(getattr(on_device, f"{s}_x"), config.input_norm) for s in splits}  # (N, 784)
     ys = {s: getattr(on_device, f"{s}_y") for s in splits}
+    if extra is not None and len(extra[0]):
+        times = max(1, min(1000, round(EXTRA_SHARE * len(xs["train"]) / len(extra[0]))))
+        xs["train"] = torch.cat([xs["train"], normalize(extra[0].to(device), config.input_norm).repeat(times, 1)])
+        ys["train"] = torch.cat([ys["train"], extra[1].to(device).repeat(times)])
     batches = Batches(xs["train"], ys["train"], config.batch_size, shuffle=config.shuffle, generator=gen)
 
     model = build(config).to(device)
+    if init_state is not None:
+        model.load_state_dict(init_state)
     opt = make_optimizer(config, model.parameters(), device)
     sched, per_step = make_schedule(config, opt, len(batches))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)

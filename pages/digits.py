@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from digitlab import UserError, handwriting, plots
+from digitlab import UserError, data, handwriting, jobs, plots, presets, report
 
 ui.routed()
 store = ui.store()
@@ -53,6 +53,8 @@ pooled = False
 if ui.class_mode():
     pooled = st.toggle("The whole class's digits", help="Everyone's saved digits pooled: a bigger, more varied set.")
 table = []
+trained_on = {r["checkpoint"]: len((jobs.my_digits_result(store, r["id"]) or {}).get("trained", []))
+              for r in store.runs(owner=ui.owner_filter()) if r["config"].get("my_digits") and r["checkpoint"]}
 for label, path in ui.models().items():
     ck = ui.model(path)
     mine = ui.digits_report(path, pooled)
@@ -60,13 +62,43 @@ for label, path in ui.models().items():
     table.append({"model": label, "your digits acc": mine["test_acc"] * 100,
                   "MNIST test acc": mnist * 100 if isinstance(mnist, float) else None,
                   "gap (points)": (mine["test_acc"] - mnist) * 100 if isinstance(mnist, float) else None,
-                  "mistakes": int((mine["y_true"] != mine["y_pred"]).sum())})
+                  "mistakes": int((mine["y_true"] != mine["y_pred"]).sum()),
+                  "note": f"trained on {trained_on[path]} of them: its held-out score is below"
+                  if trained_on.get(path) else ""})
 st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch",
              column_config={k: st.column_config.NumberColumn(format="%.2f%%") for k in ("MNIST test acc",
                                                                                       "your digits acc")}
              | {"gap (points)": st.column_config.NumberColumn(format="%+.2f")})
 st.caption(f"Scored on {'the class’s' if pooled else 'your'} {len(ui.my_digits(pooled)[0])} digits, through the same "
            "preprocessing as the Draw page. A negative gap: the model reads MNIST better than it reads you.")
+
+st.subheader("A model of your own")
+st.caption("Fine-tune a model on your handwriting: it starts from the model's weights and trains a few epochs on "
+           "MNIST plus a share of your digits. The rest of your digits is held out, never trained on, and scored "
+           "before and after, with MNIST's test set: what it learned of you, and whether it forgot MNIST.")
+starts = {k: v for k, v in report.start_choices(store, ui.owner_filter()).items() if k}
+f1, f2, f3 = st.columns([3, 2, 1])
+start = f1.selectbox("Start from", list(starts), format_func=starts.get, key="ft_start")
+share = f2.slider("Share of your digits to train on", 0.1, 0.9, 0.5, 0.1, key="ft_share",
+                  help=f"At least {jobs.MIN_DIGITS} digits in all; the held-out rest is chosen at random.")
+epochs = f3.number_input("Epochs", 1, 20, 3, key="ft_epochs")
+if st.button("Queue the fine-tune run", icon=":material/tune:", key="ft_launch"):
+    try:
+        base = ui.model(jobs.start_path(store, start)).config
+        rid = jobs.launch(store, presets.finetune(base, start, share, int(epochs)), data.data_root(), owner=me)
+        ui.supervisor().wake()
+        st.toast(f"Run {rid} queued: watch it on the Train page; its result appears here.",
+                 icon=":material/rocket_launch:")
+    except UserError as e:
+        ui.show_error(e)
+mine = [r for r in store.runs(owner=ui.owner_filter()) if r["config"].get("my_digits") or r["config"].get("start_from")]
+tuned = report.my_digits_rows(mine, {r["id"]: jobs.my_digits_result(store, r["id"]) for r in mine})
+if tuned:
+    table = pd.DataFrame(tuned)
+    acc = [c for c in table.columns if "acc" in c or "MNIST" in c]
+    table[acc] = table[acc] * 100
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={k: st.column_config.NumberColumn(format="%.2f%%") for k in acc})
 
 st.subheader("By digit")
 tabs = st.tabs([f"{k} ({counts[k]})" for k in range(10)])

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from digitlab import UserError, evaluation, metrics, plots, report
+from digitlab import UserError, evaluation, jobs, metrics, plots, report
 from digitlab.store import Status
 
 ui.routed()
@@ -130,6 +130,17 @@ try:
 except UserError as e:
     ui.show_error(e)
     st.stop()
+tuned = jobs.my_digits_result(store, run["id"])
+if tuned and "after" in tuned:
+    row = report.my_digits_rows([run], {run["id"]: tuned})[0]
+
+    def change(before, after):
+        return f"{after:.2%}" if before is None else f"{before:.2%} → {after:.2%}"
+
+    held = (f" on the {row['held out']} held out, {change(row['held-out acc before'], row['held-out acc after'])};"
+            if row["held-out acc after"] is not None else "")
+    st.info(f"Started from {row['start from']}, trained on {row['trained on']} of the owner's digits:{held} MNIST "
+            f"test {change(row['MNIST test before'], row['MNIST test after'])}.", icon=":material/tune:")
 m = st.columns(4)
 m[0].metric("Accuracy", f"{ev['test_acc']:.2%}")
 m[1].metric("Loss", f"{ev['test_loss']:.4f}")

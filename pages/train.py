@@ -6,8 +6,8 @@ import streamlit as st
 
 import ui
 from digitlab import UserError, cost, data, devices, jobs, plots, report, settings
-from digitlab.config import (AUGMENT, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, applies, kind, parse_sizes,
-                             range_text, spec, validate)
+from digitlab.config import (AUGMENT, FINETUNE, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, applies, kind,
+                             parse_sizes, range_text, spec, validate)
 from digitlab.presets import GROUPS, NOTES, PRESETS, changes, preset
 from digitlab.store import Status
 
@@ -43,6 +43,11 @@ def widget(name: str, where=st) -> None:
         where.checkbox(s.label, key=key, help=s.help, disabled=off)
     elif k is list:
         where.text_input(s.label, key=key, help=s.help, disabled=off)
+    elif name == "start_from":
+        starts = report.start_choices(store, ui.owner_filter())
+        if st.session_state.get(key) not in starts:  # a run deleted meanwhile, say
+            st.session_state[key] = ""
+        where.selectbox(s.label, list(starts), key=key, help=s.help, format_func=starts.get)
     elif name == "device":
         where.radio(s.label, s.choices, key=key, horizontal=True, help=f"{s.help} Available here: {', '.join(HERE)}.",
                     format_func=lambda d: d if d == "auto" or d in HERE else f"{d} (not here)")
@@ -97,7 +102,8 @@ def priced() -> tuple[TrainConfig | None, str]:
         return None, str(e)
 
 
-groups = {group: [n for n in NAMES if spec(n).group == group] for group in ("", REGULARIZE, AUGMENT, SCHEDULE, MORE)}
+groups = {group: [n for n in NAMES if spec(n).group == group]
+          for group in ("", REGULARIZE, AUGMENT, SCHEDULE, FINETUNE, MORE)}
 with st.sidebar:
     st.header("New run")
     st.selectbox("Preset", ["custom", *PRESETS], key="preset", on_change=on_preset,

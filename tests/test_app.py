@@ -285,6 +285,12 @@ def test_my_digits_scores_every_model_and_relabels_and_deletes(store_with_run):
     assert not at.exception
     rows = {r["id"]: r["label"] for r in store.digits(images=False)}
     assert rows == {ids[0]: 6, ids[1]: 1, ids[2]: 2, ids[3]: 3}
+    at.button(key="ft_launch").click().run()  # four digits left: too few to hold some out
+    assert "needs at least 10 saved digits, and you have 4" in at.error[0].value
+    save_digits(store_with_run.root, [4, 5, 6, 8, 9, 0])
+    at.button(key="ft_launch").click().run()
+    queued = store.runs(Status.QUEUED)
+    assert [r["config"]["start_from"] for r in queued] == ["mlp-default"] and queued[0]["config"]["my_digits"] == 0.5
     runs = open_page("runs")
     assert "your digits acc" in runs.dataframe[0].value.columns
     runs.segmented_control(key="scored_on").set_value("My digits").run()

@@ -226,3 +226,63 @@ def test_a_full_disk_fails_the_run_with_a_sentence_and_no_partial_file(tmp_path,
     assert run["error"].endswith("free some disk space, then try again.") and run["checkpoint"] is None
     assert list(s.run_dir(rid).iterdir()) == []  # no partial file, no temp file
     assert s.epochs(rid) == []  # consistent: an epoch is recorded only once its checkpoint is written
+
+
+def save_digits(store, n, owner="ada"):
+    from digitlab import handwriting
+    from testkit import redraw
+    from testkit.fixtures import official_test_digits
+
+    x, y = official_test_digits(n)
+    return [handwriting.save(store, handwriting.image_png(redraw.redraw(img, 170, 50, 50, 2)), int(label), owner)
+            for img, label in zip(x, y)]
+
+
+def test_a_run_that_trains_on_my_digits_never_trains_on_the_held_out_part(tmp_path, tiny_root, monkeypatch):
+    s = Store(tmp_path / "runs")
+    base = TrainConfig(hidden=[16], epochs=1, device="cpu", name="base")
+    first = jobs.launch(s, base, tiny_root, owner="ada")
+    jobs.work(s, tiny_root)
+    ids = save_digits(s, 20)
+    seen = {}
+    real_train = jobs.train
+
+    def spy(config, mnist, callback=None, should_stop=None, init_state=None, extra=None):
+        seen["extra"], seen["init"] = extra, init_state
+        return real_train(config, mnist, callback, should_stop, init_state=init_state, extra=extra)
+
+    monkeypatch.setattr(jobs, "train", spy)
+    tuned = TrainConfig(hidden=[16], epochs=1, device="cpu", start_from=f"run:{first}", my_digits=0.5, lr=1e-4)
+    rid = jobs.launch(s, tuned, tiny_root, owner="ada")
+    jobs.work(s, tiny_root)
+    assert s.get(rid)["status"] is Status.COMPLETED
+    result = jobs.my_digits_result(s, rid)
+    trained, held = result["trained"], result["held_out"]
+    assert len(trained) == 10 and len(held) == 10 and sorted(trained + held) == ids
+    rows = {r["id"]: r for r in s.digits("ada")}
+    from digitlab import handwriting
+
+    x, y = handwriting.arrays([rows[i] for i in trained])
+    assert seen["extra"][0].numpy().tobytes() == x.tobytes()  # exactly the trained part, none of the held-out one
+    start = checkpoint.load(s.get(first)["checkpoint"])
+    assert all((seen["init"][k] == v).all() for k, v in start.model.state_dict().items())
+    for when in ("before", "after"):
+        assert 0 <= result[when]["held_out_acc"] <= 1 and 0 <= result[when]["test_acc"] <= 1
+    assert result["before"]["test_acc"] == pytest.approx(s.get(first)["test_acc"])
+
+
+def test_a_run_that_starts_from_a_model_of_another_shape_or_too_few_digits_is_refused(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    with pytest.raises(UserError, match=r"Hidden layer sizes must be \[1024, 512\] to start from mlp-default, got "
+                                        r"\[16\]"):
+        jobs.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="mlp-default"), tiny_root)
+    with pytest.raises(UserError, match="There is no shipped model 'nope' to start from"):
+        jobs.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="nope"), tiny_root)
+    with pytest.raises(UserError, match="There is no run 7"):
+        jobs.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="run:7"), tiny_root)
+    with pytest.raises(UserError, match="Start from must name a shipped model"):
+        jobs.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="../../etc/passwd"), tiny_root)
+    save_digits(s, 3, owner="ada")
+    with pytest.raises(UserError, match="needs at least 10 saved digits, and you have 3"):
+        jobs.launch(s, TrainConfig(hidden=[16], device="cpu", my_digits=0.5), tiny_root, owner="ada")
+    assert s.runs() == []
