@@ -1,0 +1,162 @@
+"""Digits in many writing styles, rendered from installed fonts the way the Draw page receives a drawing: white on
+a black 280x280 canvas, at the canvas's range of sizes, positions, slants and pen widths.
+
+Typefaces are grouped by style (serif, sans, mono, script, handwriting). Every other typeface of each style is held
+out: its digits only ever measure a model (benchmarks/styles.py), never train one. Debian's font packages provide
+them (see FONT_PACKAGES); a typeface that is not installed is left out, and says so.
+"""
+
+import glob
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
+
+from digitlab import preprocess
+
+CANVAS = 280
+FONT_PACKAGES = ("fonts-dejavu-core fonts-liberation fonts-urw-base35 fonts-texgyre fonts-freefont-ttf "
+                 "fonts-comic-neue fonts-linuxlibertine fonts-crosextra-caladea fonts-crosextra-carlito "
+                 "fonts-cantarell fonts-open-sans fonts-lato fonts-roboto-unhinted fonts-inconsolata fonts-hack "
+                 "fonts-breip fonts-dkg-handwriting fonts-bwht fonts-dancingscript fonts-ecolier-court "
+                 "fonts-femkeklaver fonts-humor-sans fonts-kaushanscript fonts-quicksand")
+_U, _T = "/usr/share/fonts", "/usr/share/texmf/fonts/opentype/public/tex-gyre"
+
+# (style, typeface, file pattern): the order within a style decides which are held out (every other, from the first).
+TYPEFACES = [
+    ("serif", "DejaVu Serif", f"{_U}/truetype/dejavu/DejaVuSerif*.ttf"),
+    ("serif", "Liberation Serif", f"{_U}/truetype/liberation/LiberationSerif-*.ttf"),
+    ("serif", "C059 (Century Schoolbook)", f"{_U}/opentype/urw-base35/C059-*.otf"),
+    ("serif", "P052 (Palatino)", f"{_U}/opentype/urw-base35/P052-*.otf"),
+    ("serif", "URW Bookman", f"{_U}/opentype/urw-base35/URWBookman-*.otf"),
+    ("serif", "Nimbus Roman (Times)", f"{_U}/opentype/urw-base35/NimbusRoman-*.otf"),
+    ("serif", "Linux Libertine", f"{_U}/opentype/linux-libertine/LinLibertine_R*.otf"),
+    ("serif", "FreeSerif", f"{_U}/truetype/freefont/FreeSerif*.ttf"),
+    ("serif", "Caladea", f"{_U}/truetype/crosextra/Caladea-*.ttf"),
+    ("serif", "TeX Gyre Bonum", f"{_T}/texgyrebonum-*.otf"),
+    ("sans", "DejaVu Sans", f"{_U}/truetype/dejavu/DejaVuSans-*.ttf"),
+    ("sans", "Liberation Sans", f"{_U}/truetype/liberation/LiberationSans-*.ttf"),
+    ("sans", "URW Gothic", f"{_U}/opentype/urw-base35/URWGothic-*.otf"),
+    ("sans", "Nimbus Sans (Helvetica)", f"{_U}/opentype/urw-base35/NimbusSans-*.otf"),
+    ("sans", "Lato", f"{_U}/truetype/lato/Lato-*.ttf"),
+    ("sans", "Open Sans", f"{_U}/truetype/open-sans/OpenSans-*.ttf"),
+    ("sans", "Roboto", f"{_U}/truetype/roboto/unhinted/RobotoTTF/Roboto-*.ttf"),
+    ("sans", "Cantarell", f"{_U}/opentype/cantarell/Cantarell-*.otf"),
+    ("sans", "Carlito", f"{_U}/truetype/crosextra/Carlito-*.ttf"),
+    ("sans", "Quicksand", f"{_U}/truetype/quicksand/Quicksand-*.ttf"),
+    ("mono", "DejaVu Sans Mono", f"{_U}/truetype/dejavu/DejaVuSansMono*.ttf"),
+    ("mono", "Liberation Mono", f"{_U}/truetype/liberation/LiberationMono-*.ttf"),
+    ("mono", "Nimbus Mono (Courier)", f"{_U}/opentype/urw-base35/NimbusMonoPS-*.otf"),
+    ("mono", "Hack", f"{_U}/truetype/hack/Hack-*.ttf"),
+    ("mono", "FreeMono", f"{_U}/truetype/freefont/FreeMono*.ttf"),
+    ("mono", "Inconsolata", f"{_U}/truetype/inconsolata/Inconsolata*.otf"),
+    ("script", "Z003 (Zapf Chancery)", f"{_U}/opentype/urw-base35/Z003-*.otf"),
+    ("script", "Dancing Script", f"{_U}/opentype/dancingscript/DancingScript-*.otf"),
+    ("script", "TeX Gyre Chorus", f"{_T}/texgyrechorus-*.otf"),
+    ("script", "Kaushan Script", f"{_U}/opentype/kaushanscript/KaushanScript-*.otf"),
+    ("script", "Ecolier", f"{_U}/truetype/ecolier-court/Ecolier-*.ttf"),
+    ("handwriting", "Comic Neue", f"{_U}/opentype/comic-neue/ComicNeue-*.otf"),
+    ("handwriting", "Because We Had To (6 hands)", f"{_U}/opentype/bwht/BecauseWe*.otf"),
+    ("handwriting", "DKG Handwriting", f"{_U}/truetype/fifthhorseman/dkg*.ttf"),
+    ("handwriting", "Breip", f"{_U}/truetype/breip/Breip.ttf"),
+    ("handwriting", "Humor Sans", f"{_U}/truetype/humor-sans/Humor-Sans.ttf"),
+    ("handwriting", "Femkeklaver", f"{_U}/truetype/femkeklaver/femkeklaver.ttf"),
+]
+
+
+@dataclass(frozen=True)
+class Typeface:
+    style: str
+    name: str
+    files: tuple[str, ...]
+    held_out: bool
+
+
+def typefaces() -> list[Typeface]:
+    """The typefaces installed here, each with its files and whether it is held out of training."""
+    out, seen = [], {}
+    for style, name, pattern in TYPEFACES:
+        k = seen[style] = seen.get(style, -1) + 1
+        files = tuple(sorted(f for f in glob.glob(pattern) if _renders_digits(f)))
+        if files:
+            out.append(Typeface(style, name, files, held_out=k % 2 == 0))
+    return out
+
+
+@lru_cache(maxsize=None)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
+
+
+@lru_cache(maxsize=None)
+def _renders_digits(path: str) -> bool:
+    """Whether a font has ten distinct digit glyphs (a symbol font, say, has none)."""
+    try:
+        shapes = {_glyph(path, str(d)).tobytes() for d in range(10)}
+    except OSError:
+        return False
+    return len(shapes) == 10
+
+
+@lru_cache(maxsize=4096)
+def _glyph(path: str, char: str) -> np.ndarray:
+    """A digit's glyph at 160 px, white on black, cropped to its ink: float32 in [0, 1]."""
+    font = _font(path, 160)
+    im = Image.new("L", (320, 320))
+    ImageDraw.Draw(im).text((60, 40), char, fill=255, font=font)
+    a = np.asarray(im, np.float32) / 255
+    rows, cols = np.flatnonzero(a.max(1) > 0.3), np.flatnonzero(a.max(0) > 0.3)
+    if len(rows) == 0:
+        raise OSError("no glyph")
+    return a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _disk(r: int) -> np.ndarray:
+    y, x = np.mgrid[-r : r + 1, -r : r + 1]
+    return x * x + y * y <= r * r
+
+
+def render(path: str, digit: int, rng: np.random.Generator, canvas: int = CANVAS) -> np.ndarray:
+    """One digit of a font as the pad would send it drawn: (canvas, canvas) uint8, white on black, at a random
+    height (40-90% of the canvas), position, slant (±12°) and pen width (the pad's 8-40 px range)."""
+    g = _glyph(path, str(digit))
+    height = rng.uniform(0.4, 0.9) * canvas
+    scale = height / g.shape[0]
+    if g.shape[1] * scale > 0.9 * canvas:  # a wide glyph: its width sets the scale
+        scale = 0.9 * canvas / g.shape[1]
+    h, w = max(1, round(g.shape[0] * scale)), max(1, round(g.shape[1] * scale))
+    a = np.asarray(Image.fromarray((g * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR),
+                   np.float32) / 255
+    pen = rng.uniform(8, 40) * min(1.0, height / (0.7 * canvas))  # small digits are drawn with thinner pens too
+    r = int(np.clip(round((pen - preprocess.stroke_width(a > 0.5)) / 2), -12, 12))
+    if r > 0:
+        a = ndimage.grey_dilation(np.pad(a, r), footprint=_disk(r))
+    elif r < 0:
+        thin = ndimage.grey_erosion(a, footprint=_disk(-r))
+        a = thin if (thin > 0.5).sum() > 0.35 * (a > 0.5).sum() else a  # never erase the digit
+    slant = np.tan(np.radians(rng.uniform(-12, 12)))
+    hh, ww = a.shape
+    extra = int(abs(slant) * hh)
+    im = Image.fromarray((np.clip(a, 0, 1) * 255).astype(np.uint8)).transform(
+        (ww + extra, hh), Image.Transform.AFFINE, (1, slant, -extra if slant > 0 else 0, 0, 1, 0),
+        Image.Resampling.BILINEAR)
+    if max(im.size) > canvas - 4:
+        im.thumbnail((canvas - 4, canvas - 4), Image.Resampling.BILINEAR)
+    out = Image.new("L", (canvas, canvas))
+    out.paste(im, (int(rng.integers(0, canvas - im.size[0] + 1)), int(rng.integers(0, canvas - im.size[1] + 1))))
+    return np.asarray(out)
+
+
+def style_set(held_out: bool = True, per_font: int = 2, seed: int = 0):
+    """Yields (style, typeface, font file, digit, drawing) for every font of the held-out typefaces (or the
+    others), per_font drawings of each digit."""
+    rng = np.random.default_rng(seed)
+    for face in typefaces():
+        if face.held_out != held_out:
+            continue
+        for path in face.files:
+            for digit in range(10):
+                for _ in range(per_font):
+                    yield face.style, face.name, path, digit, render(path, digit, rng)
