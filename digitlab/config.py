@@ -39,7 +39,7 @@ def setting(default, label: str, help: str, **spec):
     return field(default=default, metadata=meta)
 
 
-FINETUNE = "Start from a model, train on My digits"
+FINETUNE = "Start from a model, more training data"
 REGULARIZE, AUGMENT, SCHEDULE, MORE = ("Regularization and normalization", "Augmentation", "Momentum and schedule",
                                        "Precision and reproducibility")
 TRAIN_SIZE = 48_000  # training images after the validation split
@@ -105,6 +105,10 @@ class TrainConfig:
     my_digits: float = setting(0.0, "Train on My digits", "Share of your saved digits added to the training set; the "
                                "rest is held out, never trained on, and scored before and after. 0: none.", low=0,
                                high=0.9, step=0.1, group=FINETUNE)
+    fonts: float = setting(0.0, "Font digits", "Digits drawn from the training typefaces (serif, sans, mono, script, "
+                           "handwriting) added to each epoch, as a share of it: styles MNIST has few of. The held-out "
+                           "typefaces never train. Needs Debian's font packages (see README).", low=0, high=0.5,
+                           step=0.05, group=FINETUNE)
 
     def display_name(self) -> str:
         if self.name:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitlab import UserError, checkpoint, cost, data, devices, evaluation, handwriting, settings
+from digitlab import UserError, checkpoint, cost, data, devices, evaluation, handwriting, settings, synth
 from digitlab.checkpoint import SHIPPED
 from digitlab.config import ARCHITECTURE, TrainConfig, spec, validate
 from digitlab.store import Status, Store
@@ -58,6 +58,9 @@ def check_sources(store: Store, config: TrainConfig, owner: str = "") -> None:
     """What a run takes besides MNIST, there before it is queued: the model it starts from (of its shape), and
     enough saved digits of its owner when it trains on some."""
     start_checkpoint(store, config)
+    if config.fonts and not any(not face.held_out for face in synth.typefaces()):
+        raise UserError(f"Font digits need Debian's font packages: apt-get install {synth.FONT_PACKAGES}; or set Font "
+                        "digits to 0.")
     if config.my_digits:
         have = len(store.digits(owner, images=False))
         if have < MIN_DIGITS:
@@ -132,8 +135,12 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
                              test_acc=m["test_acc"])
             on_event(event, info)
 
+        fonts = None
+        if config.fonts:
+            x, y = synth.bank(data.data_root(data_root))
+            fonts = (torch.from_numpy(x), torch.from_numpy(y))
         result = train(config, mnist, callback, should_stop, init_state=start.model.state_dict() if start else None,
-                       extra=extra)
+                       extra=extra, fonts=fonts)
         if (start or config.my_digits) and result.best_state is not None:
             after = checkpoint.load(store.run_dir(run_id) / "best.pt")
             report = my_digits_report(start, after, held, mnist)

@@ -160,3 +160,46 @@ def style_set(held_out: bool = True, per_font: int = 2, seed: int = 0):
             for digit in range(10):
                 for _ in range(per_font):
                     yield face.style, face.name, path, digit, render(path, digit, rng)
+
+
+BANK_VERSION = 1  # bump when render() or the preprocessing changes what a bank holds
+
+
+def bank(root, per_font: int = 30, seed: int = 0, report=None) -> tuple[np.ndarray, np.ndarray]:
+    """Font digits of the training typefaces only, as the model sees them: uint8 (N, 28, 28) and int64 labels.
+
+    Made once (about a minute) and kept in the data folder, named by what it was made from; made again when the
+    fonts installed change. report(line) hears about the making.
+    """
+    import hashlib
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from digitlab import UserError
+
+    files = [path for face in typefaces() if not face.held_out for path in face.files]
+    if not files:
+        raise UserError(f"Font digits need Debian's font packages: apt-get install {FONT_PACKAGES}.")
+    key = hashlib.sha256(repr((BANK_VERSION, per_font, seed, files)).encode()).hexdigest()[:16]
+    path = Path(root) / "synth" / f"font-digits-{key}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return z["x"], z["y"]
+    (report or (lambda line: None))(f"drawing {len(files) * 10 * per_font} font digits once, into {path}")
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for font in files:
+        for digit in range(10):
+            for _ in range(per_font):
+                seen = preprocess.to_mnist(render(font, digit, rng))
+                if seen is not None:
+                    xs.append((seen * 255).round().astype(np.uint8))
+                    ys.append(digit)
+    x, y = np.stack(xs), np.array(ys, np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    with os.fdopen(fd, "wb") as f:
+        np.savez_compressed(f, x=x, y=y)
+    os.replace(tmp, path)  # whole or not at all: two workers making it at once both end with a good file
+    return x, y

@@ -82,12 +82,19 @@ def _cpu_state(model: nn.Module) -> dict:
 EXTRA_SHARE = 0.05  # extra training images (My digits) are repeated to about this share of an epoch
 
 
+def _mixed_in(x: torch.Tensor, y: torch.Tensor, n: int, gen: torch.Generator):
+    """n of (x, y): all of them repeated when n is more, a random part when it is less."""
+    idx = torch.arange(n) % len(x) if n >= len(x) else torch.randperm(len(x), generator=gen)[:n]
+    return x[idx], y[idx]
+
+
 def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, init_state: dict | None = None,
-          extra: tuple[torch.Tensor, torch.Tensor] | None = None) -> Result:
+          extra: tuple[torch.Tensor, torch.Tensor] | None = None,
+          fonts: tuple[torch.Tensor, torch.Tensor] | None = None) -> Result:
     """Train config's model on data; callback(event, info) gets 'start', 'steps', 'epoch' and 'best' events
     (the last with the state_dict of a new best-validation epoch). init_state: weights to start from (a
     checkpoint's); extra: more training images and labels (uint8 (N, 28, 28), int64 (N,): My digits), repeated so
-    that a few dozen weigh in an epoch of 48,000."""
+    that a few dozen weigh in an epoch of 48,000; fonts: font digits (synth.bank), config.fonts of an epoch."""
     callback = callback or (lambda event, info: None)
     should_stop = should_stop or (lambda: False)
     device = devices.resolve(config.device)
@@ -98,10 +105,13 @@ def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, ini
     splits = ("train", "val", "test")
     xs = {s: normalize(getattr(on_device, f"{s}_x"), config.input_norm) for s in splits}  # (N, 784)
     ys = {s: getattr(on_device, f"{s}_y") for s in splits}
-    if extra is not None and len(extra[0]):
-        times = max(1, min(1000, round(EXTRA_SHARE * len(xs["train"]) / len(extra[0]))))
-        xs["train"] = torch.cat([xs["train"], normalize(extra[0].to(device), config.input_norm).repeat(times, 1)])
-        ys["train"] = torch.cat([ys["train"], extra[1].to(device).repeat(times)])
+    n = len(xs["train"])
+    for more, count in ((extra, lambda k: min(1000 * k, max(k, round(EXTRA_SHARE * n)))),
+                        (fonts, lambda k: round(config.fonts * n))):
+        if more is not None and len(more[0]) and count(len(more[0])):
+            x, y = _mixed_in(*more, count(len(more[0])), gen)
+            xs["train"] = torch.cat([xs["train"], normalize(x.to(device), config.input_norm)])
+            ys["train"] = torch.cat([ys["train"], y.to(device)])
     batches = Batches(xs["train"], ys["train"], config.batch_size, shuffle=config.shuffle, generator=gen)
 
     model = build(config).to(device)

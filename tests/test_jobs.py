@@ -247,9 +247,9 @@ def test_a_run_that_trains_on_my_digits_never_trains_on_the_held_out_part(tmp_pa
     seen = {}
     real_train = jobs.train
 
-    def spy(config, mnist, callback=None, should_stop=None, init_state=None, extra=None):
+    def spy(config, mnist, callback=None, should_stop=None, init_state=None, extra=None, **more):
         seen["extra"], seen["init"] = extra, init_state
-        return real_train(config, mnist, callback, should_stop, init_state=init_state, extra=extra)
+        return real_train(config, mnist, callback, should_stop, init_state=init_state, extra=extra, **more)
 
     monkeypatch.setattr(jobs, "train", spy)
     tuned = TrainConfig(hidden=[16], epochs=1, device="cpu", start_from=f"run:{first}", my_digits=0.5, lr=1e-4)
