@@ -102,7 +102,7 @@ class TrainConfig:
     start_from: str = setting("", "Start from", "A model whose weights the run starts from: a shipped one (such as "
                               "mlp-default) or a run's best checkpoint (run:12). Its model, layer sizes, channels and "
                               "normalization layer must be the run's. Empty: random weights.", group=FINETUNE)
-    my_digits: float = setting(0.0, "Train on My digits", "Share of your saved digits added to the training set; the "
+    my_digits: float = setting(0.0, "My digits", "Share of your saved digits added to the training set; the "
                                "rest is held out, never trained on, and scored before and after. 0: none.", low=0,
                                high=0.9, step=0.1, group=FINETUNE)
     fonts: float = setting(0.0, "Font digits", "Digits drawn from the training typefaces (serif, sans, mono, script, "

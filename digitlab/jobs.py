@@ -65,7 +65,7 @@ def check_sources(store: Store, config: TrainConfig, owner: str = "") -> None:
         have = len(store.digits(owner, images=False))
         if have < MIN_DIGITS:
             raise UserError(f"Training on My digits needs at least {MIN_DIGITS} saved digits, and you have {have}: "
-                            "save more on the Draw page, or set Train on My digits to 0.")
+                            "save more on the Draw page, or set My digits to 0.")
 
 
 def digits_split(rows: list[dict], share: float, seed: int) -> tuple[list[dict], list[dict]]:
