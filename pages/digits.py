@@ -125,8 +125,12 @@ edited = st.data_editor(edits, hide_index=True, width="stretch", key="digit_edit
                                                                                  required=True),
                                        "saved": st.column_config.DatetimeColumn("saved", format="YYYY-MM-DD HH:mm"),
                                        "delete": st.column_config.CheckboxColumn("delete")})
-changed = {int(i): int(new) for i, old, new in zip(ids, y, edited["label"]) if int(old) != int(new)}
-doomed = [int(i) for i, d in zip(edited["id"], edited["delete"]) if d]
+try:  # the table's edits come from the browser, which anyone can script: every label is checked
+    changed = {int(i): handwriting.label_of(new) for i, old, new in zip(ids, y, edited["label"]) if new != old}
+except UserError as e:
+    ui.show_error(e)
+    changed = {}
+doomed = [int(i) for i, d in zip(edited["id"], edited["delete"]) if d is True]
 if st.button(f"Apply: {len(changed)} relabelled, {len(doomed)} deleted", type="primary",
              disabled=not (changed or doomed), key="apply_digits"):
     store.relabel_digits({i: v for i, v in changed.items() if i not in doomed}, owner=me)

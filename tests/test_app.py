@@ -285,6 +285,12 @@ def test_my_digits_scores_every_model_and_relabels_and_deletes(store_with_run):
     assert not at.exception
     rows = {r["id"]: r["label"] for r in store.digits(images=False)}
     assert rows == {ids[0]: 6, ids[1]: 1, ids[2]: 2, ids[3]: 3}
+    at.session_state["digit_edits"] = {"edited_rows": {0: {"label": 42}, 1: {"label": "x"}}, "added_rows": [],
+                                       "deleted_rows": []}  # what a scripted browser could send
+    at.run()
+    assert "is not a digit label" in at.error[0].value and at.button(key="apply_digits").disabled
+    at.session_state["digit_edits"] = {"edited_rows": {}, "added_rows": [], "deleted_rows": []}
+    at.run()
     at.button(key="ft_launch").click().run()  # four digits left: too few to hold some out
     assert "needs at least 10 saved digits, and you have 4" in at.error[0].value
     save_digits(store_with_run.root, [4, 5, 6, 8, 9, 0])
