@@ -6,6 +6,10 @@ them with `apt-get install $FONT_PACKAGES`, listed in synth.py), each digit draw
 canvas at random sizes, positions, slants and pen widths; plus MNIST test digits re-drawn on the canvas (testkit).
 Every drawing goes through the app's own preprocessing (preprocess.to_mnist). Prints accuracy per style, per
 typeface, per digit, the commonest confusions, and the time per drawing; asserts nothing.
+
+--browser N also sends N of the held-out drawings through the real app in headless Chromium (uploaded as PNGs on
+the Draw page, the shipped MLP reading them) and counts how often what the page shows is the label, and how often
+it is what the core computes here.
 """
 
 import argparse
@@ -29,10 +33,47 @@ def drawings(per_font: int, seed: int):
         yield "MNIST re-drawn", f"size {size}, stroke {thicken:+d}", int(y[i]), preprocess.to_mnist(img)
 
 
+def through_the_browser(n: int, seed: int) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from testkit.browser import READING, launch_browser, running_app
+
+    ck = checkpoint.load(SHIPPED / "mlp-default.pt")
+    rng = np.random.default_rng(seed)
+    every = list(synth.style_set(held_out=True, per_font=1, seed=seed))
+    picked = [every[i] for i in rng.choice(len(every), min(n, len(every)), replace=False)]
+    shown, core, t = [], [], []
+    with tempfile.TemporaryDirectory() as tmp, running_app({"DIGITLAB_RUNS": tmp}) as url, sync_playwright() as pw:
+        browser = launch_browser(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for k, (style, face, _, digit, img) in enumerate(picked):
+            path = Path(tmp) / f"{k}-{digit}.png"
+            Image.fromarray(img).save(path)
+            page.goto(url)  # a fresh page each time: the answer on screen is this drawing's
+            page.get_by_text("Upload an image").click()
+            t0 = time.perf_counter()
+            page.locator('input[type="file"]').set_input_files(str(path))
+            page.locator(READING).first.wait_for(timeout=20_000)
+            t.append(time.perf_counter() - t0)
+            headline = page.locator(".headline").first.inner_text().strip()
+            mine = int(ck.predict_proba(preprocess.to_mnist(img)[None])[0].argmax())
+            shown.append(headline == str(digit))
+            core.append(headline.split(" ")[0] == str(mine))
+        browser.close()
+    print(f"\n== through the browser: {len(picked)} held-out font drawings uploaded on the Draw page (mlp-default)")
+    print(f"   the page read {np.mean(shown):.2%} right; it showed what the core computes in {np.mean(core):.2%}; "
+          f"median {np.median(t):.2f} s from upload to answer")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--per-font", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--browser", type=int, default=0, help="also send this many drawings through the real app")
     p.add_argument("--models", nargs="+", default=[str(SHIPPED / "mlp-default.pt"), str(SHIPPED / "cnn-default.pt")])
     a = p.parse_args()
     faces = synth.typefaces()
@@ -65,6 +106,8 @@ def main():
             print(f"   {d}: {f.mean():7.2%} / {m.mean():7.2%}")
         wrong = collections.Counter((int(t), int(q)) for t, q in zip(y[~hit], pred[~hit]))
         print("-- commonest mistakes (true -> read): " + ", ".join(f"{t}->{q} x{n}" for (t, q), n in wrong.most_common(8)))
+    if a.browser:
+        through_the_browser(a.browser, a.seed)
 
 
 if __name__ == "__main__":
