@@ -24,7 +24,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 SHIPPED = PROJECT / "checkpoints"  # the trained models the app ships with, each with a JSON card
 
 
-def _write_atomically(path: Path, write) -> Path:
+def write_atomically(path: Path, write) -> Path:
     """write(file) into a temp file in path's folder, then rename it into place: never a half-written file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def _write_atomically(path: Path, write) -> Path:
 
 def save(path, state_dict: dict, config: TrainConfig, metrics: dict) -> Path:
     blob = {"format": FORMAT, "version": 1, "config": config.to_dict(), "metrics": metrics, "state_dict": state_dict}
-    return _write_atomically(Path(path), lambda f: torch.save(blob, f))
+    return write_atomically(Path(path), lambda f: torch.save(blob, f))
 
 
 @dataclass
@@ -150,14 +150,14 @@ def write_card(checkpoint_path, run: dict, argv: list[str]) -> Path:
                 torch=torch.__version__, git_commit=git_commit(),
                 trained=time.strftime("%Y-%m-%d", time.gmtime(run["finished"])))
     text = json.dumps(card, indent=2) + "\n"
-    return _write_atomically(card_path(checkpoint_path), lambda f: f.write(text.encode()))
+    return write_atomically(card_path(checkpoint_path), lambda f: f.write(text.encode()))
 
 
 def publish(run: dict, dest, argv: list[str]) -> Path:
     """Copy a run's best checkpoint to dest (a .pt path) and write its card beside it."""
     dest = Path(dest)
     with open(run["checkpoint"], "rb") as src:
-        _write_atomically(dest, lambda f: shutil.copyfileobj(src, f))
+        write_atomically(dest, lambda f: shutil.copyfileobj(src, f))
     write_card(dest, run, argv)
     return dest
 

@@ -184,8 +184,3 @@ def import_zip(store: Store, blob: bytes, owner: str = "", limits: Limits | None
     if not items:
         raise UserError("The zip holds no digits: export some from the My digits page first.")
     return len(store.add_digits(items, owner, limits.digits_per_person))
-
-
-def counts(rows: list[dict]) -> np.ndarray:
-    """How many digits of each label: (10,)."""
-    return np.bincount([r["label"] for r in rows], minlength=10)

@@ -23,6 +23,7 @@ CANCEL_POLL = 0.5  # seconds between the worker's looks at the store for a cance
 
 
 MIN_DIGITS = 10  # saved digits a run needs to train on a share of them and score the rest
+MY_DIGITS = "my-digits.json"  # in a run's folder: the digits it trained on and held out, the accuracy before and after
 
 
 def start_path(store: Store, name: str) -> Path:
@@ -103,13 +104,13 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
         config = TrainConfig.from_dict(run["config"])
         mnist = data.load(data_root)
         start = start_checkpoint(store, config)
-        extra, held = None, []
+        extra, held, record = None, [], {}
         if config.my_digits:
             trained, held = digits_split(store.digits(run["owner"]), config.my_digits, config.seed)
             x, y = handwriting.arrays(trained)
             extra = (torch.from_numpy(x.copy()), torch.from_numpy(y))
-            _write_json(store.run_dir(run_id) / "my-digits.json",
-                        {"trained": [r["id"] for r in trained], "held_out": [r["id"] for r in held]})
+            record = {"trained": [r["id"] for r in trained], "held_out": [r["id"] for r in held]}
+            _write_json(store.run_dir(run_id) / MY_DIGITS, record)  # before training: kept if the worker dies
         last_poll, cancel = 0.0, False
 
         def should_stop() -> bool:
@@ -143,9 +144,7 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
                        extra=extra, fonts=fonts)
         if (start or config.my_digits) and result.best_state is not None:
             after = checkpoint.load(store.run_dir(run_id) / "best.pt")
-            report = my_digits_report(start, after, held, mnist)
-            path = store.run_dir(run_id) / "my-digits.json"
-            _write_json(path, {**(json.loads(path.read_text()) if path.exists() else {}), **report})
+            _write_json(store.run_dir(run_id) / MY_DIGITS, {**record, **my_digits_report(start, after, held, mnist)})
         status = Status.CANCELLED if result.cancelled else Status.COMPLETED
         store.finish(run_id, status, **summary_of(result))
     except UserError as e:
@@ -162,13 +161,13 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
 
 
 def _write_json(path: Path, value: dict) -> None:
-    checkpoint._write_atomically(path, lambda f: f.write(json.dumps(value).encode()))
+    checkpoint.write_atomically(path, lambda f: f.write(json.dumps(value).encode()))
 
 
 def my_digits_result(store: Store, run_id: int) -> dict | None:
     """What a run that started from a model or trained on My digits recorded: the ids it trained on and held out,
     and the accuracy before and after; None for any other run."""
-    path = store.run_dir(run_id) / "my-digits.json"
+    path = store.run_dir(run_id) / MY_DIGITS
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

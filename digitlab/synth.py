@@ -7,14 +7,17 @@ them (see FONT_PACKAGES); a typeface that is not installed is left out, and says
 """
 
 import glob
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-from digitlab import preprocess
+from digitlab import UserError, preprocess
+from digitlab.checkpoint import write_atomically
 
 CANVAS = 280
 FONT_PACKAGES = ("fonts-dejavu-core fonts-liberation fonts-urw-base35 fonts-texgyre fonts-freefont-ttf "
@@ -171,13 +174,6 @@ def bank(root, per_font: int = 30, seed: int = 0, report=None) -> tuple[np.ndarr
     Made once (about a minute) and kept in the data folder, named by what it was made from; made again when the
     fonts installed change. report(line) hears about the making.
     """
-    import hashlib
-    import os
-    import tempfile
-    from pathlib import Path
-
-    from digitlab import UserError
-
     files = [path for face in typefaces() if not face.held_out for path in face.files]
     if not files:
         raise UserError(f"Font digits need Debian's font packages: apt-get install {FONT_PACKAGES}.")
@@ -197,9 +193,6 @@ def bank(root, per_font: int = 30, seed: int = 0, report=None) -> tuple[np.ndarr
                     xs.append((seen * 255).round().astype(np.uint8))
                     ys.append(digit)
     x, y = np.stack(xs), np.array(ys, np.int64)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    with os.fdopen(fd, "wb") as f:
-        np.savez_compressed(f, x=x, y=y)
-    os.replace(tmp, path)  # whole or not at all: two workers making it at once both end with a good file
+    # whole or not at all: two workers making it at once both end with a good file
+    write_atomically(path, lambda f: np.savez_compressed(f, x=x, y=y))
     return x, y

@@ -53,8 +53,9 @@ pooled = False
 if ui.class_mode():
     pooled = st.toggle("The whole class's digits", help="Everyone's saved digits pooled: a bigger, more varied set.")
 table = []
-trained_on = {r["checkpoint"]: len((jobs.my_digits_result(store, r["id"]) or {}).get("trained", []))
-              for r in store.runs(owner=ui.owner_filter()) if r["config"].get("my_digits") and r["checkpoint"]}
+tuning = [r for r in store.runs(owner=ui.owner_filter()) if r["config"].get("my_digits") or r["config"].get("start_from")]
+results = {r["id"]: jobs.my_digits_result(store, r["id"]) for r in tuning}  # read once: the table below uses them too
+trained_on = {r["checkpoint"]: len((results[r["id"]] or {}).get("trained", [])) for r in tuning if r["checkpoint"]}
 for label, path in ui.models().items():
     ck = ui.model(path)
     mine = ui.digits_report(path, pooled)
@@ -91,8 +92,7 @@ if st.button("Queue the fine-tune run", icon=":material/tune:", key="ft_launch")
                  icon=":material/rocket_launch:")
     except UserError as e:
         ui.show_error(e)
-mine = [r for r in store.runs(owner=ui.owner_filter()) if r["config"].get("my_digits") or r["config"].get("start_from")]
-tuned = report.my_digits_rows(mine, {r["id"]: jobs.my_digits_result(store, r["id"]) for r in mine})
+tuned = report.my_digits_rows(tuning, results)
 if tuned:
     table = pd.DataFrame(tuned)
     acc = [c for c in table.columns if "acc" in c or "MNIST" in c]
