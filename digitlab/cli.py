@@ -60,7 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", help="start from a named recipe (`digitlab presets`); flags given beside it override it")
     add_train_flags(t)
     t.add_argument("--save", help="also copy the best checkpoint here (.pt), with a JSON card beside it")
+    t.add_argument("--pin", action="append", default=[], metavar="IMAGE",
+                   help="a PNG/JPEG of a digit to score every 50 steps and after every epoch, to watch it being "
+                        "learned (up to 8; the app's Runs page shows them)")
     t.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+    f = command("lr-find", "a learning-rate range test for a configuration: loss against an exponentially growing "
+                           "learning rate, and the rate it suggests")
+    f.add_argument("--preset", help="start from a named recipe; flags given beside it override it")
+    add_train_flags(f)
+    f.add_argument("--steps", type=int, default=100, help="training steps of the test (10 to 1000; default 100)")
+    f.add_argument("--json", action="store_true", help="print the curve and the suggestion as one JSON line")
 
     e = command("eval", "test accuracy, loss, macro F1 and per-class metrics of a checkpoint")
     e.add_argument("checkpoint")
@@ -117,10 +127,11 @@ def cmd_train(a) -> int:
     config = config_from_args(a)
     device = devices.resolve(config.device)  # before the run exists: bad input or missing data leaves no run behind
     estimate = cost.check(config, settings.load().limits, device.type)
+    pins = pinned_images(a.pin)
     data.prepare(a.data, create=a.data is None)  # a mistyped --data is refused, never filled
     store = Store(a.runs)
     jobs.check_sources(store, config)
-    run_id = store.create(config, pid=os.getpid())
+    run_id = store.create(config, pid=os.getpid(), pins=pins)
     bar = None
 
     def on_event(event, info):
@@ -153,6 +164,40 @@ def cmd_train(a) -> int:
     else:
         print(f"run {run_id} {run['status']}: best val acc {run['best_val_acc']:.4f} (epoch {run['best_epoch']}), "
               f"test acc {run['test_acc']:.4f}, {run['train_seconds']:.1f}s of training -> {out['checkpoint']}")
+    return 0
+
+
+def pinned_images(paths: list[str]) -> list:
+    """--pin files as pins, every one read (and checked like an upload) before anything else happens."""
+    from digitlab import jobs, preprocess
+    from digitlab.store import MAX_PINS
+
+    if len(paths) > MAX_PINS:
+        raise UserError(f"--pin takes at most {MAX_PINS} images, got {len(paths)}.")
+    pins = []
+    for path in paths:
+        seen = preprocess.to_mnist(preprocess.read_image(path))
+        if seen is None:
+            raise UserError(f"{path} holds no digit to pin (nothing drawn): pick an image of one digit.")
+        pins.append(jobs.pin(seen))
+    return pins
+
+
+def cmd_lr_find(a) -> int:
+    from digitlab import cost, data, devices, lrfind, settings
+
+    config = config_from_args(a)
+    cost.check(config, settings.load().limits, devices.resolve(config.device).type)
+    found = lrfind.lr_find(config, data.load(a.data), a.steps)
+    if a.json:
+        print(json.dumps({"suggestion": found.suggestion, "lowest": found.lowest, "lrs": found.lrs,
+                          "losses": found.losses, "smoothed": found.smoothed}))
+        return 0
+    print(f"{config.display_name()}: {len(found.lrs)} steps from lr {found.lrs[0]:.1e} to {found.lrs[-1]:.1e}")
+    for k in range(0, len(found.lrs), max(1, len(found.lrs) // 20)):
+        print(f"  lr {found.lrs[k]:9.2e}  loss {found.smoothed[k]:.4f}")
+    print(f"suggested learning rate: {found.suggestion:.2g} (steepest fall of the loss; lowest loss at "
+          f"{found.lowest:.2g}): digitlab train --lr {found.suggestion:.2g} ...")
     return 0
 
 
@@ -379,7 +424,7 @@ def main(argv=None) -> int:
 
             os.environ[settings.ENV] = str(Path(a.settings).resolve())  # for this process and its workers
             settings.load()  # a bad file is one sentence now, not later
-        return globals()[f"cmd_{a.command}"](a)
+        return globals()[f"cmd_{a.command.replace('-', '_')}"](a)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -228,3 +228,65 @@ def parse_sizes(text: str, name: str = "hidden") -> list[int]:
         raise UserError(f"{spec(name).label} must be whole numbers separated by commas, such as 512, 128; "
                         f"got {text!r}.") from None
     return _check(name, sizes)
+
+
+def changed(config: TrainConfig) -> dict:
+    """The settings of config that differ from the defaults, in declaration order."""
+    return {name: getattr(config, name) for name in NAMES if getattr(config, name) != getattr(DEFAULTS, name)}
+
+
+def to_argv(config: TrainConfig) -> list[str]:
+    """The `digitlab train` arguments that rebuild config exactly (every setting off its default)."""
+    argv = []
+    for name, v in changed(config).items():
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(v, bool):
+            argv.append(flag if v else f"--no-{flag[2:]}")
+        elif isinstance(v, list):
+            argv += [flag, *map(str, v)]
+        else:
+            argv += [flag, repr(v) if isinstance(v, float) else str(v)]
+    return argv
+
+
+MAX_QUERY = 2000  # characters of one address's settings: far more than every setting at once needs
+
+
+def to_query(config: TrainConfig) -> dict[str, str]:
+    """config as an address's query parameters: the settings off their defaults, each as text."""
+    out = {}
+    for name, v in changed(config).items():
+        if isinstance(v, bool):
+            out[name] = "true" if v else "false"
+        elif isinstance(v, list):
+            out[name] = ",".join(map(str, v))
+        else:
+            out[name] = repr(v) if isinstance(v, float) else str(v)
+    return out
+
+
+def from_query(params: dict[str, str]) -> TrainConfig:
+    """The config an address describes (to_query's reverse): every key a setting, every value checked; one sentence
+    for anything else. Keys that are not settings are refused too: a mistyped link must not look like it worked."""
+    if sum(len(str(k)) + len(str(v)) for k, v in params.items()) > MAX_QUERY:
+        raise UserError(f"The address holds more than {MAX_QUERY} characters of settings: open the Train page without it.")
+    values = {}
+    for key, text in params.items():
+        if key not in NAMES:
+            raise UserError(f"The address names an unknown setting {key!r}: open the Train page without it, or fix "
+                            "the link.")
+        k, label = kind(key), spec(key).label
+        if k is str:
+            values[key] = text
+        elif k is bool:
+            if text not in ("true", "false"):
+                raise UserError(f"{label} in the address must be true or false, got {text!r}.")
+            values[key] = text == "true"
+        elif k is list:
+            values[key] = parse_sizes(text, key)
+        else:
+            try:
+                values[key] = int(text) if k is int else float(text)
+            except ValueError:
+                raise UserError(f"{label} in the address must be a number, got {text!r}.") from None
+    return validate(TrainConfig(**values))

@@ -129,6 +129,10 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
                 store.add_steps(run_id, info["epoch"], first, info["losses"], info["step"])
             elif event == "epoch":
                 store.add_epoch(run_id, info)
+            elif event == "snapshot":
+                store.save_snapshot(run_id, info["epoch"], info["weights"])
+            elif event == "pinned":
+                store.add_pin_scores(run_id, info["epoch"], info["global_step"], info["probs"])
             elif event == "best":  # written as it happens: a run whose worker dies keeps its best epoch
                 m = info["metrics"]
                 path = checkpoint.save(store.run_dir(run_id) / "best.pt", info["state"], config, m)
@@ -140,8 +144,10 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
         if config.fonts:
             x, y = synth.bank(data.data_root(data_root))
             fonts = (torch.from_numpy(x), torch.from_numpy(y))
+        pins = store.pins(run_id)
+        pinned = torch.from_numpy(np.stack([p["image"] for p in pins])) if pins else None
         result = train(config, mnist, callback, should_stop, init_state=start.model.state_dict() if start else None,
-                       extra=extra, fonts=fonts)
+                       extra=extra, fonts=fonts, pinned=pinned)
         if (start or config.my_digits) and result.best_state is not None:
             after = checkpoint.load(store.run_dir(run_id) / "best.pt")
             _write_json(store.run_dir(run_id) / MY_DIGITS, {**record, **my_digits_report(start, after, held, mnist)})
@@ -174,14 +180,25 @@ def my_digits_result(store: Store, run_id: int) -> dict | None:
         return None
 
 
-def launch(store: Store, config: TrainConfig, data_root=None, owner: str = "") -> int:
+def launch(store: Store, config: TrainConfig, data_root=None, owner: str = "", pins=()) -> int:
     """Queue a validated run for the workers; returns the run id. Nothing is queued when anything is wrong."""
-    return launch_group(store, [config], data_root, owner)[0]
+    return launch_group(store, [config], data_root, owner, pins)[0]
 
 
-def launch_group(store: Store, configs: list[TrainConfig], data_root=None, owner: str = "") -> list[int]:
+def pin(image: np.ndarray, label: int | None = None) -> tuple[int | None, bytes]:
+    """A drawing to watch as a run trains: a 28x28 image (uint8, or floats in [0, 1]) and its label if known."""
+    image = np.asarray(image)
+    if image.shape != (28, 28):
+        raise UserError(f"A pinned drawing must be a 28x28 image, got shape {image.shape}: pin it from the Draw page.")
+    if image.dtype != np.uint8:
+        image = (np.clip(np.nan_to_num(image.astype(np.float32)), 0, 1) * 255).round().astype(np.uint8)
+    return label, image.tobytes()
+
+
+def launch_group(store: Store, configs: list[TrainConfig], data_root=None, owner: str = "", pins=()) -> list[int]:
     """Queue runs that belong together (a comparison, a sweep): every one is checked first, and the per-person limit
-    for all of them, so that a group is queued whole or not at all."""
+    for all of them, so that a group is queued whole or not at all. pins (from `pin`): drawings each run scores every
+    few steps, so that a person watches them being learned."""
     limits = settings.load().limits
     checked = []
     for config in configs:
@@ -197,7 +214,7 @@ def launch_group(store: Store, configs: list[TrainConfig], data_root=None, owner
         these = f", and these {len(checked)} would pass" if len(checked) > 1 else ","
         raise UserError(f"You have {mine} runs waiting or running{these} the limit of {limits.queued_per_person} "
                         "(limits.queued_per_person in the settings): wait for one to finish, or cancel one.")
-    return store.create_batch(checked, owner)
+    return store.create_batch(checked, owner, pins)
 
 
 # --- workers: one process per slot drains the queue; a supervisor keeps the slots filled -------------------

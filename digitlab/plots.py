@@ -159,3 +159,41 @@ def enlarge(img28, scale: int = 6) -> np.ndarray:
     if a.max() > 1:
         a = a / 255
     return np.kron(np.clip(a, 0, 1) * 255, np.ones((scale, scale))).astype(np.uint8)
+
+
+DIGIT_COLORS = PALETTE  # one colour a digit on the pinned drawings' charts
+
+
+def pinned_curves(scores: list[dict], slot: int, label: int | None, steps_per_epoch: int | None = None,
+                  height: int = 240) -> go.Figure:
+    """How a pinned drawing's ten probabilities moved as a run trained: one line a digit against the step, the
+    drawing's label (when known) drawn thick."""
+    fig = go.Figure()
+    steps = [s["step"] for s in scores]
+    for digit in range(10):
+        thick = digit == label
+        fig.add_trace(go.Scatter(x=steps, y=[s["probs"][slot][digit] for s in scores], name=str(digit),
+                                 mode="lines", line=dict(color=DIGIT_COLORS[digit], width=3.5 if thick else 1.4),
+                                 opacity=1 if label is None or thick else 0.75))
+    if steps_per_epoch:
+        for e in range(1, int(max(steps, default=0) // steps_per_epoch) + 1):
+            fig.add_vline(x=e * steps_per_epoch, line=dict(color="#bbb", width=1, dash="dot"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), hovermode="x unified",
+                      yaxis=dict(range=[0, 1], tickformat=".0%", title="probability"), xaxis_title="step",
+                      legend=dict(orientation="h", y=-0.35, x=0, font=dict(size=10)))
+    return fig
+
+
+def lr_range(lrs: list[float], losses: list[float], smoothed: list[float], suggestion: float) -> go.Figure:
+    """The learning-rate range test: loss against learning rate (log), the smoothed loss, and the suggestion."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=lrs, y=losses, mode="lines", name="loss each step", line=dict(color="#bbb", width=1)))
+    fig.add_trace(go.Scatter(x=lrs, y=smoothed, mode="lines", name="smoothed", line=dict(color=PALETTE[0], width=2.5)))
+    fig.add_vline(x=suggestion, line=dict(color=PALETTE[3], dash="dash"),
+                  annotation_text=f"suggested {suggestion:.2g}", annotation_position="top left")
+    top = min(max(losses), 3 * min(smoothed) + 1) if losses else 1
+    fig.update_xaxes(type="log", title_text="learning rate")
+    fig.update_yaxes(title_text="training loss", range=[0, top * 1.05])
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
+                      legend=dict(orientation="h", y=-0.25, x=0))
+    return fig

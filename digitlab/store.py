@@ -9,10 +9,14 @@ from contextlib import closing, contextmanager
 from enum import StrEnum
 from pathlib import Path
 
+import numpy as np
+
 from digitlab import UserError
 from digitlab.config import LEGACY_KEYS, TrainConfig
 
 BACKUPS_KEPT = 5
+MAX_PINS = 8            # drawings one run watches as it trains
+SNAPSHOTS = "first-layer"  # a run's folder of first-layer weights, one file an epoch
 
 
 class Status(StrEnum):
@@ -60,6 +64,16 @@ CREATE TABLE IF NOT EXISTS digits (                    -- My digits: drawings pe
     created REAL NOT NULL,
     drawing BLOB NOT NULL,             -- the PNG the pad sent (an imported 28x28 when the zip had no drawing)
     seen BLOB NOT NULL                 -- the 28x28 uint8 image the model saw, row by row
+);
+CREATE TABLE IF NOT EXISTS pins (                      -- drawings a run scores as it trains ("watch it learn")
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    slot INTEGER NOT NULL, label INTEGER, image BLOB NOT NULL,  -- image: the 28x28 uint8 the model reads
+    PRIMARY KEY (run_id, slot)
+);
+CREATE TABLE IF NOT EXISTS pin_scores (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL, epoch INTEGER NOT NULL, probs TEXT NOT NULL,  -- JSON: each pin's ten probabilities
+    PRIMARY KEY (run_id, step)
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -140,7 +154,7 @@ class Store:
 
     # --- writing -------------------------------------------------------------
 
-    def create(self, config: TrainConfig, pid: int | None = None, owner: str = "") -> int:
+    def create(self, config: TrainConfig, pid: int | None = None, owner: str = "", pins=()) -> int:
         """A new run: queued for a worker, or, given the pid of the process that trains it now, running."""
         now = time.time()
         with self._db() as db:
@@ -148,11 +162,13 @@ class Store:
             cur = db.execute("INSERT INTO runs (name, config, status, created, started, pid, owner) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?)", (config.display_name(), json.dumps(config.to_dict()),
                                                               status, now, now if pid else None, pid, owner))
+            self._add_pins(db, cur.lastrowid, pins)
             return cur.lastrowid
 
-    def create_batch(self, configs: list[TrainConfig], owner: str = "") -> list[int]:
+    def create_batch(self, configs: list[TrainConfig], owner: str = "", pins=()) -> list[int]:
         """Queue runs that belong together, in one transaction: all or none; more than one share a batch, the id
-        of the first, by which the pages know them as one comparison."""
+        of the first, by which the pages know them as one comparison. pins: (label or None, 784 bytes) drawings
+        every run of them scores as it trains."""
         now, ids = time.time(), []
         with self._db() as db:
             for config in configs:
@@ -160,9 +176,21 @@ class Store:
                                       "VALUES (?, ?, ?, ?, ?, ?)", (config.display_name(), json.dumps(config.to_dict()),
                                                                     Status.QUEUED, now, owner,
                                                                     ids[0] if ids else None)).lastrowid)
+                self._add_pins(db, ids[-1], pins)
             if len(ids) > 1:
                 db.execute("UPDATE runs SET batch=? WHERE id=?", (ids[0], ids[0]))
         return ids
+
+    @staticmethod
+    def _add_pins(db, run_id: int, pins) -> None:
+        if len(pins) > MAX_PINS:
+            raise UserError(f"A run can watch at most {MAX_PINS} drawings, got {len(pins)}: unpin some.")
+        for slot, (label, image) in enumerate(pins):
+            if not isinstance(image, bytes) or len(image) != 28 * 28:
+                raise UserError("A pinned drawing must be a 28x28 image: pin it again from the Draw page.")
+            if label is not None and label not in range(10):
+                raise UserError(f"A pinned drawing's label must be a digit from 0 to 9, got {label!r}.")
+            db.execute("INSERT INTO pins (run_id, slot, label, image) VALUES (?, ?, ?, ?)", (run_id, slot, label, image))
 
     def claim_next(self, pid: int) -> int | None:
         """Atomically take the next queued run, fairly across owners (see queue_order); None when none waits."""
@@ -190,6 +218,18 @@ class Store:
             db.executemany("INSERT OR REPLACE INTO steps (run_id, step, epoch, loss) VALUES (?, ?, ?, ?)",
                            [(run_id, first_step + k, epoch, v) for k, v in enumerate(losses)])
             db.execute("UPDATE runs SET epoch=?, step=? WHERE id=?", (epoch, step_in_epoch, run_id))
+
+    def add_pin_scores(self, run_id: int, epoch: int, step: int, probs: list[list[float]]) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO pin_scores (run_id, step, epoch, probs) VALUES (?, ?, ?, ?)",
+                       (run_id, step, epoch, json.dumps([[round(p, 5) for p in row] for row in probs])))
+
+    def save_snapshot(self, run_id: int, epoch: int, weights: np.ndarray) -> None:
+        """A run's first layer after an epoch (0: before training), one small .npy file an epoch in its folder."""
+        from digitlab.checkpoint import write_atomically  # here: it brings torch, which readers of the store never load
+
+        path = self.run_dir(run_id) / SNAPSHOTS / f"epoch-{epoch:04d}.npy"
+        write_atomically(path, lambda f: np.save(f, weights, allow_pickle=False))
 
     def add_epoch(self, run_id: int, m: dict) -> None:
         with self._db() as db:
@@ -370,6 +410,30 @@ class Store:
     def epochs(self, run_id: int) -> list[dict]:
         with self._db() as db:
             return [dict(r) for r in db.execute("SELECT * FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,))]
+
+    def pins(self, run_id: int) -> list[dict]:
+        """The drawings a run watches: slot, label (or None) and image (the 28x28 uint8 array)."""
+        with self._db() as db:
+            rows = db.execute("SELECT slot, label, image FROM pins WHERE run_id=? ORDER BY slot", (run_id,)).fetchall()
+        return [{"slot": r["slot"], "label": r["label"],
+                 "image": np.frombuffer(r["image"], np.uint8).reshape(28, 28)} for r in rows]
+
+    def pin_scores(self, run_id: int, after: int = 0) -> list[dict]:
+        """The pinned drawings' probabilities as the run trained: step, epoch, probs (K lists of ten)."""
+        with self._db() as db:
+            rows = db.execute("SELECT step, epoch, probs FROM pin_scores WHERE run_id=? AND step>? ORDER BY step",
+                              (run_id, after)).fetchall()
+        return [{"step": r["step"], "epoch": r["epoch"], "probs": json.loads(r["probs"])} for r in rows]
+
+    def snapshots(self, run_id: int) -> dict[int, np.ndarray]:
+        """The first layer of a run at every epoch it kept: {epoch: weights}; empty for a run from before them."""
+        out = {}
+        for path in sorted((self.run_dir(run_id) / SNAPSHOTS).glob("epoch-*.npy")):
+            try:
+                out[int(path.stem[6:])] = np.load(path, allow_pickle=False)
+            except (OSError, ValueError):  # a file cut short by a crash: that epoch is missing, the rest shows
+                continue
+        return out
 
     def steps(self, run_id: int, after: int = 0) -> list[dict]:
         """The per-step losses of a run, or only those after a step already seen."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from digitlab import UserError, augment, devices
+from digitlab import UserError, augment, devices, inside
 from digitlab.config import TrainConfig
 from digitlab.data import MNIST, Batches, blank_pixel, normalize
 from digitlab.models import build
@@ -90,9 +90,11 @@ def _mixed_in(x: torch.Tensor, y: torch.Tensor, n: int, gen: torch.Generator):
 
 def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, init_state: dict | None = None,
           extra: tuple[torch.Tensor, torch.Tensor] | None = None,
-          fonts: tuple[torch.Tensor, torch.Tensor] | None = None) -> Result:
+          fonts: tuple[torch.Tensor, torch.Tensor] | None = None, pinned: torch.Tensor | None = None) -> Result:
     """Train config's model on data; callback(event, info) gets 'start', 'steps', 'epoch' and 'best' events
-    (the last with the state_dict of a new best-validation epoch). init_state: weights to start from (a
+    (the last with the state_dict of a new best-validation epoch), 'snapshot' (the first layer's weights, before
+    training and after each epoch) and, given pinned drawings (uint8 (K, 28, 28)), 'pinned' (their probabilities
+    every LOG_EVERY steps and after each epoch). init_state: weights to start from (a
     checkpoint's); extra: more training images and labels (uint8 (N, 28, 28), int64 (N,): My digits), repeated so
     that a few dozen weigh in an epoch of 48,000; fonts: font digits (synth.bank), config.fonts of an epoch."""
     callback = callback or (lambda event, info: None)
@@ -124,6 +126,17 @@ def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, ini
     blank = blank_pixel(config.input_norm)
     res = Result(device=str(device), num_params=model.num_params())
     callback("start", {"device": str(device), "steps_per_epoch": len(batches), "num_params": res.num_params})
+    callback("snapshot", {"epoch": 0, "weights": inside.snapshot(model)})
+    pins = normalize(pinned.to(device), config.input_norm) if pinned is not None and len(pinned) else None
+
+    def score_pins(epoch: int, step: int) -> None:
+        if pins is None:
+            return
+        model.eval()
+        with torch.no_grad():
+            probs = model(pins).float().softmax(-1).cpu().tolist()  # (K, 10)
+        model.train()
+        callback("pinned", {"epoch": epoch, "global_step": step, "probs": probs})
 
     step = 0
     t_start = time.perf_counter()
@@ -155,6 +168,8 @@ def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, ini
                 check_finite(losses, epoch, reported)
                 callback("steps", {"epoch": epoch, "step": i + 1, "global_step": step, "losses": losses})
                 reported = i + 1
+                if i + 1 < len(batches):  # the epoch's end is scored after its evaluation, below
+                    score_pins(epoch, step)
             if should_stop():
                 res.cancelled = True
                 break
@@ -175,5 +190,7 @@ def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, ini
             res.best_state = _cpu_state(model)
             callback("best", {"epoch": epoch, "metrics": m, "state": res.best_state})
         callback("epoch", m)
+        callback("snapshot", {"epoch": epoch, "weights": inside.snapshot(model)})
+        score_pins(epoch, step)
     res.train_seconds = time.perf_counter() - t_start
     return res
