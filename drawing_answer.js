@@ -1,6 +1,6 @@
 // The Draw page's answer: the reading, the 28x28 image the model saw, and the ten probabilities as bars. Plain DOM,
 // updated in place on every stroke (a Plotly chart here cost the browser ~0.2 s of CPU per stroke).
-export default function ({ parentElement, data }) {
+export default function ({ parentElement, data, setTriggerValue }) {
   const root = parentElement;
   const drawn = data.seen !== null;
   root.querySelector(".hint").hidden = drawn;
@@ -25,5 +25,8 @@ export default function ({ parentElement, data }) {
     row.querySelector(".bar").style.width = `${(100 * p).toFixed(1)}%`;
     row.querySelector(".pct").textContent = drawn ? `${(100 * p).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%` : "";
     row.classList.toggle("top", drawn && k === data.digit);
+    row.classList.toggle("picked", drawn && k === data.picked);
+    row.classList.toggle("pickable", data.pickable);
+    row.onclick = data.pickable ? () => setTriggerValue("picked", k) : null;  // "why this digit?": Python explains it
   });
 }

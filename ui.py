@@ -47,6 +47,7 @@ def run_app() -> None:
         pages = [st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
                  st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
                  st.Page(PAGES / "runs.py", title="Runs", icon=":material/monitoring:"),
+                 st.Page(PAGES / "inside.py", title="Inside", icon=":material/neurology:"),
                  st.Page(PAGES / "digits.py", title="My digits", icon=":material/gesture:"),
                  st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:")]
         if class_mode() and viewer().teacher:
@@ -189,6 +190,15 @@ def dataset() -> data.MNIST | None:
 
 def models() -> dict[str, str]:
     return report.model_choices(store(), owner=owner_filter())
+
+
+def set_address(**params: str) -> None:
+    """Keep these query parameters in the address (an empty value removes one); the others stay."""
+    for key, value in params.items():
+        if not value:
+            st.query_params.pop(key, None)
+        elif st.query_params.get(key) != value:
+            st.query_params[key] = value
 
 
 def show_error(e: UserError) -> None:

@@ -23,6 +23,7 @@ class Snapshot:
     order: list[int]                       # the queue, next first
     epochs: dict[int, list[dict]]          # per running run, and per finished run queued with one
     steps: dict[int, tuple[list, list]]    # per running run: (steps, losses)
+    pins: dict[int, tuple[list, list]] = field(default_factory=dict)  # per running run: (pins, their scores so far)
     read_at: float = field(default_factory=time.time)
 
     def running(self, owner: str | None = None) -> list[dict]:
@@ -50,6 +51,7 @@ class Live:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._steps: dict[int, tuple[list, list]] = {}
+        self._pins: dict[int, tuple[list, list]] = {}
         self._finished: dict[int, list[dict]] = {}  # epochs of finished runs: they no longer change
         self._figures: dict[tuple, object] = {}
 
@@ -70,6 +72,16 @@ class Live:
         running = [r["id"] for r in runs if r["status"] == Status.RUNNING]
         for run_id in set(self._steps) - set(running):  # finished: its losses are no longer kept here
             del self._steps[run_id]
+        for run_id in set(self._pins) - set(running):
+            del self._pins[run_id]
+        pins = {}
+        for run_id in running:  # the pinned drawings once, their scores from the last step already read
+            drawings, scores = self._pins.get(run_id) or (self.store.pins(run_id), [])
+            if drawings:
+                new = self.store.pin_scores(run_id, after=scores[-1]["step"] if scores else 0)
+                self._pins[run_id] = pins[run_id] = (drawings, [*scores, *new])
+            else:
+                self._pins[run_id] = (drawings, scores)
         steps = {}
         for run_id in running:
             have_steps, have_losses = self._steps.get(run_id, ((), ()))
@@ -82,7 +94,21 @@ class Live:
                  if not m["status"].active}
         self._finished = {run_id: self._finished.get(run_id) or self.store.epochs(run_id) for run_id in mates}
         epochs.update(self._finished)
-        return Snapshot(runs, self.store.queue_order(), epochs, steps)
+        return Snapshot(runs, self.store.queue_order(), epochs, steps, pins)
+
+    def pinned_figures(self, run_id: int, snap: Snapshot) -> list:
+        """The charts of a running run's pinned drawings, one a drawing, built once per new score."""
+        drawings, scores = snap.pins.get(run_id, ([], []))
+        run = next((r for r in snap.runs if r["id"] == run_id), {})
+        key = ("pinned", run_id, len(scores))
+        with self._lock:
+            figs = self._figures.get(key)
+            if figs is None:
+                figs = [plots.pinned_curves(scores, p["slot"], p["label"], run.get("steps_per_epoch"))
+                        for p in drawings]
+                self._figures = {k: v for k, v in self._figures.items() if k[:2] != key[:2]}
+                self._figures[key] = figs
+            return figs
 
     def figure(self, kind: str, name: str, run_id: int, snap: Snapshot):
         """The live figure of one running run: "loss" or "acc" per epoch, beside the finished runs queued with it,

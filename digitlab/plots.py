@@ -165,7 +165,7 @@ DIGIT_COLORS = PALETTE  # one colour a digit on the pinned drawings' charts
 
 
 def pinned_curves(scores: list[dict], slot: int, label: int | None, steps_per_epoch: int | None = None,
-                  height: int = 240) -> go.Figure:
+                  height: int = 200) -> go.Figure:
     """How a pinned drawing's ten probabilities moved as a run trained: one line a digit against the step, the
     drawing's label (when known) drawn thick."""
     fig = go.Figure()
@@ -178,9 +178,8 @@ def pinned_curves(scores: list[dict], slot: int, label: int | None, steps_per_ep
     if steps_per_epoch:
         for e in range(1, int(max(steps, default=0) // steps_per_epoch) + 1):
             fig.add_vline(x=e * steps_per_epoch, line=dict(color="#bbb", width=1, dash="dot"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), hovermode="x unified",
-                      yaxis=dict(range=[0, 1], tickformat=".0%", title="probability"), xaxis_title="step",
-                      legend=dict(orientation="h", y=-0.35, x=0, font=dict(size=10)))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), hovermode="x unified", showlegend=False,
+                      yaxis=dict(range=[0, 1.02], tickformat=".0%"), xaxis_title="step")
     return fig
 
 

@@ -91,6 +91,12 @@ def batch_of(run: dict, runs: list[dict]) -> list[dict]:
     return sorted((r for r in runs if r.get("batch") == run["batch"] and r["id"] != run["id"]), key=lambda r: r["id"])
 
 
+def ids_in(text: str, most: int = 50) -> list[int]:
+    """Run ids from an address ('3,4,12'): whatever is not a plain number is left out, and no more than `most`."""
+    parts = str(text)[:1000].split(",")
+    return [int(p) for p in parts if p.isascii() and p.isdigit() and len(p) <= 9][:most]
+
+
 def best_completed(runs: list[dict]) -> int | None:
     """The completed run with the best test accuracy (of its kept checkpoint)."""
     done = [r for r in runs if r["status"] == Status.COMPLETED and r["test_acc"] is not None]

@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+import inside_views
 import ui
 from digitlab import UserError, handwriting, plots, preprocess, report
 from drawing_pad import answer, drawing, drawing_pad, png
@@ -106,15 +107,35 @@ def pad() -> None:
                 st.warning("No digit stands out from the background of this picture: photograph one digit, dark "
                            "on light paper, filling about half of the picture.", icon=":material/image_search:")
     with right:
-        if ck2 is None:
-            answer(p, seen, digits)
-            show_steps(made)
-            return
-        st.markdown(f"**{report.as_text(label)}**")
-        answer(p, seen, digits)
-        st.markdown(f"**{report.as_text(other)}**")
-        answer(probabilities(ck2, seen), seen, digits, key="answer2")
+        picked = inside_views.explained(p) if st.session_state.get("show_why") else None
+        if ck2 is not None:
+            st.markdown(f"**{report.as_text(label)}**")
+        answer(p, seen, digits, picked=picked, on_pick=inside_views.pick)
+        if ck2 is not None:
+            st.markdown(f"**{report.as_text(other)}**")
+            answer(probabilities(ck2, seen), seen, digits, key="answer2")
         show_steps(made)
+    if seen is not None:
+        with left:
+            inside_views.pin_here(seen)
+        inside(seen, p)
+
+
+def inside(seen: np.ndarray, p: np.ndarray) -> None:
+    """Inside the network, for this drawing: each view on demand, so that a stroke costs only what is shown."""
+    st.divider()
+    views = {"show_why": "Why this answer", "show_layers": "Inside the network", "show_fool": "Fool it"}
+    for column, (key, title) in zip(st.columns(len(views)), views.items()):
+        column.toggle(title, key=key)
+    if st.session_state.get("show_why"):
+        st.subheader(f"Why {inside_views.explained(p)}?")
+        inside_views.why(ck, seen, p)
+    if st.session_state.get("show_layers"):
+        st.subheader("Inside the network, for this drawing")
+        inside_views.layers(ck, seen)
+    if st.session_state.get("show_fool"):
+        st.subheader("Fool it: the smallest change that makes it another digit")
+        inside_views.fool(ck, seen, p)
 
 
 pad()

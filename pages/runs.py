@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import inside_views
 import ui
 from digitlab import UserError, evaluation, jobs, metrics, plots, report
 from digitlab.store import Status
@@ -54,9 +55,13 @@ if manageable:
 
 with_epochs = [r for r in runs if r["status"] == Status.RUNNING or r["best_val_acc"] is not None]
 labels = {f"{r['id']}: {r['name']}": r for r in with_epochs}
-default = [label for label, r in labels.items() if r["id"] in report.default_comparison(runs)]
+linked = report.ids_in(st.query_params.get("compare", ""))  # a link to a comparison names its runs
+wanted = linked if linked else report.default_comparison(runs)
+default = [label for label, r in labels.items() if r["id"] in wanted]
 chosen = st.multiselect("Runs to compare", list(labels), default=default, key="compare_runs",
-                        help="Opens on the last runs queued together (the optimizer comparison, say) that completed.")
+                        help="Opens on the last runs queued together (the optimizer comparison, say) that completed; "
+                             "the address holds the choice, so a link shows the same comparison.")
+ui.set_address(compare=",".join(str(labels[lbl]["id"]) for lbl in chosen))
 if chosen:
     picked = [labels[lbl] for lbl in chosen]
     sel = [(lbl, store.epochs(r["id"])) for lbl, r in zip(chosen, picked)]
@@ -103,11 +108,20 @@ finished = {f"{r['id']}: {r['name']}": r for r in runs if r["checkpoint"] and Pa
 if not finished:
     st.caption("Runs with a checkpoint appear here once they finish.")
     st.stop()
-best = report.best_completed(list(finished.values()))
+linked = report.ids_in(st.query_params.get("run", ""))
+best = linked[0] if linked and linked[0] in {r["id"] for r in finished.values()} else \
+    report.best_completed(list(finished.values()))
 labels_done = list(finished)
 start = next((k for k, lbl in enumerate(labels_done) if finished[lbl]["id"] == best), 0)
 run = finished[st.selectbox("Run", labels_done, index=start, help="Opens on the completed run with the best test "
-                            "accuracy.")]
+                            "accuracy, or on the one the address names.")]
+ui.set_address(run=str(run["id"]))
+with st.expander("The command that reproduces this run"):
+    inside_views.show_command(run["config"])
+drawings = store.pins(run["id"])
+if drawings:
+    st.markdown("**Pinned drawings, as the network learned them**")
+    inside_views.pinned(drawings, store.pin_scores(run["id"]), run["steps_per_epoch"], f"pinr{run['id']}")
 mnist = ui.dataset()
 if mnist is None:
     st.stop()

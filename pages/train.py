@@ -2,14 +2,16 @@
 
 import time
 
+import numpy as np
 import streamlit as st
 
+import inside_views
 import ui
-from digitlab import UserError, cost, data, devices, jobs, plots, report, settings
-from digitlab.config import (AUGMENT, FINETUNE, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, applies, kind,
-                             parse_sizes, range_text, spec, validate)
+from digitlab import UserError, cost, data, devices, jobs, lrfind, pictures, plots, report, settings
+from digitlab.config import (AUGMENT, FINETUNE, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, applies, from_query,
+                             kind, parse_sizes, range_text, spec, to_query, validate)
 from digitlab.presets import GROUPS, NOTES, PRESETS, changes, preset
-from digitlab.store import Status
+from digitlab.store import MAX_PINS, Status
 
 ui.routed()
 store = ui.store()
@@ -90,8 +92,28 @@ def on_preset() -> None:
     set_form(preset(name) if name != "custom" else TrainConfig())
 
 
+def from_address() -> None:
+    """The form as the address describes it (a link to an experiment), else the defaults; a bad link is one sentence
+    and the defaults."""
+    params = st.query_params.to_dict()
+    name = params.pop("preset", "custom")
+    try:
+        set_form(from_query(params))
+        st.session_state.preset = name if name in PRESETS else "custom"
+    except UserError as e:
+        set_form(TrainConfig())
+        st.session_state.link_error = str(e)
+
+
+def to_address(config: TrainConfig, chosen: str) -> None:
+    """The address follows the form: copying it hands out this very experiment."""
+    want = {**to_query(config), **({"preset": chosen} if chosen != "custom" else {})}
+    if st.query_params.to_dict() != want:
+        st.query_params.from_dict(want)
+
+
 if "f_lr" not in st.session_state:
-    set_form(TrainConfig())
+    from_address()
 
 def priced() -> tuple[TrainConfig | None, str]:
     """The form's config and what it will cost, or None and the one sentence that says what is wrong."""
@@ -100,6 +122,33 @@ def priced() -> tuple[TrainConfig | None, str]:
         return config, cost.check(config, settings.load().limits, devices.resolve(config.device).type).describe()
     except UserError as e:
         return None, str(e)
+
+
+def pins_panel() -> None:
+    """The drawings the next run watches: pinned on the Draw page, or picked from My digits."""
+    pins = st.session_state.setdefault(inside_views.PINS, [])
+    saved = {i: int(label) for i, label in zip(ui.my_digits()[2], ui.my_digits()[1])}
+    picked = [i for i in st.session_state.get("pin_saved", []) if i in saved]
+    n = len(pins) + len(picked)
+    with st.expander(f"Watch drawings being learned · {n} pinned" if n else "Watch drawings being learned"):
+        st.caption(f"Up to {MAX_PINS} drawings the run scores every 50 steps and after every epoch: their "
+                   "probabilities move on the Train and Runs pages as it learns. Pin one on the Draw page, or here.")
+        if pins:
+            st.image([pictures.grey(np.frombuffer(b, np.uint8).reshape(28, 28) / 255, 2) for _, b in pins],
+                     caption=[f"a {label}" for label, _ in pins])
+            st.button("Unpin these", key="unpin", on_click=lambda: pins.clear())
+        if saved:
+            st.multiselect("From My digits", list(saved), key="pin_saved", max_selections=max(0, MAX_PINS - len(pins)),
+                           format_func=lambda i: f"#{i}: a {saved[i]}")
+
+
+def launch_pins() -> list:
+    """What the next launch pins: the Draw page's drawings and the saved digits picked."""
+    images, labels, ids = ui.my_digits()
+    where = {i: k for k, i in enumerate(ids)}
+    chosen = [i for i in st.session_state.get("pin_saved", []) if i in where]
+    return [*st.session_state.get(inside_views.PINS, []), *(jobs.pin(images[where[i]], int(labels[where[i]]))
+                                                              for i in chosen)]
 
 
 groups = {group: [n for n in NAMES if spec(n).group == group]
@@ -121,12 +170,20 @@ with st.sidebar:
             marked = [n for n in names if n in set_here]  # a preset's settings show even in a closed section
             with st.expander(title + (f" · {len(marked)} set by the preset" if marked else "")):
                 widgets(names)
+        pins_panel()
         config, price = priced()
         launch = st.button("Launch run", type="primary", width="stretch", key="launch")
         if config is None:
             st.error(report.as_text(price), icon=":material/error:")
         else:
             st.caption(f"Estimate: {price}")
+            to_address(config, chosen)
+            with st.expander("As a command, or a link"):
+                inside_views.show_command(config)
+                st.caption("The address of this page holds the form too: copy it to hand out this experiment.")
+        find = st.button("Find a learning rate", width="stretch", key="lr_find", disabled=config is None,
+                         help=f"A {lrfind.STEPS}-step range test of this form's model: the loss as the learning rate "
+                              "grows from 1e-6 to 10, and the rate where it falls fastest.")
     st.subheader("The course's experiments")
     group = st.selectbox("Experiment", list(GROUPS), key="group", help="Several runs queued together, to compare on "
                          "the Runs page, which opens on the last group that completed.")
@@ -136,12 +193,13 @@ with st.sidebar:
 
 try:
     if launch:
-        rid = jobs.launch(store, form_config(), data.data_root(), owner=ui.viewer().name)
+        rid = jobs.launch(store, form_config(), data.data_root(), owner=ui.viewer().name, pins=launch_pins())
         st.session_state.watched = rid  # this page follows the run it launched, to its end however short
         st.toast(f"Run {rid} queued.", icon=":material/rocket_launch:")
     if compare:
         names = GROUPS[st.session_state.group][0]
-        ids = jobs.launch_group(store, [preset(n) for n in names], data.data_root(), owner=ui.viewer().name)
+        ids = jobs.launch_group(store, [preset(n) for n in names], data.data_root(), owner=ui.viewer().name,
+                                pins=launch_pins())
         st.toast(f"Runs {', '.join(map(str, ids))} queued: {', '.join(names)}.", icon=":material/rocket_launch:")
     if launch or compare:
         ui.supervisor().wake()
@@ -150,8 +208,42 @@ except UserError as e:
     ui.show_error(e)
 
 st.title("Train")
+if "link_error" in st.session_state:
+    ui.show_error(UserError(st.session_state.pop("link_error") + " The form shows the defaults."))
 if not data.is_prepared():
     st.info("MNIST is not prepared yet: prepare it on the **Data** page before launching a run.")
+
+
+def use_lr(lr: float) -> None:
+    st.session_state.f_lr = lr
+    st.session_state.pop("lr_found", None)
+
+
+def lr_finder(find: bool) -> None:
+    """The range test of the form's configuration, run on the button, shown until its value is used."""
+    if find and config is not None:
+        mnist = ui.dataset()
+        if mnist is None:
+            return
+        try:
+            with st.spinner("Running the learning-rate range test…"):
+                st.session_state.lr_found = (config.display_name(), lrfind.lr_find(config, mnist))
+        except UserError as e:
+            ui.show_error(e)
+    if "lr_found" not in st.session_state:
+        return
+    name, found = st.session_state.lr_found
+    st.subheader(f"Learning-rate range test: {report.as_text(name)}")
+    st.plotly_chart(plots.lr_range(found.lrs, found.losses, found.smoothed, found.suggestion), width="stretch")
+    value = float(f"{found.suggestion:.2g}")
+    a, b = st.columns([1, 3])
+    a.button(f"Use {value:g}", type="primary", key="use_lr", on_click=use_lr, args=(value,))
+    b.caption(f"{len(found.lrs)} steps, each with a larger learning rate. The loss fell fastest at {value:g} (lowest "
+              f"at {found.lowest:.2g}, where it is about to blow up): a good learning rate for this model and "
+              "optimizer is near the suggestion, well below the lowest point.")
+
+
+lr_finder(find)
 
 ICONS = {Status.COMPLETED: ":material/check_circle:", Status.FAILED: ":material/error:",
          Status.CANCELLED: ":material/cancel:"}
@@ -180,6 +272,11 @@ def show_running(run: dict, snap) -> None:
     elif ui.may_manage(run):
         cancel.button("Cancel", key=f"cr{run['id']}", type="primary", on_click=cancel_run, args=(run["id"],))
     curves(run, epochs, lambda kind: ui.live().figure(kind, run["name"], run["id"], snap))
+    drawings, scores = snap.pins.get(run["id"], ([], []))
+    if drawings:
+        st.markdown("**Your pinned drawings, as the network learns them**")
+        inside_views.pinned(drawings, scores, run["steps_per_epoch"], f"pin{run['id']}",
+                            ui.live().pinned_figures(run["id"], snap))
     st.session_state.watched = run["id"]
 
 
@@ -231,9 +328,12 @@ def show_finished(run: dict) -> None:
         final.clear()
         epochs = store.epochs(run["id"])
         final[run["id"]] = epochs, {k: plots.epoch_curves([(run["name"], epochs)], k, colors=[plots.run_color(run["id"])])
-                                    for k in ("loss", "acc")}
-    epochs, figures = final[run["id"]]
+                                    for k in ("loss", "acc")}, store.pins(run["id"]), store.pin_scores(run["id"])
+    epochs, figures, drawings, scores = final[run["id"]]
     curves(run, epochs, figures.get)
+    if drawings:
+        st.markdown("**Your pinned drawings, as the network learned them**")
+        inside_views.pinned(drawings, scores, run["steps_per_epoch"], f"pinf{run['id']}")
 
 
 def minutes(run: dict) -> float:

@@ -32,7 +32,9 @@ def test_cancelling_a_running_run_keeps_its_best_checkpoint(tmp_path, tiny_root)
     assert run["best_epoch"] == best["epoch"] and run["best_val_acc"] == best["val_acc"]
     ck = checkpoint.load(run["checkpoint"])
     assert ck.metrics["epoch"] == best["epoch"] and ck.metrics["test_acc"] == run["test_acc"]
-    assert sorted(p.name for p in s.run_dir(rid).iterdir()) == ["best.pt"]  # no temp file, nothing else
+    assert sorted(p.name for p in s.run_dir(rid).iterdir()) == ["best.pt", "first-layer"]  # no temp file
+    kept = sorted(p.name for p in (s.run_dir(rid) / "first-layer").iterdir())
+    assert kept == [f"epoch-{e:04d}.npy" for e in range(len(kept))] and len(kept) >= len(epochs)  # 0: before training
 
 
 def test_worker_drains_the_queue_in_order_and_honours_cancel(tmp_path, tiny_root):
