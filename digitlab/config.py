@@ -288,5 +288,6 @@ def from_query(params: dict[str, str]) -> TrainConfig:
             try:
                 values[key] = int(text) if k is int else float(text)
             except ValueError:
-                raise UserError(f"{label} in the address must be a number, got {text!r}.") from None
+                raise UserError(f"{label} in the address must be a {'whole number' if k is int else 'number'}, got "
+                                f"{text!r}.") from None
     return validate(TrainConfig(**values))
