@@ -306,3 +306,67 @@ def test_my_digits_scores_every_model_and_relabels_and_deletes(store_with_run):
 def test_my_digits_without_any_invites_to_draw(app_env):
     at = open_page("digits")
     assert "No digits yet" in at.info[0].value
+
+
+EVERY_SETTING = dict(name="my run", model="cnn", hidden=[100, 20], channels=[8, 16], optimizer="momentum",
+                     batch_size=32, epochs=7, lr=0.0125, device="cpu", dropout=0.3, norm_layer="batch",
+                     input_norm="symmetric", weight_decay=1e-4, label_smoothing=0.05, rotate=10.0, shear=5.0,
+                     scale=0.1, translate=2.0, elastic=1.5, thickness=0.3, momentum=0.8, nesterov=True,
+                     schedule="step", step_size=3, gamma=0.3, precision="bf16", seed=42, shuffle=False,
+                     start_from="mlp-default", my_digits=0.5, fonts=0.1)
+
+
+def test_the_train_form_round_trips_through_the_address(app_env):
+    """A link holding every setting fills every field of the form, and the page writes the same address back."""
+    from digitlab.config import NAMES, to_query
+
+    config = TrainConfig(**EVERY_SETTING)
+    assert set(EVERY_SETTING) == set(NAMES)
+    at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
+    at.query_params.update(to_query(config))
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    for name, value in EVERY_SETTING.items():
+        shown = at.session_state[f"f_{name}"]
+        assert (shown == ", ".join(map(str, value)) if isinstance(value, list) else shown == value), name
+    assert {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()} == to_query(config)
+    at.number_input(key="f_epochs").set_value(9).run()  # the address follows the form
+    assert at.query_params["epochs"] in ("9", ["9"])
+    code = next(c.value for c in at.code)
+    assert code.startswith("digitlab train --name 'my run' --model cnn") and "--epochs 9" in code
+
+
+def test_a_bad_link_is_one_sentence_and_the_defaults(app_env):
+    at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
+    at.query_params.update({"lr": "fast", "epochs": "3"})
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any("Learning rate in the address must be a number" in e.value for e in at.error)
+    assert at.session_state["f_lr"] == TrainConfig().lr and at.session_state["f_epochs"] == TrainConfig().epochs
+
+
+def test_the_range_test_button_fills_the_learning_rate(app_env):
+    at = open_page("train")
+    at.text_input(key="f_hidden").set_value("16").run()
+    at.button(key="lr_find").click().run()
+    assert not at.exception, at.exception
+    use = at.button(key="use_lr")
+    value = float(use.label.split()[1])
+    assert 1e-6 <= value <= 10
+    use.click().run()
+    assert at.session_state["f_lr"] == value and not any(b.key == "use_lr" for b in at.button)
+
+
+def test_inside_page_shows_first_layers_of_a_run_and_a_shipped_model(store_with_run):
+    at = open_page("inside")
+    assert not at.exception, at.exception
+    a, b = at.selectbox(key="first_a"), at.selectbox(key="first_b")
+    assert a.value != b.value and "mlp-default (shipped)" in a.options
+    run_key = "run:1"
+    b.set_value("mlp-default").run()
+    a.set_value(run_key).run()
+    slider = at.select_slider(key="first-a-epoch")
+    assert slider.options == ["before training", "1", "2"]  # every epoch it kept, and the start
+    slider.set_value(0).run()
+    assert not at.exception
+    assert at.query_params["a"] in (run_key, [run_key])

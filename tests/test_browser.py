@@ -264,3 +264,63 @@ def test_class_mode_signs_in_before_anything_else(browser, tmp_path):
         pg.wait_for_timeout(500)
         shot(pg, "class-teacher")
         pg.close()
+
+
+def test_inside_the_network_for_a_drawing_and_a_run(app, page):
+    """Why (a click on a bar explains that digit), each layer, fooling it, a pinned drawing watched by a run launched
+    with the learning rate the range test suggests, its command and first layer."""
+    page.goto(app)
+    canvas = page.locator(PAD).first
+    canvas.wait_for(timeout=30_000)
+    stroke(page, canvas, SEVEN)
+    page.locator(READING).wait_for(timeout=15_000)
+    for view in ("Why this answer", "Inside the network", "Fool it"):
+        page.get_by_text(view, exact=True).click()
+    page.get_by_role("heading", name="Why 7?").wait_for(timeout=20_000)
+    page.get_by_text("why 7 (").first.wait_for(timeout=10_000)
+    page.get_by_text(re.compile(r"hidden layer 1: 1024 units, \d+ active")).wait_for(timeout=10_000)
+    page.get_by_text("changed:").first.wait_for(timeout=20_000)
+    shot(page, "draw-inside")
+    page.locator(".answer .row").nth(1).locator(".track").click()  # "why not a 1?": the bar of 1
+    page.get_by_role("heading", name="Why 1?").wait_for(timeout=20_000)
+    page.get_by_text("why 1 (").first.wait_for(timeout=10_000)
+    pills = page.locator('[data-testid="stElementContainer"]').filter(has_text="Pin to watch it").locator("button")
+    pills.filter(has_text="7").last.click()
+    page.get_by_text("(1 of 8 pinned)").wait_for(timeout=15_000)
+
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("link", name="Train").click()  # the same session: pins live in it
+    sidebar.get_by_text("Watch drawings being learned · 1 pinned").wait_for(timeout=30_000)
+    for field, value in (("Name", "watched"), ("Hidden layer sizes", "32")):
+        sidebar.get_by_role("textbox", name=field).fill(value)
+        sidebar.get_by_role("textbox", name=field).press("Enter")
+    for field, value in (("Batch size", "16"), ("Epochs", "2")):
+        sidebar.get_by_role("spinbutton", name=field).fill(value)
+        sidebar.get_by_role("spinbutton", name=field).press("Enter")
+    page.wait_for_function("() => location.search.includes('epochs=2')", timeout=15_000)  # the address follows
+    sidebar.get_by_role("button", name="Find a learning rate").click()
+    page.get_by_text("Learning-rate range test: watched").wait_for(timeout=60_000)
+    use = page.get_by_role("button", name=re.compile(r"^Use "))
+    value = use.inner_text().split()[1]
+    page.mouse.move(900, 20)  # away from the button whose help tooltip would cover this one
+    page.wait_for_timeout(500)
+    use.click()
+    page.wait_for_function(f"() => location.search.includes('lr={value}')", timeout=15_000)  # form and address
+    sidebar.get_by_role("button", name="Launch run").click()
+    page.get_by_text("finished: completed").wait_for(timeout=120_000)
+    page.get_by_text("Your pinned drawings, as the network learned them").wait_for(timeout=20_000)
+    page.get_by_text(re.compile(r"^a 7, reads \d")).wait_for(timeout=10_000)
+    shot(page, "train-pinned")
+    run_id = re.search(r"Run (\d+): watched", page.get_by_role("heading", name=re.compile("Run .*: watched")).first
+                       .inner_text()).group(1)
+
+    page.goto(f"{app}/runs?run={run_id}")
+    page.get_by_text("Pinned drawings, as the network learned them").wait_for(timeout=30_000)
+    page.get_by_text("The command that reproduces this run").click()
+    page.get_by_text(f"digitlab train --name watched --hidden 32 --batch-size 16 --epochs 2 --lr {value}").wait_for(
+        timeout=10_000)
+    shot(page, "runs-pinned")
+    page.goto(f"{app}/inside?a=run:{run_id}")
+    page.get_by_text(re.compile(r"32 first-layer units as 28×28 images")).first.wait_for(timeout=30_000)
+    page.get_by_role("slider").first.wait_for(timeout=10_000)
+    shot(page, "inside")
