@@ -86,6 +86,18 @@ def estimate(config: TrainConfig, device: str = "cpu") -> Estimate:
     return Estimate(n, memory, steps, (per_epoch["dense"] + per_epoch["conv"]) / 1e9, seconds / 60)
 
 
+def step_seconds(config: TrainConfig, device: str = "cpu") -> float:
+    """The estimated time of one training step of config's model (forward, backward, update) on a device."""
+    layers = _layers(config)
+    dense = sum(f for _, f, _, conv in layers if not conv)
+    conv = sum(f for _, f, _, conv in layers if conv)
+    dense_speed, conv_speed, step_cost = SPEED.get(device, SPEED["cpu"])
+    seconds = 3 * config.batch_size * (dense / dense_speed + conv / conv_speed) + step_cost
+    if augment.enabled(config):
+        seconds += config.batch_size * AUGMENT_SECONDS.get(device, AUGMENT_SECONDS["cpu"])
+    return seconds
+
+
 def check(config: TrainConfig, limits: Limits, device: str = "cpu") -> Estimate:
     """The run's estimate, or a UserError naming the limit exceeded and the setting that sets it."""
     e = estimate(config, device)

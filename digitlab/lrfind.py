@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from digitlab import UserError, augment, devices
+from digitlab import UserError, augment, cost, devices
 from digitlab.config import TrainConfig
 from digitlab.data import MNIST, blank_pixel, normalize
 from digitlab.models import build
@@ -19,6 +19,7 @@ STEPS = 100             # enough to see the valley for every recipe of the cours
 MAX_STEPS = 1000
 SMOOTH = 0.9            # exponential moving average of the loss, bias-corrected
 BLOW_UP = 4.0           # the test stops once the smoothed loss passes this many times its lowest
+PAGE_SECONDS = 20       # the longest range test a page runs (a server shared by a class); the CLI has no such cap
 
 
 @dataclass
@@ -28,6 +29,17 @@ class Finding:
     smoothed: list[float]
     suggestion: float       # where the smoothed loss falls fastest, before its lowest point
     lowest: float           # the learning rate of the lowest smoothed loss
+
+
+def check_time(config: TrainConfig, steps: int = STEPS, most_seconds: float = PAGE_SECONDS) -> float:
+    """The range test's estimated seconds on config's device, or one sentence when it would take longer than most."""
+    device = devices.resolve(config.device).type
+    seconds = steps * cost.step_seconds(config, device)
+    if seconds > most_seconds:
+        raise UserError(f"The range test of this model would take about {seconds:,.0f} s on {device}, more than the "
+                        f"{most_seconds:g} s a page may spend: use a smaller model or batch here, or run `digitlab "
+                        "lr-find` with the same flags.")
+    return seconds
 
 
 def lr_find(config: TrainConfig, data: MNIST, steps: int = STEPS, low: float = LOW, high: float = HIGH) -> Finding:

@@ -75,6 +75,15 @@ def check_finite(losses: list[float], epoch: int, first_step: int) -> None:
                         f"{losses[bad]}; lower the learning rate.")
 
 
+@torch.no_grad()
+def probabilities(model: nn.Module, x: torch.Tensor) -> list[list[float]]:
+    """(K, 10) probabilities of normalized x (K, 784) in eval mode; the model goes back to training mode."""
+    model.eval()
+    probs = model(x).float().softmax(-1).cpu().tolist()
+    model.train()
+    return probs
+
+
 def _cpu_state(model: nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
@@ -130,13 +139,8 @@ def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, ini
     pins = normalize(pinned.to(device), config.input_norm) if pinned is not None and len(pinned) else None
 
     def score_pins(epoch: int, step: int) -> None:
-        if pins is None:
-            return
-        model.eval()
-        with torch.no_grad():
-            probs = model(pins).float().softmax(-1).cpu().tolist()  # (K, 10)
-        model.train()
-        callback("pinned", {"epoch": epoch, "global_step": step, "probs": probs})
+        if pins is not None:
+            callback("pinned", {"epoch": epoch, "global_step": step, "probs": probabilities(model, pins)})
 
     step = 0
     t_start = time.perf_counter()

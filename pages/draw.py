@@ -118,15 +118,20 @@ def pad() -> None:
     if seen is not None:
         with left:
             inside_views.pin_here(seen)
-        inside(seen, p)
+    inside(seen, p)
 
 
-def inside(seen: np.ndarray, p: np.ndarray) -> None:
-    """Inside the network, for this drawing: each view on demand, so that a stroke costs only what is shown."""
+def inside(seen: np.ndarray | None, p: np.ndarray) -> None:
+    """Inside the network, for this drawing: each view on demand, so that a stroke costs only what is shown. The
+    switches stay on screen with nothing drawn, so that they keep their state through Clear."""
     st.divider()
     views = {"show_why": "Why this answer", "show_layers": "Inside the network", "show_fool": "Fool it"}
     for column, (key, title) in zip(st.columns(len(views)), views.items()):
         column.toggle(title, key=key)
+    if seen is None:
+        if any(st.session_state.get(key) for key in views):
+            st.caption("Draw a digit: these views show what the network makes of it.")
+        return
     if st.session_state.get("show_why"):
         st.subheader(f"Why {inside_views.explained(p)}?")
         inside_views.why(ck, seen, p)

@@ -226,6 +226,7 @@ def lr_finder(find: bool) -> None:
         if mnist is None:
             return
         try:
+            lrfind.check_time(config)
             with st.spinner("Running the learning-rate range test…"):
                 st.session_state.lr_found = (config.display_name(), lrfind.lr_find(config, mnist))
         except UserError as e:
