@@ -121,7 +121,7 @@ def pin_here(seen: np.ndarray) -> None:
             pins.append(jobs.pin(seen, label))
         st.session_state.pin_label = None
 
-    st.pills(f"Pin to watch it being learned by your next run ({len(pins)} of {MAX_PINS} pinned), as a",
+    st.pills(f"Pin it for your next run to learn ({len(pins)} of {MAX_PINS}), as a",
              range(10), key="pin_label", on_change=add,
              help="The Train page's next run scores it every 50 steps and after every epoch, and shows its ten "
                   "probabilities moving as the network learns.")

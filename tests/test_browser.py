@@ -284,9 +284,9 @@ def test_inside_the_network_for_a_drawing_and_a_run(app, page):
     page.locator(".answer .row").nth(1).locator(".track").click()  # "why not a 1?": the bar of 1
     page.get_by_role("heading", name="Why 1?").wait_for(timeout=20_000)
     page.get_by_text("why 1 (").first.wait_for(timeout=10_000)
-    pills = page.locator('[data-testid="stElementContainer"]').filter(has_text="Pin to watch it").locator("button")
+    pills = page.locator('[data-testid="stElementContainer"]').filter(has_text="Pin it for your next run").locator("button")
     pills.filter(has_text="7").last.click()
-    page.get_by_text("(1 of 8 pinned)").wait_for(timeout=15_000)
+    page.get_by_text("(1 of 8), as a").wait_for(timeout=15_000)
 
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_role("link", name="Train").click()  # the same session: pins live in it
