@@ -1,5 +1,7 @@
 """The views inside the network that pages share (Streamlit only: the work is in digitlab.inside and lrfind)."""
 
+import shlex
+
 import numpy as np
 import streamlit as st
 
@@ -15,10 +17,8 @@ PINS = "pins"  # session_state: drawings pinned on the Draw page for the next ru
 
 def command(config: dict | TrainConfig) -> str:
     """The CLI command that reproduces a run's configuration exactly."""
-    import shlex
-
     config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    return "digitlab train " + shlex.join(to_argv(config)) if to_argv(config) else "digitlab train"
+    return " ".join(["digitlab train", shlex.join(to_argv(config))]).strip()
 
 
 def show_command(config: dict | TrainConfig) -> None:

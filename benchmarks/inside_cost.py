@@ -79,7 +79,7 @@ def epoch_cost(epochs: int, repeats: int) -> None:
     for owner, name in ((inside, "snapshot"), (train, "probabilities"), (Store, "add_pin_scores"),
                         (Store, "save_snapshot")):
         timed(owner, name, spent)
-    seconds, extra = {"with": [], "without": []}, []
+    seconds, extra, paired = {"with": [], "without": []}, [], []
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(tmp)
         for k in range(repeats):
@@ -91,12 +91,14 @@ def epoch_cost(epochs: int, repeats: int) -> None:
                 seconds[way] += [e["seconds"] for e in epochs_run]
                 if way == "with":
                     extra.append(sum(spent) / sum(e["seconds"] for e in epochs_run))
+            paired.append(sum(seconds["with"][-epochs:]) / sum(seconds["without"][-epochs:]))  # run next to run
     with_, without = statistics.median(seconds["with"]), statistics.median(seconds["without"])
     print(f"784-512-128-10, batch 64, Adam, {torch.get_num_threads()} CPU threads, {len(seconds['with'])} epochs each "
           f"way: snapshots and {MAX_PINS} pinned drawings scored every {train.LOG_EVERY} steps, with their store "
           f"writes, take {statistics.median(extra):.2%} of the run's training time (counted); median epoch "
-          f"{without:.2f} s with nothing watched, {with_:.2f} s watched ({with_ / without - 1:+.1%}, which is mostly "
-          "this machine's noise: see the counted share)")
+          f"{without:.2f} s with nothing watched, {with_:.2f} s watched; a watched run against the unwatched one "
+          f"beside it: {', '.join(f'{r - 1:+.1%}' for r in paired)} (median {statistics.median(paired) - 1:+.1%}; "
+          "this machine's own speed drifts by 10-20% within seconds)")
 
 
 def main():

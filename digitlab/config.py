@@ -235,6 +235,11 @@ def changed(config: TrainConfig) -> dict:
     return {name: getattr(config, name) for name in NAMES if getattr(config, name) != getattr(DEFAULTS, name)}
 
 
+def _text(v) -> str:
+    """A setting's value as text that reads back exactly: repr for floats (0.1 stays 0.1, 1e-05 stays 1e-05)."""
+    return repr(v) if isinstance(v, float) else str(v)
+
+
 def to_argv(config: TrainConfig) -> list[str]:
     """The `digitlab train` arguments that rebuild config exactly (every setting off its default)."""
     argv = []
@@ -242,10 +247,8 @@ def to_argv(config: TrainConfig) -> list[str]:
         flag = f"--{name.replace('_', '-')}"
         if isinstance(v, bool):
             argv.append(flag if v else f"--no-{flag[2:]}")
-        elif isinstance(v, list):
-            argv += [flag, *map(str, v)]
         else:
-            argv += [flag, repr(v) if isinstance(v, float) else str(v)]
+            argv += [flag, *map(_text, v if isinstance(v, list) else [v])]
     return argv
 
 
@@ -258,10 +261,8 @@ def to_query(config: TrainConfig) -> dict[str, str]:
     for name, v in changed(config).items():
         if isinstance(v, bool):
             out[name] = "true" if v else "false"
-        elif isinstance(v, list):
-            out[name] = ",".join(map(str, v))
         else:
-            out[name] = repr(v) if isinstance(v, float) else str(v)
+            out[name] = ",".join(map(_text, v)) if isinstance(v, list) else _text(v)
     return out
 
 

@@ -127,7 +127,8 @@ def priced() -> tuple[TrainConfig | None, str]:
 def pins_panel() -> None:
     """The drawings the next run watches: pinned on the Draw page, or picked from My digits."""
     pins = st.session_state.setdefault(inside_views.PINS, [])
-    saved = {i: int(label) for i, label in zip(ui.my_digits()[2], ui.my_digits()[1])}
+    _, labels, ids = ui.my_digits()
+    saved = {i: int(label) for i, label in zip(ids, labels)}
     picked = [i for i in st.session_state.get("pin_saved", []) if i in saved]
     n = len(pins) + len(picked)
     with st.expander(f"Watch drawings being learned · {n} pinned" if n else "Watch drawings being learned"):
