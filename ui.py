@@ -48,6 +48,7 @@ def run_app() -> None:
                  st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
                  st.Page(PAGES / "runs.py", title="Runs", icon=":material/monitoring:"),
                  st.Page(PAGES / "inside.py", title="Inside", icon=":material/neurology:"),
+                 st.Page(PAGES / "sweeps.py", title="Sweeps", icon=":material/tune:"),
                  st.Page(PAGES / "digits.py", title="My digits", icon=":material/gesture:"),
                  st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:")]
         if class_mode() and viewer().teacher:

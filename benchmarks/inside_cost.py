@@ -46,6 +46,7 @@ def per_drawing(mnist: data.MNIST) -> None:
 
 def range_tests(mnist: data.MNIST) -> None:
     torch.set_num_threads(2)
+    lrfind.lr_find(preset("compare-sgd", device="cpu"), mnist, steps=20)  # warm-up: threads, allocator
     for name in ("compare-sgd", "compare-adam", "seed-assignment", "best-mlp", "cnn"):
         config = preset(name, device="cpu")
         t0 = time.perf_counter()

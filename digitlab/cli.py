@@ -83,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+")
     pr.add_argument("--json", action="store_true")
 
+    w = command("sweep", "search hyperparameters with Optuna: every trial is a run in the store; prints the best")
+    w.add_argument("file", nargs="?", help="a sweep in TOML (see README: name, preset, trials, sampler, prune, "
+                                           "parallel, [fixed], [search.NAME])")
+    w.add_argument("--param", action="append", default=[], metavar="NAME=SPACE",
+                   help="a setting to search: NAME=a,b,c (values; lists as 512,128/256,64) or NAME=LOW:HIGH[:log]")
+    w.add_argument("--trials", type=int, help="how many trials (default 16, at most 64)")
+    w.add_argument("--sampler", choices=("grid", "random", "tpe"), help="how trials are chosen (default tpe)")
+    w.add_argument("--prune", action=argparse.BooleanOptionalAction, default=None,
+                   help="stop trials that trail the others after an epoch (default: on)")
+    w.add_argument("--parallel", type=int, help="trials queued at once (default 1)")
+    w.add_argument("--queue", action="store_true", help="queue the sweep for the app's workers and return")
+    w.add_argument("--json", action="store_true", help="print the trials as one JSON line at the end")
+    w.add_argument("--preset", help="the recipe every trial starts from")
+    add_train_flags(w)  # fixed settings of every trial
+    command("sweeps", "list the sweeps in the store")
     command("runs", "list the runs in the store")
     command("cancel", "cancel a queued or running run").add_argument("run_id", type=int)
     command("data", "prepare and verify the MNIST files")
@@ -198,6 +213,80 @@ def cmd_lr_find(a) -> int:
         print(f"  lr {found.lrs[k]:9.2e}  loss {found.smoothed[k]:.4f}")
     print(f"suggested learning rate: {found.suggestion:.2g} (steepest fall of the loss; lowest loss at "
           f"{found.lowest:.2g}): digitlab train --lr {found.suggestion:.2g} ...")
+    return 0
+
+
+def cmd_sweep(a) -> int:
+    import time
+    import tomllib
+
+    from digitlab import data, jobs, sweep
+    from digitlab.config import NAMES
+    from digitlab.store import Store
+
+    parts = {}
+    if a.file:
+        path = Path(a.file)
+        if not path.is_file():
+            raise UserError(f"No sweep file at {a.file}: give a TOML file (see README), or --param flags.")
+        if path.stat().st_size > sweep.MAX_BYTES:
+            raise UserError(f"A sweep file may hold at most {sweep.MAX_BYTES // 1024} KB: {a.file} is larger.")
+        try:
+            parts = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"{a.file} is not valid TOML ({e}): fix that line.") from None
+    for key in ("preset", "trials", "sampler", "prune", "parallel"):
+        if getattr(a, key) is not None:
+            parts[key] = getattr(a, key)
+    fixed = {name: getattr(a, name) for name in NAMES if getattr(a, name, None) is not None}
+    parts["fixed"] = {**parts.get("fixed", {}), **fixed}
+    parts["search"] = {**parts.get("search", {}), **dict(sweep.parse_flag(p) for p in a.param)}
+    spec = sweep.from_parts(parts)
+    data.prepare(a.data, create=a.data is None)
+    store = Store(a.runs)
+    sweep_id = sweep.start(store, spec)
+    searched = "; ".join(sweep.describe(p) for p in spec.params)
+    print(f"sweep {sweep_id}: {spec.name}: {spec.trials} trials ({spec.sampler}{', pruned' if spec.prune else ''}) "
+          f"of {searched}", file=sys.stderr)
+    if a.queue:
+        print(f"queued: the app's workers run its trials (`digitlab supervise` without the app)", file=sys.stderr)
+        return 0
+    told = set()
+    while True:
+        sweep.advance(store, sweep_id)
+        for run in store.sweep_runs(sweep_id):
+            if not run["status"].active and run["id"] not in told:
+                told.add(run["id"])
+                acc = f"val {run['best_val_acc']:.4f}" if run["best_val_acc"] is not None else "no epoch"
+                print(f"  trial {run['trial']:>2} (run {run['id']}): {run['status']}, {acc}"
+                      + (f" · {run['error']}" if run["error"] else ""), file=sys.stderr)
+        if store.get_sweep(sweep_id)["status"] != "running":
+            break
+        if not jobs.work(store, a.data):  # another worker (the app's) holds the slot: it trains them
+            time.sleep(0.5)
+    spec, rows, _ = sweep.results(store, sweep_id)
+    if a.json:
+        print(json.dumps({"sweep": sweep_id, "trials": rows}))
+        return 0
+    best = next((r for r in rows if r["val acc"] is not None), None)
+    if best is None:
+        print(f"sweep {sweep_id}: no trial finished an epoch")
+        return 0
+    params = ", ".join(f"{p.name}={best[p.name]:.3g}" if isinstance(best[p.name], float) else f"{p.name}={best[p.name]}"
+                       for p in spec.params)
+    print(f"sweep {sweep_id}: best trial {best['trial']} (run {best['run']}): val acc {best['val acc']:.4f}, "
+          f"test acc {best['test acc']:.4f} with {params}")
+    return 0
+
+
+def cmd_sweeps(a) -> int:
+    from digitlab.store import Store
+
+    for row in Store(a.runs).sweeps():
+        runs = Store(a.runs).sweep_runs(row["id"])
+        best = max((r["best_val_acc"] for r in runs if r["best_val_acc"] is not None), default=None)
+        print(f"{row['id']:>3}  {row['status']:<9}  {len(runs):>2} of {row['spec']['trials']:>2} trials  "
+              f"best val {'-' if best is None else f'{best:.4f}'}  {row['name']}")
     return 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitlab import UserError, checkpoint, cost, data, devices, evaluation, handwriting, settings, synth
+from digitlab import UserError, checkpoint, cost, data, devices, evaluation, handwriting, settings, sweep, synth
 from digitlab.checkpoint import SHIPPED
 from digitlab.config import ARCHITECTURE, TrainConfig, spec, validate
 from digitlab.store import Status, Store
@@ -111,16 +111,18 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
             extra = (torch.from_numpy(x.copy()), torch.from_numpy(y))
             record = {"trained": [r["id"] for r in trained], "held_out": [r["id"] for r in held]}
             _write_json(store.run_dir(run_id) / MY_DIGITS, record)  # before training: kept if the worker dies
-        last_poll, cancel = 0.0, False
+        last_poll, cancel, pruned = 0.0, False, None
+        prune = sweep.pruner_for(store, run)  # a sweep's trial: stopped once it trails the others
 
         def should_stop() -> bool:
             nonlocal last_poll, cancel
             now = time.monotonic()
             if now - last_poll > CANCEL_POLL:
                 last_poll, cancel = now, store.cancel_requested(run_id)
-            return cancel
+            return cancel or pruned is not None
 
         def callback(event: str, info: dict) -> None:
+            nonlocal pruned
             if event == "start":
                 store.update(run_id, device=info["device"], steps_per_epoch=info["steps_per_epoch"],
                              num_params=info["num_params"])
@@ -129,6 +131,9 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
                 store.add_steps(run_id, info["epoch"], first, info["losses"], info["step"])
             elif event == "epoch":
                 store.add_epoch(run_id, info)
+                if prune is not None and prune(info["epoch"], info["val_acc"]) and info["epoch"] < config.epochs:
+                    pruned = (f"{sweep.PRUNED} after epoch {info['epoch']}: its validation accuracy "
+                              f"{info['val_acc']:.2%} trailed the median of the trials before it.")
             elif event == "snapshot":
                 store.save_snapshot(run_id, info["epoch"], info["weights"])
             elif event == "pinned":
@@ -152,7 +157,7 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
             after = checkpoint.load(store.run_dir(run_id) / "best.pt")
             _write_json(store.run_dir(run_id) / MY_DIGITS, {**record, **my_digits_report(start, after, held, mnist)})
         status = Status.CANCELLED if result.cancelled else Status.COMPLETED
-        store.finish(run_id, status, **summary_of(result))
+        store.finish(run_id, status, error=pruned if result.cancelled else None, **summary_of(result))
     except UserError as e:
         store.finish(run_id, Status.FAILED, error=str(e))
         raise
@@ -307,6 +312,7 @@ class Supervisor:
         if time.monotonic() - self.last_backup > BACKUP_EVERY:
             self.last_backup = time.monotonic()
             self.store.backup()
+        sweep.advance_all(self.store)  # a sweep's next trials join the queue as its last ones finish
         waiting = len(self.store.queue_order())
         for slot in range(self.slots):
             if waiting <= 0:

@@ -196,3 +196,27 @@ def lr_range(lrs: list[float], losses: list[float], smoothed: list[float], sugge
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                       legend=dict(orientation="h", y=-0.25, x=0))
     return fig
+
+
+def sweep_charts(study, params: list[str]) -> list[go.Figure]:
+    """Optuna's own charts of a sweep: the best value over trials, parallel coordinates, each setting's importance and
+    accuracy against each setting; those that need more finished trials than there are yet are left out."""
+    from optuna import visualization as vis
+    from optuna.trial import TrialState
+
+    finished = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    if len(finished) < 2:
+        return []
+    makers = [("Best validation accuracy over the trials", lambda: vis.plot_optimization_history(study)),
+              ("Every trial's settings and accuracy", lambda: vis.plot_parallel_coordinate(study, params=params)),
+              ("How much each setting mattered", lambda: vis.plot_param_importances(study)),
+              ("Accuracy against each setting", lambda: vis.plot_slice(study, params=params))]
+    figures = []
+    for title, make in makers:
+        try:
+            fig = make()
+        except (ValueError, RuntimeError, ZeroDivisionError):  # too few distinct trials for this chart yet
+            continue
+        fig.update_layout(title=dict(text=title, font=dict(size=14)), height=380, margin=dict(l=10, r=10, t=40, b=10))
+        figures.append(fig)
+    return figures

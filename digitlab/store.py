@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS runs (
     checkpoint TEXT,
     owner TEXT NOT NULL DEFAULT '',    -- who launched it ('' on a single-user machine)
     delete_requested INTEGER NOT NULL DEFAULT 0,  -- deleted while running: removed once its worker lets go
-    batch INTEGER                      -- runs queued together (a comparison): the id of the first; NULL alone
+    batch INTEGER,                     -- runs queued together (a comparison): the id of the first; NULL alone
+    sweep INTEGER, trial INTEGER       -- a sweep's trial: the sweep's id and Optuna's trial number
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -75,6 +76,12 @@ CREATE TABLE IF NOT EXISTS pin_scores (
     step INTEGER NOT NULL, epoch INTEGER NOT NULL, probs TEXT NOT NULL,  -- JSON: each pin's ten probabilities
     PRIMARY KEY (run_id, step)
 );
+CREATE TABLE IF NOT EXISTS sweeps (                    -- hyperparameter searches; their trials are runs
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL, spec TEXT NOT NULL,                -- sweep.Spec as JSON
+    owner TEXT NOT NULL DEFAULT '', created REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'running'                 -- running, done or cancelled
+);
 CREATE TABLE IF NOT EXISTS steps (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL, epoch INTEGER NOT NULL, loss REAL,
@@ -82,7 +89,7 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 """
 ADDED_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "delete_requested": "INTEGER NOT NULL DEFAULT 0",
-                 "batch": "INTEGER"}
+                 "batch": "INTEGER", "sweep": "INTEGER", "trial": "INTEGER"}
 
 
 def runs_root(root=None) -> Path:
@@ -165,17 +172,19 @@ class Store:
             self._add_pins(db, cur.lastrowid, pins)
             return cur.lastrowid
 
-    def create_batch(self, configs: list[TrainConfig], owner: str = "", pins=()) -> list[int]:
+    def create_batch(self, configs: list[TrainConfig], owner: str = "", pins=(), sweep: int | None = None,
+                     trials: list[int] | None = None) -> list[int]:
         """Queue runs that belong together, in one transaction: all or none; more than one share a batch, the id
         of the first, by which the pages know them as one comparison. pins: (label or None, 784 bytes) drawings
-        every run of them scores as it trains."""
+        every run of them scores as it trains; sweep and trials: the sweep they are trials of, and their numbers."""
         now, ids = time.time(), []
+        trials = trials or [None] * len(configs)
         with self._db() as db:
-            for config in configs:
-                ids.append(db.execute("INSERT INTO runs (name, config, status, created, owner, batch) "
-                                      "VALUES (?, ?, ?, ?, ?, ?)", (config.display_name(), json.dumps(config.to_dict()),
-                                                                    Status.QUEUED, now, owner,
-                                                                    ids[0] if ids else None)).lastrowid)
+            for config, trial in zip(configs, trials):
+                ids.append(db.execute("INSERT INTO runs (name, config, status, created, owner, batch, sweep, trial) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                      (config.display_name(), json.dumps(config.to_dict()), Status.QUEUED, now, owner,
+                                       ids[0] if ids else None, sweep, trial)).lastrowid)
                 self._add_pins(db, ids[-1], pins)
             if len(ids) > 1:
                 db.execute("UPDATE runs SET batch=? WHERE id=?", (ids[0], ids[0]))
@@ -294,6 +303,45 @@ class Store:
     def set_option(self, key: str, value: str) -> None:
         with self._db() as db:
             db.execute("INSERT OR REPLACE INTO options (key, value) VALUES (?, ?)", (key, value))
+
+    # --- sweeps ----------------------------------------------------------------
+
+    def create_sweep(self, name: str, spec: dict, owner: str = "") -> int:
+        with self._db() as db:
+            return db.execute("INSERT INTO sweeps (name, spec, owner, created) VALUES (?, ?, ?, ?)",
+                              (name, json.dumps(spec), owner, time.time())).lastrowid
+
+    def sweeps(self, owner: str | None = None, status: str | None = None) -> list[dict]:
+        """Sweeps, newest first: everyone's or one owner's, in any status or one."""
+        where, args = [], []
+        if owner is not None:
+            where.append("owner=?")
+            args.append(owner)
+        if status is not None:
+            where.append("status=?")
+            args.append(status)
+        with self._db() as db:
+            rows = db.execute(f"SELECT * FROM sweeps {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY id DESC",
+                              args).fetchall()
+        return [{**dict(r), "spec": json.loads(r["spec"])} for r in rows]
+
+    def get_sweep(self, sweep_id: int) -> dict:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
+        if row is None:
+            raise UserError(f"There is no sweep {sweep_id}: list them with `digitlab sweeps`.")
+        return {**dict(row), "spec": json.loads(row["spec"])}
+
+    def set_sweep_status(self, sweep_id: int, status: str) -> None:
+        with self._db() as db:
+            db.execute("UPDATE sweeps SET status=? WHERE id=?", (status, sweep_id))
+
+    def sweep_runs(self, sweep_id: int) -> list[dict]:
+        """A sweep's trials as runs, in trial order."""
+        with self._db() as db:
+            rows = db.execute("SELECT * FROM runs WHERE sweep=? AND delete_requested=0 ORDER BY trial",
+                              (sweep_id,)).fetchall()
+        return [_run(r) for r in rows]
 
     # --- My digits -------------------------------------------------------------
 

@@ -370,3 +370,29 @@ def test_inside_page_shows_first_layers_of_a_run_and_a_shipped_model(store_with_
     slider.set_value(0).run()
     assert not at.exception
     assert at.query_params["a"] in (run_key, [run_key])
+
+
+def test_sweeps_page_queues_a_sweep_and_shows_its_trials(app_env, tiny_root):
+    from digitlab import sweep
+
+    at = open_page("sweeps")
+    at.text_area(key="sweep_text").set_value("trials = 70\n[search.lr]\nlow = 0.1\nhigh = 1.0\n")
+    at.button(key="queue_sweep").click().run()
+    assert any("trials must be a whole number from 1 to 64" in e.value for e in at.error)  # one sentence, nothing
+    s = Store(app_env)
+    assert s.sweeps() == []
+    text = ('name = "page sweep"\ntrials = 3\nsampler = "random"\nprune = false\n[fixed]\nhidden = "8"\nepochs = 1\n'
+            'device = "cpu"\n[search.lr]\nlow = 1e-4\nhigh = 0.1\nlog = true\n')
+    at.text_area(key="sweep_text").set_value(text)
+    at.button(key="queue_sweep").click().run()
+    assert not at.exception, at.exception
+    (row,) = s.sweeps()
+    while s.get_sweep(row["id"])["status"] == "running":  # the supervisor's part, here in the test
+        sweep.advance(s, row["id"])
+        jobs.work(s, tiny_root)
+    at.run()
+    assert not at.exception, at.exception
+    assert any(e.value.startswith("Best so far: trial") for e in at.success)
+    assert at.query_params["sweep"] in (str(row["id"]), [str(row["id"])])
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 2, [type(e).__name__ for e in at.main]  # Optuna's history and parallel coordinates

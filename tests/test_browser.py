@@ -18,7 +18,7 @@ from testkit.fixtures import digests, official_test_digits, write_dataset
 LOCAL = {"localhost", "127.0.0.1", None}  # None: data: and blob: addresses
 HOSTILE = "e2e ![x](http://127.0.0.2:9/x.png) <b>b</b> :smile: [a](http://127.0.0.2:9)"
 SHOTS = os.environ.get("DIGITLAB_SHOTS")  # a folder to save screenshots in, for people to look at
-NAV = ["Draw", "Train", "Runs", "Inside", "My digits", "Data"]
+NAV = ["Draw", "Train", "Runs", "Inside", "Sweeps", "My digits", "Data"]
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
