@@ -394,7 +394,10 @@ def cmd_worker(a) -> int:
     from digitlab import jobs
     from digitlab.store import Store
 
+    import torch
+
     os.nice(jobs.WORKER_NICE)  # training takes the CPU time that the app's answers leave
+    torch.set_num_threads(jobs.worker_threads())
     jobs.work(Store(a.runs), a.data, a.slot)
     return 0
 

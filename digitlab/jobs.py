@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitlab import UserError, checkpoint, cost, data, devices, evaluation, handwriting, settings, sweep, synth
+from digitlab import UserError, checkpoint, cost, data, devices, handwriting, settings, sweep, synth
 from digitlab.checkpoint import SHIPPED
 from digitlab.config import ARCHITECTURE, TrainConfig, spec, validate
 from digitlab.store import Status, Store
@@ -80,6 +80,8 @@ def digits_split(rows: list[dict], share: float, seed: int) -> tuple[list[dict],
 def my_digits_report(before: checkpoint.Checkpoint | None, after: checkpoint.Checkpoint, held: list[dict],
                      mnist: data.MNIST) -> dict:
     """Accuracy on the held-out digits and on MNIST's test set, of the model a run started from and of its best."""
+    from digitlab import evaluation  # here: it brings scikit-learn, 1.2 s of every worker's start otherwise
+
     x, y = handwriting.arrays(held)
     out = {}
     for when, ck in (("before", before), ("after", after)):
@@ -229,10 +231,17 @@ WORKER_NICE = 10      # workers run at a lower priority than the app, which must
 
 
 def slot_count(workers: settings.Workers | None = None) -> int:
-    """Runs trained at once here: gpu_slots per GPU when there is one, else cpu_slots."""
+    """Runs trained at once here: gpu_slots per GPU when there is one, else cpu_slots (0: half the cores, since a
+    small model's step gains little from more than two threads)."""
     workers = workers or settings.load().workers
     gpus = devices.accelerators()
-    return workers.gpu_slots * gpus if gpus else workers.cpu_slots
+    return workers.gpu_slots * gpus if gpus else workers.cpu_slots or max(1, (os.cpu_count() or 1) // 2)
+
+
+def worker_threads(slots: int | None = None) -> int:
+    """CPU threads of one worker: the cores shared by the slots. Fixed by the settings, not by how busy the queue
+    is, so that a run gives the same numbers alone or beside others (thread counts change float sums)."""
+    return max(1, (os.cpu_count() or 1) // (slots or slot_count()))
 
 
 def _lock(path):

@@ -30,8 +30,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Workers:
-    cpu_slots: int = 1                 # runs trained at once on a machine without a GPU
-    gpu_slots: int = 1                 # runs trained at once on each GPU
+    cpu_slots: int = 0                 # runs trained at once without a GPU; 0: half the cores (one on 2 cores)
+    gpu_slots: int = 4                 # runs trained at once on each GPU: small models leave most of one idle
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ SECTIONS = {"limits": Limits, "workers": Workers, "classroom": Classroom}
 BOUNDS = {"max_params": (1_000, 10**10), "max_memory_mb": (64, 10**7), "max_steps": (1, 10**9),
           "max_run_minutes": (0.1, 10**6), "queued_per_person": (1, 10_000), "upload_mb": (0.01, 1_000),
           "image_pixels": (784, 10**9), "checkpoint_mb": (0.01, 100_000),
-          "digits_per_person": (1, 1_000_000), "digits_zip_mb": (0.01, 10_000), "cpu_slots": (1, 64),
+          "digits_per_person": (1, 1_000_000), "digits_zip_mb": (0.01, 10_000), "cpu_slots": (0, 64),
           "gpu_slots": (1, 64)}
 
 

@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from digitlab import UserError, checkpoint, data, jobs
+import torch
+
+from digitlab import UserError, checkpoint, data, jobs, settings
 from digitlab.config import TrainConfig
 from digitlab.store import Status, Store
 from testkit.fixtures import wait_for
@@ -290,3 +292,38 @@ def test_a_run_that_starts_from_a_model_of_another_shape_or_too_few_digits_is_re
     with pytest.raises(UserError, match="needs at least 10 saved digits, and you have 3"):
         jobs.launch(s, TrainConfig(hidden=[16], device="cpu", my_digits=0.5), tiny_root, owner="ada")
     assert s.runs() == []
+
+
+def test_runs_trained_at_once_give_the_numbers_each_gives_alone(tmp_path, tiny_root, monkeypatch):
+    """Two slots: each worker gets the same threads whether the other is busy or not, so a run's numbers do not
+    depend on what trains beside it."""
+    settings_file = tmp_path / "settings.toml"
+    settings_file.write_text("[workers]\ncpu_slots = 2\n")
+    monkeypatch.setenv(settings.ENV, str(settings_file))
+    assert jobs.slot_count() == (2 if not jobs.devices.accelerators() else jobs.slot_count())
+    assert jobs.worker_threads() == max(1, (os.cpu_count() or 1) // jobs.slot_count())
+
+    def trained(store, configs):
+        ids = [store.create(c) for c in configs]
+        sup = jobs.Supervisor(store, tiny_root, every=0.1)
+        stop = threading.Event()
+        threading.Thread(target=sup.run, args=(stop,), daemon=True).start()
+        wait_for(lambda: all(store.get(i)["status"] is Status.COMPLETED for i in ids), seconds=120, what="the runs")
+        stop.set()
+        return [store.get(i) for i in ids]
+
+    config = TrainConfig(hidden=[32], epochs=2, batch_size=16, device="cpu", seed=3)
+    (alone,) = trained(Store(tmp_path / "alone"), [config])
+    together = trained(Store(tmp_path / "together"), [config, TrainConfig(hidden=[64], epochs=3, device="cpu")])
+    assert together[0]["pid"] != together[1]["pid"]  # trained at once, by two workers
+    assert together[0]["best_val_acc"] == alone["best_val_acc"] and together[0]["test_acc"] == alone["test_acc"]
+    a, b = (checkpoint.load(r["checkpoint"]).model.state_dict() for r in (alone, together[0]))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_no_cpu_slots_means_half_the_cores():
+    from digitlab.settings import Workers
+
+    if not jobs.devices.accelerators():
+        assert jobs.slot_count(Workers()) == max(1, (os.cpu_count() or 1) // 2)
+        assert jobs.slot_count(Workers(cpu_slots=3)) == 3
