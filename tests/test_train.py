@@ -106,3 +106,22 @@ def test_a_diverging_run_stops_at_once_with_the_step(tiny):
         train(cfg(optimizer="sgd", lr=10.0, hidden=[512, 512, 512], epochs=5), tiny, lambda ev, i: events.append(ev))
     step = int(str(e.value).split("step ")[1].split(":")[0])
     assert 1 <= step <= 13 and "epoch" not in events  # within the first epoch, before any epoch was recorded
+
+
+def test_training_flushes_denormals_and_puts_the_flag_back(tiny):
+    from digitlab import train as train_module
+
+    seen = []
+    original = train_module._train
+
+    def spy(*args):
+        seen.append(float(torch.tensor([1e-40]) * 1.0))  # inside: a subnormal float becomes 0
+        return original(*args)
+
+    train_module._train = spy
+    try:
+        train_module.train(TrainConfig(hidden=[8], epochs=1, device="cpu"), tiny)
+    finally:
+        train_module._train = original
+    assert seen == [0.0]
+    assert float(torch.tensor([1e-40]) * 1.0) > 0  # after: back to IEEE subnormals (hypothesis checks this too)
