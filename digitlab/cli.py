@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data", default=argparse.SUPPRESS, help="data root (default $DIGITLAB_DATA or ./data)")
     common.add_argument("--settings", default=argparse.SUPPRESS,
                         help="server settings file, TOML: limits, worker slots, class mode (default $DIGITLAB_SETTINGS)")
+    common.add_argument("--ray", default=argparse.SUPPRESS, metavar="HOST:PORT",
+                        help="train queued runs and sweep trials on this Ray cluster (default $DIGITLAB_RAY_ADDRESS, "
+                             "else [cluster] address in the settings)")
     p = Parser(prog="digitlab", description="Train, evaluate and use MNIST digit classifiers.", parents=[common])
     p.add_argument("--version", action="version", version=f"digitlab {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -220,7 +223,7 @@ def cmd_sweep(a) -> int:
     import time
     import tomllib
 
-    from digitlab import data, jobs, sweep
+    from digitlab import cluster, data, jobs, sweep
     from digitlab.config import NAMES
     from digitlab.store import Store
 
@@ -252,6 +255,7 @@ def cmd_sweep(a) -> int:
         print(f"queued: the app's workers run its trials (`digitlab supervise` without the app)", file=sys.stderr)
         return 0
     told = set()
+    remote = cluster.Executor(store, a.data) if cluster.address() else None  # trials go to the Ray cluster
     while True:
         sweep.advance(store, sweep_id)
         for run in store.sweep_runs(sweep_id):
@@ -262,7 +266,10 @@ def cmd_sweep(a) -> int:
                       + (f" · {run['error']}" if run["error"] else ""), file=sys.stderr)
         if store.get_sweep(sweep_id)["status"] != "running":
             break
-        if not jobs.work(store, a.data):  # another worker (the app's) holds the slot: it trains them
+        if remote is not None:
+            remote.tick()
+            time.sleep(0.5)
+        elif not jobs.work(store, a.data):  # another worker (the app's) holds the slot: it trains them
             time.sleep(0.5)
     spec, rows, _ = sweep.results(store, sweep_id)
     if a.json:
@@ -511,6 +518,8 @@ def main(argv=None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(a.overrides)}")
         a.argv = argv
         a.runs, a.data = getattr(a, "runs", None), getattr(a, "data", None)
+        if getattr(a, "ray", None):
+            os.environ["DIGITLAB_RAY_ADDRESS"] = a.ray  # for this process and the supervisor it starts
         if getattr(a, "settings", None):
             from digitlab import settings
 

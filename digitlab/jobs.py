@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitlab import UserError, checkpoint, cost, data, devices, handwriting, settings, sweep, synth
+from digitlab import UserError, checkpoint, cluster, cost, data, devices, handwriting, settings, sweep, synth
 from digitlab.checkpoint import SHIPPED
 from digitlab.config import ARCHITECTURE, TrainConfig, spec, validate
 from digitlab.store import Status, Store
@@ -98,8 +98,9 @@ def summary_of(result) -> dict:
                 train_seconds=result.train_seconds, num_params=result.num_params)
 
 
-def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
-    """Train a run already in the store (marked running), writing progress there; returns its final record."""
+def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=train) -> dict:
+    """Train a run already in the store (marked running), writing progress there; returns its final record.
+    trainer: train itself, or what trains elsewhere with its arguments and events (cluster.Executor)."""
     on_event = on_event or (lambda event, info: None)
     run = store.get(run_id)
     try:
@@ -153,8 +154,8 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None) -> dict:
             fonts = (torch.from_numpy(x), torch.from_numpy(y))
         pins = store.pins(run_id)
         pinned = torch.from_numpy(np.stack([p["image"] for p in pins])) if pins else None
-        result = train(config, mnist, callback, should_stop, init_state=start.model.state_dict() if start else None,
-                       extra=extra, fonts=fonts, pinned=pinned)
+        result = trainer(config, mnist, callback, should_stop, init_state=start.model.state_dict() if start else None,
+                         extra=extra, fonts=fonts, pinned=pinned)
         if (start or config.my_digits) and result.best_state is not None:
             after = checkpoint.load(store.run_dir(run_id) / "best.pt")
             _write_json(store.run_dir(run_id) / MY_DIGITS, {**record, **my_digits_report(start, after, held, mnist)})
@@ -312,6 +313,7 @@ class Supervisor:
         self.workers: list[subprocess.Popen] = []
         self.last_start: dict[int, float] = {}
         self.last_backup = -1e9
+        self.executor = None  # a cluster.Executor, when the settings name a Ray cluster
         self._wake = threading.Event()
         self._lock = None
 
@@ -322,6 +324,11 @@ class Supervisor:
             self.last_backup = time.monotonic()
             self.store.backup()
         sweep.advance_all(self.store)  # a sweep's next trials join the queue as its last ones finish
+        if cluster.address():  # a Ray cluster trains the queue instead of this machine's workers
+            if self.executor is None:
+                self.executor = cluster.Executor(self.store, self.data_root)
+            self.executor.tick()
+            return
         waiting = len(self.store.queue_order())
         for slot in range(self.slots):
             if waiting <= 0:

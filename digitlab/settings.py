@@ -43,19 +43,27 @@ class Classroom:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    address: str = ""                  # a Ray cluster to train on (host:port of its head); "": this machine's workers
+    slots: int = 4                     # runs handed to the cluster at once
+    cpus: float = 1.0                  # CPUs a run asks of the cluster (GPU runs ask one GPU instead)
+
+
+@dataclass(frozen=True)
 class Settings:
     limits: Limits = field(default_factory=Limits)
     workers: Workers = field(default_factory=Workers)
     classroom: Classroom = field(default_factory=Classroom)
+    cluster: Cluster = field(default_factory=Cluster)
     path: Path | None = None           # the file these came from; None: the built-in defaults
 
 
-SECTIONS = {"limits": Limits, "workers": Workers, "classroom": Classroom}
+SECTIONS = {"limits": Limits, "workers": Workers, "classroom": Classroom, "cluster": Cluster}
 BOUNDS = {"max_params": (1_000, 10**10), "max_memory_mb": (64, 10**7), "max_steps": (1, 10**9),
           "max_run_minutes": (0.1, 10**6), "queued_per_person": (1, 10_000), "upload_mb": (0.01, 1_000),
           "image_pixels": (784, 10**9), "checkpoint_mb": (0.01, 100_000),
           "digits_per_person": (1, 1_000_000), "digits_zip_mb": (0.01, 10_000), "cpu_slots": (0, 64),
-          "gpu_slots": (1, 64)}
+          "gpu_slots": (1, 64), "slots": (1, 1024), "cpus": (0.01, 1024)}
 
 
 def _section(name: str, values, path: Path):
