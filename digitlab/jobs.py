@@ -98,10 +98,11 @@ def summary_of(result) -> dict:
                 train_seconds=result.train_seconds, num_params=result.num_params)
 
 
-def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=train) -> dict:
+def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=None) -> dict:
     """Train a run already in the store (marked running), writing progress there; returns its final record.
     trainer: train itself, or what trains elsewhere with its arguments and events (cluster.Executor)."""
     on_event = on_event or (lambda event, info: None)
+    trainer = trainer or train
     run = store.get(run_id)
     try:
         config = TrainConfig.from_dict(run["config"])
