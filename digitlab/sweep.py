@@ -22,6 +22,7 @@ The Optuna study lives in a journal file in the runs folder (runs/sweeps/ID.jour
 the workers and the CLI all read and write the same one.
 """
 
+import json
 import math
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -416,3 +417,22 @@ def results(store, sweep_id: int) -> tuple[Spec, list[dict], object]:
                      **{p.name: t.params.get(p.name) for p in spec.params}})
     rows.sort(key=lambda r: (r["val acc"] is None, -(r["val acc"] or 0), r["trial"]))
     return spec, rows, the_study
+
+
+def template(config: TrainConfig, trials: int = 12) -> str:
+    """A sweep file that starts from config (every setting off its default, fixed) and searches the learning rate a
+    decade either side of config's, and the optimizer: what the Train page hands the Sweeps page."""
+    def toml(v) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list):
+            return '"' + ", ".join(map(str, v)) + '"'
+        return repr(v) if isinstance(v, (int, float)) else json.dumps(str(v))  # a TOML basic string
+
+    fixed = {k: v for k, v in config.to_dict().items()
+             if k not in ("name", "lr", "optimizer", "nesterov") and v != getattr(TrainConfig(), k)}
+    lines = [f'name = {toml((config.display_name() + " sweep")[:80])}', f"trials = {trials}", 'sampler = "tpe"',
+             "prune = true", "parallel = 1", "", "[fixed]", *(f"{k} = {toml(v)}" for k, v in fixed.items()), "",
+             "[search.lr]", f"low = {max(config.lr / 10, 1e-7):.3g}", f"high = {min(config.lr * 10, 10):.3g}",
+             "log = true", "", "[search.optimizer]", 'values = ["sgd", "momentum", "adam"]', ""]
+    return "\n".join(lines)

@@ -13,8 +13,10 @@ st.caption("A sweep tries many settings for you: Optuna picks each trial (a grid
            "from the trials so far), every trial is an ordinary run, and trials that trail the others after an "
            "epoch are stopped early (pruned).")
 
-with st.expander("New sweep", expanded=not store.sweeps(owner=ui.owner_filter())):
-    text = st.text_area("The sweep, in TOML", sweep.EXAMPLE, height=400, key="sweep_text",
+fresh = st.session_state.get("sweep_text") not in (None, sweep.EXAMPLE)  # handed over by the Train page
+with st.expander("New sweep", expanded=fresh or not store.sweeps(owner=ui.owner_filter())):
+    st.session_state.setdefault("sweep_text", sweep.EXAMPLE)  # or the Train form's, from its "Sweep from this form"
+    text = st.text_area("The sweep, in TOML", height=400, key="sweep_text",
                         max_chars=sweep.MAX_BYTES,
                         help="name, preset, trials, sampler (grid, random, tpe), prune, parallel; [fixed] settings "
                              "of every trial; [search.NAME] with values = [...] or low, high (and log = true).")

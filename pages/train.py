@@ -7,7 +7,7 @@ import streamlit as st
 
 import inside_views
 import ui
-from digitlab import UserError, cost, data, devices, jobs, lrfind, pictures, plots, report, settings
+from digitlab import UserError, cost, data, devices, jobs, lrfind, pictures, plots, report, settings, sweep
 from digitlab.config import (AUGMENT, FINETUNE, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, applies, from_query,
                              kind, parse_sizes, range_text, spec, to_query, validate)
 from digitlab.presets import GROUPS, NOTES, PRESETS, changes, preset
@@ -185,6 +185,11 @@ with st.sidebar:
         find = st.button("Find a learning rate", width="stretch", key="lr_find", disabled=config is None,
                          help=f"A {lrfind.STEPS}-step range test of this form's model: the loss as the learning rate "
                               "grows from 1e-6 to 10, and the rate where it falls fastest.")
+        if st.button("Sweep from this form", width="stretch", key="to_sweep", disabled=config is None,
+                     help="Opens the Sweeps page with a sweep of this form's settings: the learning rate a decade "
+                          "either side of this one, and the optimizer; change anything there before queuing it."):
+            st.session_state.sweep_text = sweep.template(config)
+            st.switch_page("pages/sweeps.py")
     st.subheader("The course's experiments")
     group = st.selectbox("Experiment", list(GROUPS), key="group", help="Several runs queued together, to compare on "
                          "the Runs page, which opens on the last group that completed.")

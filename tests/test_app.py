@@ -396,3 +396,16 @@ def test_sweeps_page_queues_a_sweep_and_shows_its_trials(app_env, tiny_root):
     assert at.query_params["sweep"] in (str(row["id"]), [str(row["id"])])
     charts = at.get("plotly_chart")
     assert len(charts) >= 2, [type(e).__name__ for e in at.main]  # Optuna's history and parallel coordinates
+
+
+def test_the_train_form_hands_a_sweep_of_itself_to_the_sweeps_page(app_env):
+    from digitlab import sweep
+
+    at = open_page("train")
+    at.selectbox(key="preset").set_value("nmlp-30-5").run()
+    at.button(key="to_sweep").click().run()
+    assert not at.exception, at.exception
+    text = at.text_area(key="sweep_text").value
+    spec = sweep.parse(text)
+    assert spec.base["hidden"] == [30, 5] and spec.base["norm_layer"] == "layer" and spec.base["epochs"] == 3
+    assert [p.name for p in spec.params] == ["lr", "optimizer"] and spec.params[0].low == pytest.approx(0.001)

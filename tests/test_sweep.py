@@ -192,3 +192,17 @@ def test_cli_sweep_runs_its_trials_and_prints_the_best(tmp_path, tiny_root, caps
     assert cli.main(["sweeps", "--runs", str(runs)]) == 0
     assert "2 of  2 trials" in capsys.readouterr().out
     assert len(s.runs()) == 2 and os.path.exists(runs / "sweeps" / "1.journal")
+
+
+def test_the_train_forms_sweep_fixes_every_setting_it_does_not_search():
+    from digitlab.config import TrainConfig
+    from digitlab.presets import PRESETS, preset
+
+    searched = ("name", "lr", "optimizer", "nesterov")
+    for name in PRESETS:
+        config = TrainConfig.from_dict(preset(name, name='a "quoted" name \\ too').to_dict())
+        spec = sweep.parse(sweep.template(config))
+        base = TrainConfig.from_dict(spec.base).to_dict()
+        assert {k: v for k, v in base.items() if k not in searched} == \
+            {k: v for k, v in config.to_dict().items() if k not in searched}, name
+        assert spec.params[0].low == pytest.approx(max(config.lr / 10, 1e-7), rel=1e-2)
