@@ -230,9 +230,9 @@ def parse_sizes(text: str, name: str = "hidden") -> list[int]:
     return _check(name, sizes)
 
 
-def changed(config: TrainConfig) -> dict:
-    """The settings of config that differ from the defaults, in declaration order."""
-    return {name: getattr(config, name) for name in NAMES if getattr(config, name) != getattr(DEFAULTS, name)}
+def changed(config: TrainConfig, base: TrainConfig = DEFAULTS) -> dict:
+    """The settings of config that differ from base's (the defaults), in declaration order."""
+    return {name: getattr(config, name) for name in NAMES if getattr(config, name) != getattr(base, name)}
 
 
 def _text(v) -> str:
@@ -255,10 +255,11 @@ def to_argv(config: TrainConfig) -> list[str]:
 MAX_QUERY = 2000  # characters of one address's settings: far more than every setting at once needs
 
 
-def to_query(config: TrainConfig) -> dict[str, str]:
-    """config as an address's query parameters: the settings off their defaults, each as text."""
+def to_query(config: TrainConfig, base: TrainConfig = DEFAULTS) -> dict[str, str]:
+    """config as an address's query parameters: the settings that differ from base (the defaults, or the preset the
+    address names), each as text."""
     out = {}
-    for name, v in changed(config).items():
+    for name, v in changed(config, base).items():
         if isinstance(v, bool):
             out[name] = "true" if v else "false"
         else:
@@ -266,9 +267,10 @@ def to_query(config: TrainConfig) -> dict[str, str]:
     return out
 
 
-def from_query(params: dict[str, str]) -> TrainConfig:
-    """The config an address describes (to_query's reverse): every key a setting, every value checked; one sentence
-    for anything else. Keys that are not settings are refused too: a mistyped link must not look like it worked."""
+def from_query(params: dict[str, str], base: TrainConfig = DEFAULTS) -> TrainConfig:
+    """The config an address describes over base (to_query's reverse): every key a setting, every value checked; one
+    sentence for anything else. Keys that are not settings are refused too: a mistyped link must not look like it
+    worked."""
     if sum(len(str(k)) + len(str(v)) for k, v in params.items()) > MAX_QUERY:
         raise UserError(f"The address holds more than {MAX_QUERY} characters of settings: open the Train page without it.")
     values = {}
@@ -291,4 +293,4 @@ def from_query(params: dict[str, str]) -> TrainConfig:
             except ValueError:
                 raise UserError(f"{label} in the address must be a {'whole number' if k is int else 'number'}, got "
                                 f"{text!r}.") from None
-    return validate(TrainConfig(**values))
+    return validate(TrainConfig(**{**base.to_dict(), **values}))

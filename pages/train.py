@@ -98,8 +98,10 @@ def from_address() -> None:
     params = st.query_params.to_dict()
     name = params.pop("preset", "custom")
     try:
-        set_form(from_query(params))
-        st.session_state.preset = name if name in PRESETS else "custom"
+        if name != "custom" and name not in PRESETS:
+            raise UserError(f"The address names an unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
+        set_form(from_query(params, preset(name) if name in PRESETS else TrainConfig()))
+        st.session_state.preset = name
     except UserError as e:
         set_form(TrainConfig())
         st.session_state.link_error = str(e)
@@ -107,7 +109,8 @@ def from_address() -> None:
 
 def to_address(config: TrainConfig, chosen: str) -> None:
     """The address follows the form: copying it hands out this very experiment."""
-    want = {**to_query(config), **({"preset": chosen} if chosen != "custom" else {})}
+    base = validate(preset(chosen)) if chosen != "custom" else TrainConfig()  # a link: the preset, then what differs
+    want = {**({"preset": chosen} if chosen != "custom" else {}), **to_query(config, base)}
     if st.query_params.to_dict() != want:
         st.query_params.from_dict(want)
 

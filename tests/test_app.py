@@ -409,3 +409,26 @@ def test_the_train_form_hands_a_sweep_of_itself_to_the_sweeps_page(app_env):
     spec = sweep.parse(text)
     assert spec.base["hidden"] == [30, 5] and spec.base["norm_layer"] == "layer" and spec.base["epochs"] == 3
     assert [p.name for p in spec.params] == ["lr", "optimizer"] and spec.params[0].low == pytest.approx(0.001)
+
+
+def test_a_link_to_a_preset_fills_the_preset_then_its_changes(app_env):
+    at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
+    at.query_params.update({"preset": "compare-sgd", "epochs": "5", "lr": "0.1"})
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and not at.error
+    assert at.session_state["preset"] == "compare-sgd" and at.session_state["f_optimizer"] == "sgd"
+    assert at.session_state["f_hidden"] == "128, 64" and at.session_state["f_epochs"] == 5
+    assert TrainConfig().epochs == 10 != preset_epochs("compare-sgd")
+    at.number_input(key="f_epochs").set_value(10).run()  # the default, but not the preset's: it stays in the address
+    got = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert got == {"preset": "compare-sgd", "epochs": "10", "lr": "0.1"}
+    bad = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
+    bad.query_params.update({"preset": "<script>"})
+    bad.switch_page("pages/train.py").run()
+    assert any("The address names an unknown preset" in e.value for e in bad.error)
+
+
+def preset_epochs(name: str) -> int:
+    from digitlab.presets import preset
+
+    return preset(name).epochs
