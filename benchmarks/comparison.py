@@ -10,12 +10,12 @@ runs beside it.
 import argparse
 import os
 import tempfile
-import threading
 import time
 
 from digitlab import jobs, settings, sweep
 from digitlab.presets import GROUPS, preset
-from digitlab.store import Status, Store
+from digitlab.store import Store
+from testkit.supervise import supervising, until_sweep_ends
 
 
 def settings_file(folder: str, slots: int) -> str:
@@ -39,17 +39,12 @@ def supervised(slots: int, work):
     with tempfile.TemporaryDirectory() as tmp:
         os.environ[settings.ENV] = settings_file(tmp, slots)
         store = Store(os.path.join(tmp, "runs"))
-        sup = jobs.Supervisor(store, None, slots=slots, every=0.2)
-        stop = threading.Event()
-        threading.Thread(target=sup.run, args=(stop,), daemon=True).start()
         try:
-            t0 = time.perf_counter()
-            result = work(store, sup)
-            return time.perf_counter() - t0, result
+            with supervising(store, None, slots=slots, every=0.2) as sup:
+                t0 = time.perf_counter()
+                result = work(store, sup)
+                return time.perf_counter() - t0, result
         finally:
-            stop.set()
-            for p in sup.workers:
-                p.wait(30)
             del os.environ[settings.ENV]
 
 
@@ -81,8 +76,7 @@ def sweep_time(trials: int, prune: bool, slots: int) -> None:
     def work(store, sup):
         sweep_id = sweep.start(store, sweep.parse(text))
         sup.wake()
-        while store.get_sweep(sweep_id)["status"] == "running":
-            time.sleep(0.3)
+        until_sweep_ends(store, sweep_id, 3600)
         runs = store.sweep_runs(sweep_id)
         return runs, sum(len(store.epochs(r["id"])) for r in runs)
 

@@ -11,7 +11,6 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 from digitlab import checkpoint, data, inside, jobs, lrfind, train

@@ -252,7 +252,7 @@ def cmd_sweep(a) -> int:
     print(f"sweep {sweep_id}: {spec.name}: {spec.trials} trials ({spec.sampler}{', pruned' if spec.prune else ''}) "
           f"of {searched}", file=sys.stderr)
     if a.queue:
-        print(f"queued: the app's workers run its trials (`digitlab supervise` without the app)", file=sys.stderr)
+        print("queued: the app's workers run its trials (`digitlab supervise` without the app)", file=sys.stderr)
         return 0
     told = set()
     remote = cluster.Executor(store, a.data) if cluster.address() else None  # trials go to the Ray cluster

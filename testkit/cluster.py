@@ -9,8 +9,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -35,9 +33,10 @@ def main() -> None:
 
 
 def sweep_through_the_cluster(tmp: Path) -> dict:
-    from digitlab import cluster, data, jobs, sweep
+    from digitlab import cluster, data, sweep
     from digitlab.store import Store
     from testkit.fixtures import digests, write_dataset
+    from testkit.supervise import supervising, until_sweep_ends
 
     root = write_dataset(tmp / "data")
     data.MD5 = digests(root)  # the tiny set's own checksums stand in for the official ones
@@ -47,15 +46,8 @@ def sweep_through_the_cluster(tmp: Path) -> dict:
     text = ('name = "on ray"\ntrials = 2\nparallel = 2\nsampler = "random"\nprune = false\n[fixed]\nhidden = "16"\n'
             'epochs = 2\nbatch_size = 32\n[search.lr]\nlow = 1e-3\nhigh = 1e-2\nlog = true\n')
     sweep_id = sweep.start(store, sweep.parse(text))
-    sup = jobs.Supervisor(store, root, every=0.3)
-    stop = threading.Event()
-    thread = threading.Thread(target=sup.run, args=(stop,), daemon=True)
-    thread.start()
-    deadline = time.time() + 240
-    while store.get_sweep(sweep_id)["status"] == "running" and time.time() < deadline:
-        time.sleep(0.5)
-    stop.set()
-    thread.join(30)
+    with supervising(store, root, every=0.3) as sup:
+        until_sweep_ends(store, sweep_id)
     runs = store.sweep_runs(sweep_id)
     return {"sweep": store.get_sweep(sweep_id)["status"],
             "runs": [{"status": str(r["status"]), "device": r["device"], "epochs": len(store.epochs(r["id"])),

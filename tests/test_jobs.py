@@ -16,6 +16,7 @@ from digitlab import UserError, checkpoint, data, jobs, settings
 from digitlab.config import TrainConfig
 from digitlab.store import Status, Store
 from testkit.fixtures import wait_for
+from testkit.supervise import supervising
 
 
 def test_cancelling_a_running_run_keeps_its_best_checkpoint(tmp_path, tiny_root):
@@ -305,11 +306,8 @@ def test_runs_trained_at_once_give_the_numbers_each_gives_alone(tmp_path, tiny_r
 
     def trained(store, configs):
         ids = [store.create(c) for c in configs]
-        sup = jobs.Supervisor(store, tiny_root, every=0.1)
-        stop = threading.Event()
-        threading.Thread(target=sup.run, args=(stop,), daemon=True).start()
-        wait_for(lambda: all(store.get(i)["status"] is Status.COMPLETED for i in ids), seconds=120, what="the runs")
-        stop.set()
+        with supervising(store, tiny_root, every=0.1):
+            wait_for(lambda: all(store.get(i)["status"] is Status.COMPLETED for i in ids), seconds=120, what="runs")
         return [store.get(i) for i in ids]
 
     config = TrainConfig(hidden=[32], epochs=2, batch_size=16, device="cpu", seed=3)

@@ -2,13 +2,12 @@
 driving a sweep, the CLI and the page."""
 
 import os
-import threading
-import time
 
 import pytest
 
 from digitlab import UserError, cli, jobs, sweep
 from digitlab.store import Status, Store
+from testkit.supervise import supervising, until_sweep_ends
 
 def base(top: str = "") -> str:
     """BASE with more top-level keys (TOML puts any key after a [table] into that table)."""
@@ -164,16 +163,8 @@ def test_cancelling_a_sweep_cancels_its_trials_and_asks_no_more(tmp_path):
 def test_the_supervisor_drives_a_sweep_with_no_page_open(tmp_path, tiny_root):
     s = Store(tmp_path / "runs")
     sweep_id = sweep.start(s, sweep.parse(BASE.replace("trials = 4", "trials = 2")))
-    sup = jobs.Supervisor(s, tiny_root, slots=1, every=0.2)
-    stop = threading.Event()
-    thread = threading.Thread(target=sup.run, args=(stop,), daemon=True)
-    thread.start()
-    deadline = time.time() + 120
-    while s.get_sweep(sweep_id)["status"] == "running" and time.time() < deadline:
-        time.sleep(0.3)
-    stop.set()
-    thread.join(10)
-    assert s.get_sweep(sweep_id)["status"] == "done"
+    with supervising(s, tiny_root, slots=1, every=0.2):
+        assert until_sweep_ends(s, sweep_id, 120) == "done"
     assert [r["status"] for r in s.sweep_runs(sweep_id)] == [Status.COMPLETED] * 2
 
 
