@@ -378,8 +378,17 @@ def advance(store, sweep_id: int) -> list[int]:
 
 
 def advance_all(store) -> list[int]:
-    """advance every running sweep (the supervisor's tick)."""
-    return [i for row in store.sweeps(status="running") for i in advance(store, row["id"])]
+    """advance every running sweep (the supervisor's tick); one that fails is logged and skipped, so that it never
+    stalls the rest of the queue."""
+    import sys
+
+    queued = []
+    for row in store.sweeps(status="running"):
+        try:
+            queued += advance(store, row["id"])
+        except Exception as e:  # noqa: BLE001 - a damaged journal, say: the other sweeps and runs go on
+            print(f"digitlab supervisor: sweep {row['id']}: {type(e).__name__}: {e}", file=sys.stderr)
+    return queued
 
 
 def cancel(store, sweep_id: int) -> None:

@@ -197,3 +197,13 @@ def test_the_train_forms_sweep_fixes_every_setting_it_does_not_search():
         assert {k: v for k, v in base.items() if k not in searched} == \
             {k: v for k, v in config.to_dict().items() if k not in searched}, name
         assert spec.params[0].low == pytest.approx(max(config.lr / 10, 1e-7), rel=1e-2)
+
+
+def test_a_damaged_sweep_does_not_stall_the_others(tmp_path, capsys):
+    s = Store(tmp_path / "runs")
+    broken = sweep.start(s, sweep.parse(BASE))
+    sweep.journal(s, broken).write_text("not a journal\n")
+    good = sweep.start(s, sweep.parse(BASE))
+    queued = sweep.advance_all(s)
+    assert [s.get(i)["sweep"] for i in queued] == [good]
+    assert f"sweep {broken}:" in capsys.readouterr().err
