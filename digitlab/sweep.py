@@ -295,6 +295,10 @@ def start(store, spec: Spec, owner: str = "") -> int:
     if spec.parallel > limit:
         raise UserError(f"parallel = {spec.parallel} is over the {limit} runs one person may queue "
                         "(limits.queued_per_person in the settings): lower parallel.")
+    running = len(store.sweeps(owner=owner, status="running"))
+    if running >= limit:
+        raise UserError(f"You have {running} sweeps running, the most one person may (limits.queued_per_person in the "
+                        "settings): wait for one to end, or cancel one on the Sweeps page.")
     suggest_corners(spec)
     sweep_id = store.create_sweep(spec.name, spec.to_dict(), owner)
     journal(store, sweep_id).parent.mkdir(exist_ok=True)

@@ -207,3 +207,20 @@ def test_a_damaged_sweep_does_not_stall_the_others(tmp_path, capsys):
     queued = sweep.advance_all(s)
     assert [s.get(i)["sweep"] for i in queued] == [good]
     assert f"sweep {broken}:" in capsys.readouterr().err
+
+
+def test_one_person_runs_no_more_sweeps_than_they_may_queue_runs(tmp_path, monkeypatch):
+    from digitlab import settings
+
+    f = tmp_path / "s.toml"
+    f.write_text("[limits]\nqueued_per_person = 2\n")
+    monkeypatch.setenv(settings.ENV, str(f))
+    s = Store(tmp_path / "runs")
+    for _ in range(2):
+        sweep.start(s, sweep.parse(BASE), owner="bob")
+    with pytest.raises(UserError, match="You have 2 sweeps running"):
+        sweep.start(s, sweep.parse(BASE), owner="bob")
+    sweep.start(s, sweep.parse(BASE), owner="ada")  # each person's own
+    with pytest.raises(UserError, match="parallel = 3 is over the 2 runs"):
+        sweep.start(s, sweep.parse(base("parallel = 3\n")), owner="ada")
+    assert len(s.sweeps(owner="bob")) == 2
