@@ -389,5 +389,7 @@ def live() -> None:
             st.write(f"{ICONS[run['status']]} **{run['id']}** · {name} · {run['status']}{acc}{secs}")
             if run["status"] == Status.FAILED and run["error"]:
                 st.error(report.as_text(run["error"]))
+            elif run["error"]:  # a sweep's trial stopped early: why
+                st.caption(report.as_text(run["error"]))
 
 live()
