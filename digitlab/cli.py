@@ -221,7 +221,6 @@ def cmd_lr_find(a) -> int:
 
 def cmd_sweep(a) -> int:
     import time
-    import tomllib
 
     from digitlab import cluster, data, jobs, sweep
     from digitlab.config import NAMES
@@ -232,12 +231,8 @@ def cmd_sweep(a) -> int:
         path = Path(a.file)
         if not path.is_file():
             raise UserError(f"No sweep file at {a.file}: give a TOML file (see README), or --param flags.")
-        if path.stat().st_size > sweep.MAX_BYTES:
-            raise UserError(f"A sweep file may hold at most {sweep.MAX_BYTES // 1024} KB: {a.file} is larger.")
-        try:
-            parts = tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise UserError(f"{a.file} is not valid TOML ({e}): fix that line.") from None
+        with path.open("rb") as f:  # no more than the limit and a byte: read refuses a file over it, unread
+            parts = sweep.read(f.read(sweep.MAX_BYTES + 1))
     for key in ("preset", "trials", "sampler", "prune", "parallel"):
         if getattr(a, key) is not None:
             parts[key] = getattr(a, key)
@@ -289,8 +284,9 @@ def cmd_sweep(a) -> int:
 def cmd_sweeps(a) -> int:
     from digitlab.store import Store
 
-    for row in Store(a.runs).sweeps():
-        runs = Store(a.runs).sweep_runs(row["id"])
+    store = Store(a.runs)
+    for row in store.sweeps():
+        runs = store.sweep_runs(row["id"])
         best = max((r["best_val_acc"] for r in runs if r["best_val_acc"] is not None), default=None)
         print(f"{row['id']:>3}  {row['status']:<9}  {len(runs):>2} of {row['spec']['trials']:>2} trials  "
               f"best val {'-' if best is None else f'{best:.4f}'}  {row['name']}")
@@ -398,10 +394,10 @@ def cmd_data(a) -> int:
 
 
 def cmd_worker(a) -> int:
+    import torch
+
     from digitlab import jobs
     from digitlab.store import Store
-
-    import torch
 
     os.nice(jobs.WORKER_NICE)  # training takes the CPU time that the app's answers leave
     torch.set_num_threads(jobs.worker_threads())

@@ -323,14 +323,14 @@ class Store:
         with self._db() as db:
             rows = db.execute(f"SELECT * FROM sweeps {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY id DESC",
                               args).fetchall()
-        return [{**dict(r), "spec": json.loads(r["spec"])} for r in rows]
+        return [_sweep(r) for r in rows]
 
     def get_sweep(self, sweep_id: int) -> dict:
         with self._db() as db:
             row = db.execute("SELECT * FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
         if row is None:
             raise UserError(f"There is no sweep {sweep_id}: list them with `digitlab sweeps`.")
-        return {**dict(row), "spec": json.loads(row["spec"])}
+        return _sweep(row)
 
     def set_sweep_status(self, sweep_id: int, status: str) -> None:
         with self._db() as db:
@@ -515,3 +515,7 @@ def _run(row: sqlite3.Row) -> dict:
     d["config"] = {LEGACY_KEYS.get(k, k): v for k, v in json.loads(d["config"]).items()}
     d["status"] = Status(d["status"])
     return d
+
+
+def _sweep(row: sqlite3.Row) -> dict:
+    return {**dict(row), "spec": json.loads(row["spec"])}

@@ -106,13 +106,17 @@ def _param(name: str, body) -> Param:
 
 def parse(text: str, trials_limit: int = MAX_TRIALS) -> Spec:
     """A sweep file's text as a checked Spec; one sentence for anything wrong, before anything is queued."""
-    if len(text.encode()) > MAX_BYTES:
+    return from_parts(read(text), trials_limit)
+
+
+def read(text: str | bytes) -> dict:
+    """A sweep file's text (or bytes) as its tables, within MAX_BYTES; one sentence when it is not TOML."""
+    if len(text if isinstance(text, bytes) else text.encode()) > MAX_BYTES:
         raise UserError(f"A sweep file may hold at most {MAX_BYTES // 1024} KB: this one is larger.")
     try:
-        d = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        return tomllib.loads(text.decode() if isinstance(text, bytes) else text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"The sweep is not valid TOML ({e}): fix that line.") from None
-    return from_parts(d, trials_limit)
 
 
 def from_parts(d: dict, trials_limit: int = MAX_TRIALS) -> Spec:
