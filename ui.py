@@ -1,5 +1,7 @@
 """Streamlit helpers the pages share: the router, cached resources, the model list. The core stays Streamlit-free."""
 
+import functools
+import os
 import threading
 from pathlib import Path
 
@@ -127,13 +129,23 @@ def routed() -> None:
         st.stop()
 
 
+@functools.lru_cache(maxsize=16)
+def _resolved(named: str | None, cwd: str) -> str:
+    return str(runs_root(named))
+
+
+def runs_folder() -> str:
+    """This server's runs folder (store.runs_root), resolved once: every page of every viewer asks, every tick."""
+    return _resolved(os.environ.get("DIGITLAB_RUNS"), os.getcwd())
+
+
 @st.cache_resource
 def _store(root: str) -> Store:
     return Store(root)
 
 
 def store() -> Store:
-    return _store(str(runs_root()))
+    return _store(runs_folder())
 
 
 @st.cache_resource
@@ -143,7 +155,7 @@ def _live(root: str) -> Live:
 
 def live() -> Live:
     """The runs in progress, read once a second for every open Train page together."""
-    return _live(str(runs_root()))
+    return _live(runs_folder())
 
 
 @st.cache_resource
@@ -153,7 +165,7 @@ def _supervisor(root: str, data_root: str) -> jobs.Supervisor:
 
 def supervisor() -> jobs.Supervisor:
     """The one supervisor of this server's run store: reaps dead workers and keeps the queue moving."""
-    return _supervisor(str(runs_root()), str(data.data_root()))
+    return _supervisor(runs_folder(), str(data.data_root()))
 
 
 @st.cache_resource(show_spinner="Measuring every training pixel…")
@@ -214,7 +226,7 @@ def _digits(root: str, owner: str | None, version: int) -> tuple:
 
 def my_digits(pooled: bool = False) -> tuple:
     """(images (N, 28, 28) uint8, labels, ids) of the viewer's saved digits, or of the whole class's when pooled."""
-    return _digits(str(runs_root()), None if pooled else viewer().name, store().digits_version())
+    return _digits(runs_folder(), None if pooled else viewer().name, store().digits_version())
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -229,5 +241,5 @@ def digits_report(path, pooled: bool = False) -> dict | None:
     if len(x) == 0:
         return None
     p = Path(path)
-    return _digits_report(str(p), p.stat().st_mtime if p.exists() else 0.0, str(runs_root()),
+    return _digits_report(str(p), p.stat().st_mtime if p.exists() else 0.0, runs_folder(),
                           None if pooled else viewer().name, store().digits_version())

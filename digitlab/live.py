@@ -3,7 +3,8 @@
 Forty open Train pages must not cost forty readings of the store and forty sets of figures a tick: a Live reads the
 runs at most once every `every` seconds (a running run's step losses only from the last step it has), and builds
 each figure once per new data, for all viewers together. Figures come back as the same objects until the data
-changes.
+changes. And the pages together refresh at most REFRESHES times a second (each page every 2 s while few watch, less
+often as more do), so that a class watching costs the server a bounded share of the CPU the training needs.
 """
 
 import threading
@@ -15,6 +16,11 @@ from digitlab.report import batch_of
 from digitlab.store import Status, Store
 
 LIVE_POINTS = 500  # per trace on the live step chart: enough to see the trend, cheap to send every tick
+WATCHING = 60.0  # seconds a page counts as watching after its last refresh
+REFRESHES = 3.0  # refreshes a second of all open pages together, at most (one costs the server ~20 ms of CPU)
+INTERVALS = (2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 20.0, 30.0, 60.0)  # seconds between two refreshes of a page: the first that
+FASTEST = INTERVALS[0]                                     # keeps within REFRESHES; few and far apart, so that a page
+                                                           # seldom has to be told a new one
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,29 @@ class Live:
         self._pins: dict[int, tuple[list, list]] = {}
         self._finished: dict[int, list[dict]] = {}  # epochs of finished runs: they no longer change
         self._figures: dict[tuple, object] = {}
+        self._viewers: dict[str, float] = {}  # viewer -> when it last read
 
-    def snapshot(self) -> Snapshot:
+    def watching(self) -> int:
+        """How many viewers read lately."""
         with self._lock:
+            return len(self._viewers)
+
+    def interval(self) -> float:
+        """Seconds between two refreshes of one page, so that all the open pages together refresh at most REFRESHES
+        times a second: 2 s for up to 6 pages, 15 s for 40 (one of INTERVALS; the last beyond 180 pages)."""
+        need = self.watching() / REFRESHES
+        return next((s for s in INTERVALS if s >= need), INTERVALS[-1])
+
+    def snapshot(self, viewer: str | None = None) -> Snapshot:
+        """The runs as last read (again when that is `every` seconds old). A viewer (any stable key of one page)
+        counts as watching until it has not read for a minute, or three of its intervals: long enough that a page
+        whose refresh was late (a busy server, a browser's hidden tab) does not change everyone's interval."""
+        with self._lock:
+            now = time.monotonic()
+            if viewer is not None:
+                self._viewers[viewer] = now
+                window = max(WATCHING, 3 * len(self._viewers) / REFRESHES)
+                self._viewers = {v: t for v, t in self._viewers.items() if now - t <= window}
             if self._snapshot is None or time.time() - self._snapshot.read_at >= self.every:
                 self._snapshot = self._read()
             return self._snapshot
@@ -117,7 +143,8 @@ class Live:
         steps, losses = snap.steps.get(run_id, ([], []))
         run = next((r for r in snap.runs if r["id"] == run_id), {"id": run_id})
         mates = snap.finished_mates(run) if kind != "steps" else []
-        key = (kind, run_id, name, len(epochs), len(steps), tuple(m["id"] for m in mates))
+        news = len(steps) if kind == "steps" else len(epochs)  # an epoch chart changes once an epoch, not a step
+        key = (kind, run_id, name, news, tuple(m["id"] for m in mates))
         with self._lock:
             fig = self._figures.get(key)
             if fig is None:

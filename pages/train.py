@@ -1,6 +1,7 @@
 """Launch training runs from the sidebar and watch them live."""
 
 import time
+import uuid
 
 import numpy as np
 import streamlit as st
@@ -10,6 +11,7 @@ import ui
 from digitlab import UserError, cost, data, devices, jobs, lrfind, pictures, plots, report, settings, sweep
 from digitlab.config import (AUGMENT, FINETUNE, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, applies, from_query,
                              kind, parse_sizes, range_text, spec, to_query, validate)
+from digitlab.live import FASTEST
 from digitlab.presets import GROUPS, NOTES, PRESETS, changes, preset
 from digitlab.store import MAX_PINS, Status
 
@@ -351,9 +353,17 @@ def minutes(run: dict) -> float:
     return cost.estimate(config, devices.resolve(config.device).type).minutes
 
 
-@st.fragment(run_every=2.0)
 def live() -> None:
-    snap = ui.live().snapshot()
+    """The runs in progress, queued and just finished; refreshed every `live_every` seconds (more seconds as more
+    pages watch: a change of the interval runs the page again, which sets the browser's timer to it)."""
+    every, wanted = st.session_state.live_every, ui.live().interval()
+    if wanted != every:
+        st.session_state.live_every = wanted
+        st.rerun()
+    snap = ui.live().snapshot(st.session_state.setdefault("live_page", uuid.uuid4().hex))
+    if every > FASTEST:
+        st.caption(f"Updated every {every:.0f} s while {ui.live().watching()} pages watch the runs, so that the "
+                   "training keeps its speed.")
     owner = ui.owner_filter()
     running, queued = snap.running(owner), snap.queued(owner)
     for run in running:
@@ -392,4 +402,4 @@ def live() -> None:
             elif run["error"]:  # a sweep's trial stopped early: why
                 st.caption(report.as_text(run["error"]))
 
-live()
+st.fragment(live, run_every=st.session_state.setdefault("live_every", ui.live().interval()))()

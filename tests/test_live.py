@@ -52,6 +52,26 @@ def test_viewers_share_one_reading_a_tick(running):
     assert s.reads == 2
 
 
+def test_pages_refresh_less_often_as_more_watch_and_again_faster_when_they_leave(running, monkeypatch):
+    s, _ = running
+    live, now = Live(s, every=60), [1000.0]
+    monkeypatch.setattr("digitlab.live.time.monotonic", lambda: now[0])
+    assert live.interval() == 2.0
+    for k in range(6):
+        live.snapshot(f"page {k}")
+    assert live.watching() == 6 and live.interval() == 2.0  # 3 refreshes a second in all
+    for k in range(40):
+        live.snapshot(f"page {k}")  # a page read twice counts once
+    assert live.watching() == 40 and live.interval() == 15.0  # at most 3 a second
+    now[0] += 59  # every page still counts for a minute after its last refresh
+    live.snapshot("page 0")
+    assert live.watching() == 40
+    now[0] += 2  # 61 s: the other 39 closed
+    live.snapshot("page 0")
+    assert live.watching() == 1 and live.interval() == 2.0
+    assert live.snapshot() is not None and live.watching() == 1  # a reading without a viewer counts nobody
+
+
 def test_only_new_steps_are_read_and_a_finished_run_is_forgotten(running):
     s, rid = running
     live = Live(s, every=0)
