@@ -162,6 +162,9 @@ def test_on_a_phone_the_reading_is_on_the_pad_in_sight(app, browser):
         phone.goto(app)
         canvas = phone.locator(PAD).first
         canvas.wait_for(timeout=30_000)
+        # Until the page's first run has ended: a stroke sent while it still runs was lost twice in about ten
+        # runs of this test on a loaded machine (not root-caused yet; see the stop note of 2026-12-01).
+        phone.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
         canvas.scroll_into_view_if_needed()
         stroke(phone, canvas, [(x * 0.8, y * 0.8) for x, y in SEVEN])  # the pad is narrower than 280 px here
         badge = phone.locator(".badge")
