@@ -70,31 +70,31 @@ def estimate(config: TrainConfig, device: str = "cpu") -> Estimate:
     layers = _layers(config)
     n = sum(p for p, _, _, _ in layers)
     steps = config.epochs * -(-TRAIN_SIZE // config.batch_size)
-    dense = sum(f for _, f, _, conv in layers if not conv)
-    conv = sum(f for _, f, _, conv in layers if conv)
     acts = sum(a for _, _, a, _ in layers)
-    per_epoch = {"dense": dense * (3 * TRAIN_SIZE + EVAL_SIZE), "conv": conv * (3 * TRAIN_SIZE + EVAL_SIZE)}
-    dense_speed, conv_speed, step_cost = SPEED.get(device, SPEED["cpu"])
-    seconds = config.epochs * (per_epoch["dense"] / dense_speed + per_epoch["conv"] / conv_speed) + steps * step_cost
-    if augment.enabled(config):
-        seconds += config.epochs * TRAIN_SIZE * AUGMENT_SECONDS.get(device, AUGMENT_SECONDS["cpu"])
+    passes = 3 * TRAIN_SIZE + EVAL_SIZE  # an epoch's images through the model, a training one counting 3
+    seconds = _seconds(config, layers, device, config.epochs * passes, steps, config.epochs * TRAIN_SIZE)
     weights = 4 * n * (3 + OPTIMIZER_STATES[config.optimizer])  # weights, gradients, best copy, optimizer states
     data = ALL_IMAGES * 784 * 5  # uint8 and float32
     widest = max(a for _, _, a, _ in layers) / 3  # one layer's output per image
     activations = 4 * max(2 * acts * config.batch_size, 2 * widest * EVAL_BATCH)  # a training step, or scoring
     memory = RUNTIME_MB + (weights + data + activations) / 2**20
-    return Estimate(n, memory, steps, (per_epoch["dense"] + per_epoch["conv"]) / 1e9, seconds / 60)
+    return Estimate(n, memory, steps, sum(f for _, f, _, _ in layers) * passes / 1e9, seconds / 60)
 
 
 def step_seconds(config: TrainConfig, device: str = "cpu") -> float:
     """The estimated time of one training step of config's model (forward, backward, update) on a device."""
-    layers = _layers(config)
+    return _seconds(config, _layers(config), device, 3 * config.batch_size, 1, config.batch_size)
+
+
+def _seconds(config: TrainConfig, layers: list, device: str, passes: float, steps: float, distorted: float) -> float:
+    """Seconds of work on a device: `passes` images through the model (forward; a training image counts 3: forward,
+    backward, update), `steps` optimizer steps, and `distorted` images augmented when config augments."""
     dense = sum(f for _, f, _, conv in layers if not conv)
     conv = sum(f for _, f, _, conv in layers if conv)
     dense_speed, conv_speed, step_cost = SPEED.get(device, SPEED["cpu"])
-    seconds = 3 * config.batch_size * (dense / dense_speed + conv / conv_speed) + step_cost
+    seconds = passes * (dense / dense_speed + conv / conv_speed) + steps * step_cost
     if augment.enabled(config):
-        seconds += config.batch_size * AUGMENT_SECONDS.get(device, AUGMENT_SECONDS["cpu"])
+        seconds += distorted * AUGMENT_SECONDS.get(device, AUGMENT_SECONDS["cpu"])
     return seconds
 
 
