@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from digitlab import pictures
 from digitlab.metrics import moving_average
 
 SPLIT_DASH = {"train": "dot", "val": "dash", "test": "solid"}
@@ -158,7 +159,7 @@ def enlarge(img28, scale: int = 6) -> np.ndarray:
     a = np.asarray(img28, dtype=float)
     if a.max() > 1:
         a = a / 255
-    return np.kron(np.clip(a, 0, 1) * 255, np.ones((scale, scale))).astype(np.uint8)
+    return pictures.enlarge((np.clip(a, 0, 1) * 255).astype(np.uint8), scale)
 
 
 DIGIT_COLORS = PALETTE  # one colour a digit on the pinned drawings' charts
