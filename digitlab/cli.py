@@ -206,7 +206,7 @@ def cmd_lr_find(a) -> int:
 
     config = config_from_args(a)
     cost.check(config, settings.load().limits, devices.resolve(config.device).type)
-    found = lrfind.lr_find(config, data.load(a.data), a.steps)
+    found = lrfind.lr_find(config, data.load(a.data, val_size=config.val_size), a.steps)
     if a.json:
         print(json.dumps({"suggestion": found.suggestion, "lowest": found.lowest, "lrs": found.lrs,
                           "losses": found.losses, "smoothed": found.smoothed}))

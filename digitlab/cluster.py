@@ -87,7 +87,7 @@ class Executor:
     def __init__(self, store, data_root=None):
         self.store, self.data_root = store, data_root
         self.threads: dict[int, threading.Thread] = {}
-        self._mnist = None  # MNIST in the cluster's object store, put there once
+        self._mnist = {}  # MNIST in the cluster's object store, put there once per validation split
 
     def busy(self) -> int:
         self.threads = {i: t for i, t in self.threads.items() if t.is_alive()}
@@ -118,12 +118,13 @@ class Executor:
         from ray.util.queue import Empty, Queue
 
         Flag, train_task = _remote(ray)
-        if self._mnist is None:
-            self._mnist = ray.put(mnist)
+        held = len(mnist.val_x)
+        if held not in self._mnist:
+            self._mnist[held] = ray.put(mnist)
         events, flag = Queue(), Flag.remote()
         gpu = config.device == "cuda"
         task = train_task.options(num_cpus=0 if gpu else settings.load().cluster.cpus, num_gpus=1 if gpu else 0) \
-            .remote(config.to_dict(), self._mnist, inputs, events, flag)
+            .remote(config.to_dict(), self._mnist[held], inputs, events, flag)
         stopping = False
         while True:
             try:

@@ -42,7 +42,8 @@ def setting(default, label: str, help: str, **spec):
 FINETUNE = "Start from a model, more training data"
 REGULARIZE, AUGMENT, SCHEDULE, MORE = ("Regularization and normalization", "Augmentation", "Momentum and schedule",
                                        "Precision and reproducibility")
-TRAIN_SIZE = 48_000  # training images after the validation split
+MNIST_TRAIN = 60_000  # MNIST's training images, split into training and validation
+TRAIN_SIZE = 48_000  # training images after the default validation split
 
 
 @dataclass
@@ -57,7 +58,8 @@ class TrainConfig:
     optimizer: str = setting("adam", "Optimizer", "momentum is SGD with momentum (Nesterov optional).",
                              choices=("sgd", "momentum", "adam", "adamw", "rmsprop"))
     batch_size: int = setting(64, "Batch size", "Examples per step.", low=1, high=TRAIN_SIZE, step=32)
-    epochs: int = setting(10, "Epochs", "Passes over the 48k training images.", low=1, high=1000)
+    epochs: int = setting(10, "Epochs", "Passes over the training images (48k with the default validation split).",
+                          low=1, high=1000)
     lr: float = setting(1e-3, "Learning rate", "The step size; the peak rate for the onecycle schedule.",
                         low=0, low_open=True, high=10, step=1e-4)
     device: str = setting("auto", "Device", "auto picks cuda, then mps, then cpu.",
@@ -99,6 +101,9 @@ class TrainConfig:
                              "CPUs and GPUs.", choices=("fp32", "bf16"), group=MORE)
     seed: int = setting(0, "Seed", "Same seed, same numbers on the CPU.", low=0, high=2**32 - 1, group=MORE)
     shuffle: bool = setting(True, "Shuffle", "Reshuffle the training set every epoch.", group=MORE)
+    val_size: int = setting(12_000, "Validation images", "How many of MNIST's 60,000 training images are held out to "
+                            "pick the best epoch's checkpoint; the rest train. The course holds out 12,000; fewer "
+                            "train on more.", low=1_000, high=30_000, step=1_000, group=MORE)
     start_from: str = setting("", "Start from", "A model whose weights the run starts from: a shipped one (such as "
                               "mlp-default) or a run's best checkpoint (run:12). Its model, layer sizes, channels and "
                               "normalization layer must be the run's. Empty: random weights.", group=FINETUNE)
@@ -116,6 +121,10 @@ class TrainConfig:
         if self.model == "cnn":
             return f"{self.optimizer} cnn {'-'.join(map(str, self.channels))}|{'-'.join(map(str, self.hidden))}"
         return f"{self.optimizer} {'-'.join(map(str, [784, *self.hidden, 10]))}"
+
+    def train_size(self) -> int:
+        """MNIST training images the run trains on (before font digits or My digits are added)."""
+        return MNIST_TRAIN - self.val_size
 
     def to_dict(self) -> dict:
         return asdict(self)

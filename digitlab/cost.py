@@ -7,10 +7,10 @@ for free. Memory and time are estimates (within about 2x on the machines measure
 from dataclasses import dataclass
 
 from digitlab import UserError, augment
-from digitlab.config import TRAIN_SIZE, TrainConfig
+from digitlab.config import TrainConfig
 from digitlab.settings import Limits
 
-EVAL_SIZE = 22_000        # validation (12k) and test (10k) images, scored every epoch
+TEST_SIZE = 10_000        # test images, scored every epoch with the validation ones
 ALL_IMAGES = 70_000       # every image is held on the training device, as bytes and normalized
 EVAL_BATCH = 8192         # train.loss_and_accuracy's batch
 RUNTIME_MB = 150          # PyTorch itself
@@ -69,10 +69,11 @@ def params(config: TrainConfig) -> int:
 def estimate(config: TrainConfig, device: str = "cpu") -> Estimate:
     layers = _layers(config)
     n = sum(p for p, _, _, _ in layers)
-    steps = config.epochs * -(-TRAIN_SIZE // config.batch_size)
+    train = config.train_size()
+    steps = config.epochs * -(-train // config.batch_size)
     acts = sum(a for _, _, a, _ in layers)
-    passes = 3 * TRAIN_SIZE + EVAL_SIZE  # an epoch's images through the model, a training one counting 3
-    seconds = _seconds(config, layers, device, config.epochs * passes, steps, config.epochs * TRAIN_SIZE)
+    passes = 3 * train + config.val_size + TEST_SIZE  # an epoch's images through the model, a training one counting 3
+    seconds = _seconds(config, layers, device, config.epochs * passes, steps, config.epochs * train)
     weights = 4 * n * (3 + OPTIMIZER_STATES[config.optimizer])  # weights, gradients, best copy, optimizer states
     data = ALL_IMAGES * 784 * 5  # uint8 and float32
     widest = max(a for _, _, a, _ in layers) / 3  # one layer's output per image

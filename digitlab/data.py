@@ -227,8 +227,9 @@ def split(x: torch.Tensor, y: torch.Tensor, val_size: int = VAL_SIZE):
     return x[tr], y[tr], x[va], y[va]
 
 
-def load(root=None, check_md5: bool = True) -> MNIST:
-    """Load the IDX files; check_md5 insists on the official MD5s (checked again only when a file changed)."""
+def load(root=None, check_md5: bool = True, val_size: int = VAL_SIZE) -> MNIST:
+    """Load the IDX files, val_size of the 60k training images held out for validation; check_md5 insists on the
+    official MD5s (checked again only when a file changed)."""
     d = raw_dir(root)
     if check_md5 and not is_prepared(root):
         if not all((d / n).exists() for n in MD5):
@@ -241,8 +242,8 @@ def load(root=None, check_md5: bool = True) -> MNIST:
     x, y = arr["train-images-idx3-ubyte"], arr["train-labels-idx1-ubyte"].long()
     if len(x) != len(y):
         raise UserError(f"The training images and labels in {d} differ in count: delete them and {FIX}.")
-    val_size = VAL_SIZE if len(x) == 60_000 else max(1, len(x) // 5)  # small sets (tests) keep the 4:1 ratio
-    return MNIST(*split(x, y, val_size), arr["t10k-images-idx3-ubyte"], arr["t10k-labels-idx1-ubyte"].long())
+    held = max(1, len(x) * val_size // 60_000)  # small sets (tests) keep the ratio
+    return MNIST(*split(x, y, held), arr["t10k-images-idx3-ubyte"], arr["t10k-labels-idx1-ubyte"].long())
 
 
 def normalize(x: torch.Tensor, how: str) -> torch.Tensor:

@@ -106,7 +106,7 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=No
     run = store.get(run_id)
     try:
         config = TrainConfig.from_dict(run["config"])
-        mnist = data.load(data_root)
+        mnist = data.load(data_root, val_size=config.val_size)
         start = start_checkpoint(store, config)
         extra, held, record = None, [], {}
         if config.my_digits:

@@ -133,6 +133,14 @@ def test_batches_cover_every_sample_once_per_epoch(shuffle, batch_size):
         assert orders[0] == orders[1] == list(range(100))
 
 
+def test_a_smaller_validation_split_is_the_default_ones_first_part_and_the_rest_trains(tiny_root):
+    default, small = data.load(tiny_root), data.load(tiny_root, val_size=5_000)
+    assert (len(small.train_x), len(small.val_x)) == (500 - 41, 41)  # 5,000 of 60,000, scaled to the 500 here
+    assert torch.equal(small.val_x, default.val_x[:41]) and torch.equal(small.test_x, default.test_x)
+    both = lambda m: sorted(torch.cat([m.train_y, m.val_y]).tolist())  # noqa: E731
+    assert both(small) == both(default)  # every image is in one of the two
+
+
 def test_tiny_set_keeps_the_four_to_one_split(tiny):
     assert (len(tiny.train_x), len(tiny.val_x), len(tiny.test_x)) == (400, 100, 200)
     assert tiny.train_x.dtype == torch.uint8 and tiny.train_y.dtype == torch.int64

@@ -40,6 +40,20 @@ def test_cancelling_a_running_run_keeps_its_best_checkpoint(tmp_path, tiny_root)
     assert kept == [f"epoch-{e:04d}.npy" for e in range(len(kept))] and len(kept) >= len(epochs)  # 0: before training
 
 
+def test_a_run_trains_on_what_its_validation_split_leaves(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    seen = {}
+
+    def trainer(config, mnist, *args, **kwargs):
+        seen[config.val_size] = (len(mnist.train_x), len(mnist.val_x))
+        return jobs.train(config, mnist, *args, **kwargs)
+
+    for val_size in (12_000, 30_000):
+        jobs.execute(s, s.create(TrainConfig(hidden=[8], epochs=1, device="cpu", val_size=val_size)), tiny_root,
+                     trainer=trainer)
+    assert seen == {12_000: (400, 100), 30_000: (250, 250)}
+
+
 def test_worker_drains_the_queue_in_order_and_honours_cancel(tmp_path, tiny_root):
     s = Store(tmp_path / "runs")
     ids = [s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", seed=i)) for i in range(3)]
