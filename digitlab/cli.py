@@ -144,10 +144,13 @@ def cmd_train(a) -> int:
         raise UserError(f"--save needs a path ending in .pt, got {a.save}.")
     config = config_from_args(a)
     device = devices.resolve(config.device)  # before the run exists: bad input or missing data leaves no run behind
-    estimate = cost.check(config, settings.load().limits, device.type)
+    limits = settings.load().limits
+    estimate = cost.check(config, limits, device.type)
     pins = pinned_images(a.pin)
     data.prepare(a.data, create=a.data is None)  # a mistyped --data is refused, never filled
     store = Store(a.runs)
+    if config.teacher:  # a run:ID teacher is in the store
+        estimate = jobs.priced(store, config, limits, device.type)
     jobs.check_sources(store, config)
     run_id = store.create(config, pid=os.getpid(), pins=pins)
     bar = None

@@ -39,7 +39,7 @@ def setting(default, label: str, help: str, **spec):
     return field(default=default, metadata=meta)
 
 
-FINETUNE = "Start from a model, more training data"
+FINETUNE = "Start from a model, learn from one, more training data"
 REGULARIZE, AUGMENT, SCHEDULE, MORE = ("Regularization and normalization", "Augmentation", "Momentum and schedule",
                                        "Precision and reproducibility")
 MNIST_TRAIN = 60_000  # MNIST's training images, split into training and validation
@@ -110,6 +110,13 @@ class TrainConfig:
     my_digits: float = setting(0.0, "My digits", "Share of your saved digits added to the training set; the "
                                "rest is held out, never trained on, and scored before and after. 0: none.", low=0,
                                high=0.9, step=0.1, group=FINETUNE)
+    teacher: str = setting("", "Teacher", "A model the run also learns from (knowledge distillation): its "
+                           "probabilities for each training image, softened, are a second target beside the label. A "
+                           "shipped model (such as cnn-default) or a run's best checkpoint (run:12), of any shape. "
+                           "Empty: none.", group=FINETUNE)
+    distill: float = setting(0.5, "Teacher's share", "With a teacher: the share of the loss that is matching its "
+                             "probabilities (softened at temperature 4); the rest is the labels'.", low=0, high=1,
+                             step=0.1, group=FINETUNE)
     fonts: float = setting(0.0, "Font digits", "Digits drawn from the training typefaces (serif, sans, mono, script, "
                            "handwriting) added to each epoch, as a share of it: styles MNIST has few of. The held-out "
                            "typefaces never train. Needs Debian's font packages (see README).", low=0, high=0.5,
@@ -219,9 +226,11 @@ def validate(config: TrainConfig) -> TrainConfig:
         setattr(config, name, _check(name, getattr(config, name)))
     if config.nesterov and (config.optimizer != "momentum" or config.momentum == 0):
         raise UserError("Nesterov needs the momentum optimizer with momentum above 0.")
-    if config.start_from and not START_FROM.fullmatch(config.start_from):
-        raise UserError(f"Start from must name a shipped model (such as mlp-default) or a run (such as run:12), got "
-                        f"{config.start_from!r}.")
+    for name, example in (("start_from", "mlp-default"), ("teacher", "cnn-default")):
+        value = getattr(config, name)
+        if value and not START_FROM.fullmatch(value):
+            raise UserError(f"{spec(name).label} must name a shipped model (such as {example}) or a run (such as "
+                            f"run:12), got {value!r}.")
     return config
 
 

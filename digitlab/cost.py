@@ -66,7 +66,9 @@ def params(config: TrainConfig) -> int:
     return sum(p for p, _, _, _ in _layers(config))
 
 
-def estimate(config: TrainConfig, device: str = "cpu") -> Estimate:
+def estimate(config: TrainConfig, device: str = "cpu", teacher: TrainConfig | None = None) -> Estimate:
+    """teacher: the config of the model the run learns from (config.teacher), whose forward pass of every training
+    image is part of the run's work."""
     layers = _layers(config)
     n = sum(p for p, _, _, _ in layers)
     train = config.train_size()
@@ -78,6 +80,11 @@ def estimate(config: TrainConfig, device: str = "cpu") -> Estimate:
     data = ALL_IMAGES * 784 * 5  # uint8 and float32
     widest = max(a for _, _, a, _ in layers) / 3  # one layer's output per image
     activations = 4 * max(2 * acts * config.batch_size, 2 * widest * EVAL_BATCH)  # a training step, or scoring
+    if teacher is not None:
+        taught = _layers(teacher)
+        seconds += _seconds(teacher, taught, device, config.epochs * train, 0, 0)
+        weights += 4 * sum(p for p, _, _, _ in taught)
+        activations += 4 * sum(a for _, _, a, _ in taught) / 3 * config.batch_size  # its forward pass of a batch
     memory = RUNTIME_MB + (weights + data + activations) / 2**20
     return Estimate(n, memory, steps, sum(f for _, f, _, _ in layers) * passes / 1e9, seconds / 60)
 
@@ -99,9 +106,9 @@ def _seconds(config: TrainConfig, layers: list, device: str, passes: float, step
     return seconds
 
 
-def check(config: TrainConfig, limits: Limits, device: str = "cpu") -> Estimate:
+def check(config: TrainConfig, limits: Limits, device: str = "cpu", teacher: TrainConfig | None = None) -> Estimate:
     """The run's estimate, or a UserError naming the limit exceeded and the setting that sets it."""
-    e = estimate(config, device)
+    e = estimate(config, device, teacher)
     over = [(e.params, limits.max_params, "max_params", "parameters", "use fewer or smaller layers"),
             (e.memory_mb, limits.max_memory_mb, "max_memory_mb", "MB of memory (estimated)",
              "use smaller layers or a smaller batch"),

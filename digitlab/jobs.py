@@ -26,18 +26,29 @@ MIN_DIGITS = 10  # saved digits a run needs to train on a share of them and scor
 MY_DIGITS = "my-digits.json"  # in a run's folder: the digits it trained on and held out, the accuracy before and after
 
 
-def start_path(store: Store, name: str) -> Path:
-    """The checkpoint file a start_from names: a shipped model's, or a run's best."""
+def start_path(store: Store, name: str, use: str = "start from") -> Path:
+    """The checkpoint file a start_from (or a teacher) names: a shipped model's, or a run's best."""
     if name.startswith("run:"):
         run = store.get(int(name[4:]))
         if not run["checkpoint"] or not Path(run["checkpoint"]).exists():
-            raise UserError(f"Run {run['id']} has no checkpoint to start from: pick a run that finished an epoch.")
+            raise UserError(f"Run {run['id']} has no checkpoint to {use}: pick a run that finished an epoch.")
         return Path(run["checkpoint"])
     path = SHIPPED / f"{name}.pt"
     if not path.is_file():
         names = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.pt")))
-        raise UserError(f"There is no shipped model {name!r} to start from: choose one of {names}, or run:ID.")
+        raise UserError(f"There is no shipped model {name!r} to {use}: choose one of {names}, or run:ID.")
     return path
+
+
+def teacher_checkpoint(store: Store, config: TrainConfig) -> checkpoint.Checkpoint | None:
+    """The model a run learns from besides the labels (config.teacher), of any shape; None if none."""
+    return checkpoint.load(start_path(store, config.teacher, "learn from")) if config.teacher else None
+
+
+def priced(store: Store, config: TrainConfig, limits: settings.Limits, device: str) -> cost.Estimate:
+    """The run's cost (its teacher's work included), or the UserError of the limit it exceeds."""
+    teacher = teacher_checkpoint(store, config)
+    return cost.check(config, limits, device, teacher.config if teacher else None)
 
 
 def start_checkpoint(store: Store, config: TrainConfig) -> checkpoint.Checkpoint | None:
@@ -56,9 +67,10 @@ def start_checkpoint(store: Store, config: TrainConfig) -> checkpoint.Checkpoint
 
 
 def check_sources(store: Store, config: TrainConfig, owner: str = "") -> None:
-    """What a run takes besides MNIST, there before it is queued: the model it starts from (of its shape), and
-    enough saved digits of its owner when it trains on some."""
+    """What a run takes besides MNIST, there before it is queued: the model it starts from (of its shape), its
+    teacher, and enough saved digits of its owner when it trains on some."""
     start_checkpoint(store, config)
+    teacher_checkpoint(store, config)
     if config.fonts and not any(not face.held_out for face in synth.typefaces()):
         raise UserError(f"Font digits need Debian's font packages: apt-get install {synth.FONT_PACKAGES}; or set Font "
                         "digits to 0.")
@@ -107,7 +119,7 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=No
     try:
         config = TrainConfig.from_dict(run["config"])
         mnist = data.load(data_root, val_size=config.val_size)
-        start = start_checkpoint(store, config)
+        start, teacher = start_checkpoint(store, config), teacher_checkpoint(store, config)
         extra, held, record = None, [], {}
         if config.my_digits:
             trained, held = digits_split(store.digits(run["owner"]), config.my_digits, config.seed)
@@ -156,7 +168,8 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=No
         pins = store.pins(run_id)
         pinned = torch.from_numpy(np.stack([p["image"] for p in pins])) if pins else None
         result = trainer(config, mnist, callback, should_stop, init_state=start.model.state_dict() if start else None,
-                         extra=extra, fonts=fonts, pinned=pinned)
+                         extra=extra, fonts=fonts, pinned=pinned,
+                         teacher=(teacher.config, teacher.model.state_dict()) if teacher else None)
         if (start or config.my_digits) and result.best_state is not None:
             after = checkpoint.load(store.run_dir(run_id) / "best.pt")
             _write_json(store.run_dir(run_id) / MY_DIGITS, {**record, **my_digits_report(start, after, held, mnist)})
@@ -213,7 +226,7 @@ def launch_group(store: Store, configs: list[TrainConfig], data_root=None, owner
     for config in configs:
         config = validate(config)
         device = devices.resolve(config.device)  # an unavailable device is refused now, not in the worker
-        cost.check(config, limits, device.type)
+        priced(store, config, limits, device.type)
         check_sources(store, config, owner)
         checked.append(config)
     if not data.is_prepared(data_root):

@@ -10,10 +10,11 @@ from torch import nn
 
 from digitlab import UserError, augment, devices, inside
 from digitlab.config import TrainConfig
-from digitlab.data import MNIST, Batches, blank_pixel, normalize
+from digitlab.data import MNIST, NORMALIZE, Batches, blank_pixel, normalize
 from digitlab.models import build
 
 LOG_EVERY = 50  # steps between host syncs for the per-step loss and the cancel check's report
+TEMPERATURE = 4.0  # softens a teacher's probabilities (Hinton et al. 2015), so that its second choices teach too
 
 
 def make_optimizer(config: TrainConfig, params, device: torch.device) -> torch.optim.Optimizer:
@@ -53,6 +54,31 @@ def loss_and_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch:
         loss += nn.functional.cross_entropy(logits, y[i : i + batch], reduction="sum")
         correct += (logits.argmax(1) == y[i : i + batch]).sum()
     return loss.item() / len(x), correct.item() / len(x)
+
+
+def teacher_logits(teacher: tuple[TrainConfig, dict], input_norm: str, device: torch.device):
+    """A function from a batch normalized the student's way (B, 784) to the teacher's logits (B, 10): the teacher
+    (its config and weights) sees the same pixels, normalized its own way."""
+    config, state = teacher
+    model = build(config).to(device)
+    model.load_state_dict(state)
+    model.eval()
+    (mean, std), (t_mean, t_std) = NORMALIZE[input_norm], NORMALIZE[config.input_norm]
+    scale, shift = std / t_std, (mean - t_mean) / t_std  # pixel = x * std + mean, then the teacher's normalization
+
+    @torch.no_grad()
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        return model(x * scale + shift)
+
+    return logits
+
+
+def distillation_loss(logits: torch.Tensor, taught: torch.Tensor) -> torch.Tensor:
+    """How far the student's softened probabilities are from the teacher's (KL divergence, scaled by T^2 so that its
+    gradients weigh as much as the labels' at any temperature)."""
+    t = TEMPERATURE
+    return nn.functional.kl_div((logits / t).log_softmax(-1), (taught / t).log_softmax(-1), log_target=True,
+                                reduction="batchmean") * t * t
 
 
 @dataclass
@@ -100,16 +126,19 @@ def _mixed_in(x: torch.Tensor, y: torch.Tensor, n: int, gen: torch.Generator):
 
 def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, init_state: dict | None = None,
           extra: tuple[torch.Tensor, torch.Tensor] | None = None,
-          fonts: tuple[torch.Tensor, torch.Tensor] | None = None, pinned: torch.Tensor | None = None) -> Result:
+          fonts: tuple[torch.Tensor, torch.Tensor] | None = None, pinned: torch.Tensor | None = None,
+          teacher: tuple[TrainConfig, dict] | None = None) -> Result:
     """Train config's model on data; callback(event, info) gets 'start', 'steps', 'epoch' and 'best' events
     (the last with the state_dict of a new best-validation epoch), 'snapshot' (the first layer's weights, before
     training and after each epoch) and, given pinned drawings (uint8 (K, 28, 28)), 'pinned' (their probabilities
     every LOG_EVERY steps and after each epoch). init_state: weights to start from (a
     checkpoint's); extra: more training images and labels (uint8 (N, 28, 28), int64 (N,): My digits), repeated so
-    that a few dozen weigh in an epoch of 48,000; fonts: font digits (synth.bank), config.fonts of an epoch."""
+    that a few dozen weigh in an epoch of 48,000; fonts: font digits (synth.bank), config.fonts of an epoch;
+    teacher: the config and weights of a model whose softened probabilities of each (distorted) training image are
+    config.distill of the loss."""
     with denormals_flushed():
         return _train(config, data, callback or (lambda event, info: None), should_stop or (lambda: False),
-                      init_state, extra, fonts, pinned)
+                      init_state, extra, fonts, pinned, teacher)
 
 
 @contextmanager
@@ -124,7 +153,7 @@ def denormals_flushed():
         torch.set_flush_denormal(False)
 
 
-def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned) -> Result:
+def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned, teacher) -> Result:
     device = devices.resolve(config.device)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
@@ -148,6 +177,7 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
     opt = make_optimizer(config, model.parameters(), device)
     sched, per_step = make_schedule(config, opt, len(batches))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    taught = teacher_logits(teacher, config.input_norm, device) if teacher is not None else None
     distort = augment.enabled(config)
     blank = blank_pixel(config.input_norm)
     res = Result(device=str(device), num_params=model.num_params())
@@ -176,6 +206,8 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
             with precision():
                 logits = model(x)
                 loss = loss_fn(logits, y)
+                if taught is not None:
+                    loss = (1 - config.distill) * loss + config.distill * distillation_loss(logits, taught(x))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -47,8 +47,8 @@ def widget(name: str, where=st) -> None:
         where.checkbox(s.label, key=key, help=s.help, disabled=off)
     elif k is list:
         where.text_input(s.label, key=key, help=s.help, disabled=off)
-    elif name == "start_from":
-        starts = report.start_choices(store, ui.owner_filter())
+    elif name in ("start_from", "teacher"):
+        starts = report.start_choices(store, ui.owner_filter()) | ({"": "none"} if name == "teacher" else {})
         if st.session_state.get(key) not in starts:  # a run deleted meanwhile, say
             st.session_state[key] = ""
         where.selectbox(s.label, list(starts), key=key, help=s.help, format_func=starts.get)
@@ -124,7 +124,7 @@ def priced() -> tuple[TrainConfig | None, str]:
     """The form's config and what it will cost, or None and the one sentence that says what is wrong."""
     try:
         config = validate(form_config())
-        return config, cost.check(config, settings.load().limits, devices.resolve(config.device).type).describe()
+        return config, jobs.priced(store, config, settings.load().limits, devices.resolve(config.device).type).describe()
     except UserError as e:
         return None, str(e)
 

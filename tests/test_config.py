@@ -41,6 +41,8 @@ def test_range_text():
     ("epochs", True, "Epochs must be a whole number, got True."),
     ("shuffle", "yes", "Shuffle must be true or false, got 'yes'."),
     ("name", "x" * 81, "Name must be at most 80 characters, got 81."),
+    ("teacher", "../cnn", "Teacher must name a shipped model (such as cnn-default) or a run (such as run:12), got "
+                          "'../cnn'."),
     ("val_size", 999, "Validation images must be between 1000 and 30000, got 999."),
     ("val_size", 60_000, "Validation images must be between 1000 and 30000, got 60000."),
 ])

@@ -40,6 +40,8 @@ def test_estimates_grow_with_the_run():
     long = cost.estimate(TrainConfig(hidden=[64], epochs=20))
     assert long.steps == 20 * 750 and long.minutes == pytest.approx(2 * small.minutes, rel=1e-6)  # default 10
     assert cost.estimate(TrainConfig(), "cuda").minutes < cost.estimate(TrainConfig(), "cpu").minutes
+    taught = cost.estimate(TrainConfig(hidden=[64]), teacher=TrainConfig(model="cnn", hidden=[128]))
+    assert taught.minutes > 2 * small.minutes and taught.memory_mb > small.memory_mb and taught.params == small.params
     more = cost.estimate(TrainConfig(hidden=[64], val_size=2_000))  # 58,000 images train, 12,000 fewer scored
     assert more.steps == 10 * 907 and more.minutes > small.minutes
     assert "parameters · about" in small.describe()

@@ -54,6 +54,29 @@ def test_a_run_trains_on_what_its_validation_split_leaves(tmp_path, tiny_root):
     assert seen == {12_000: (400, 100), 30_000: (250, 250)}
 
 
+def test_a_run_learns_from_a_teacher_run_and_a_teacher_that_is_not_there_is_refused(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    first = s.create(TrainConfig(hidden=[8], epochs=1, device="cpu"))
+    jobs.execute(s, first, tiny_root)
+    taught = []
+
+    def trainer(config, mnist, *args, teacher=None, **kwargs):
+        taught.append(teacher)
+        return jobs.train(config, mnist, *args, teacher=teacher, **kwargs)
+
+    student = TrainConfig(hidden=[16], epochs=1, device="cpu", teacher=f"run:{first}")  # of another shape
+    assert jobs.execute(s, s.create(student), tiny_root, trainer=trainer)["status"] is Status.COMPLETED
+    (config, state), = taught
+    assert config.hidden == [8] and torch.equal(state["net.0.weight"], checkpoint.load(s.get(first)["checkpoint"])
+                                                .model.state_dict()["net.0.weight"])
+    queued = len(s.runs())
+    for name, message in (("nope", "There is no shipped model 'nope' to learn from: choose one of"),
+                          ("run:999", "There is no run 999")):
+        with pytest.raises(UserError, match=message):
+            jobs.launch(s, TrainConfig(hidden=[8], epochs=1, device="cpu", teacher=name), tiny_root)
+    assert len(s.runs()) == queued  # nothing queued
+
+
 def test_worker_drains_the_queue_in_order_and_honours_cancel(tmp_path, tiny_root):
     s = Store(tmp_path / "runs")
     ids = [s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", seed=i)) for i in range(3)]

@@ -125,3 +125,40 @@ def test_training_flushes_denormals_and_puts_the_flag_back(tiny):
         train_module._train = original
     assert seen == [0.0]
     assert float(torch.tensor([1e-40]) * 1.0) > 0  # after: back to IEEE subnormals (hypothesis checks this too)
+
+
+def _always_three() -> tuple[TrainConfig, dict]:
+    """A teacher that answers 3 to everything, sure of it."""
+    config = cfg(hidden=[8], input_norm="symmetric")
+    model = build(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.net[-1].bias[3] = 10.0
+    return config, model.state_dict()
+
+
+def test_a_teacher_is_what_a_run_learns_at_share_one_and_changes_nothing_at_share_zero(tiny):
+    alone = train(cfg(epochs=2), tiny)
+    ignored = train(cfg(epochs=2, distill=0.0), tiny, teacher=_always_three())
+    assert [e["train_loss"] for e in ignored.epochs] == [e["train_loss"] for e in alone.epochs]
+    taught = train(cfg(epochs=2, distill=1.0), tiny, teacher=_always_three())  # the labels have no say
+    model = build(cfg())
+    model.load_state_dict(taught.best_state)
+    model.eval()
+    read = model(normalize(tiny.test_x, "mnist")).argmax(1)
+    assert (read == 3).float().mean() > 0.95 and alone.test_acc > 0.8
+
+
+def test_a_teacher_sees_the_pixels_in_its_own_normalization(tiny):
+    from digitlab.train import teacher_logits
+
+    config, state = _always_three()
+    model = build(config)
+    with torch.no_grad():
+        model.net[0].weight.normal_()  # answers that depend on the pixels
+        model.net[-1].weight.normal_()
+    state = model.state_dict()
+    logits = teacher_logits((config, state), "mnist", torch.device("cpu"))(normalize(tiny.test_x[:20], "mnist"))
+    expected = model(normalize(tiny.test_x[:20], "symmetric"))
+    assert torch.allclose(logits, expected, atol=1e-4) and expected.std(0).mean() > 0.1
