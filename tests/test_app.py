@@ -70,7 +70,7 @@ def test_train_form_follows_presets_and_refuses_bad_input(app_env):
 def test_train_widgets_take_their_bounds_and_help_from_the_config(app_env):
     at = open_page("train")
     epochs = at.number_input(key="f_epochs")
-    assert epochs.value == 10 and "Passes over the 48k training images. (between 1 and 1000.)" in epochs.help
+    assert epochs.value == 10 and "Passes over the training images (48k with the default validation split). (between 1 and 1000.)" in epochs.help
     at.number_input(key="f_batch_size").set_value(100_000).run()  # what is shown is what is judged
     [error] = [e.value.replace("\\", "").replace("\u200b", "") for e in at.sidebar.error]  # shown as literal text
     assert error == "Batch size must be between 1 and 48000, got 100000."
