@@ -313,7 +313,8 @@ EVERY_SETTING = dict(name="my run", model="cnn", hidden=[100, 20], channels=[8, 
                      input_norm="symmetric", weight_decay=1e-4, label_smoothing=0.05, rotate=10.0, shear=5.0,
                      scale=0.1, translate=2.0, elastic=1.5, thickness=0.3, momentum=0.8, nesterov=True,
                      schedule="step", step_size=3, gamma=0.3, precision="bf16", seed=42, shuffle=False,
-                     start_from="mlp-default", my_digits=0.5, fonts=0.1)
+                     start_from="mlp-default", my_digits=0.5, fonts=0.1, val_size=5_000, teacher="cnn-default",
+                     distill=0.3)
 
 
 def test_the_train_form_round_trips_through_the_address(app_env):
