@@ -46,7 +46,8 @@ def teacher_checkpoint(store: Store, config: TrainConfig) -> checkpoint.Checkpoi
 
 
 def priced(store: Store, config: TrainConfig, limits: settings.Limits, device: str) -> cost.Estimate:
-    """The run's cost (its teacher's work included), or the UserError of the limit it exceeds."""
+    """The run's cost (its teacher's work included), or the UserError of the limit it exceeds or of a teacher that
+    is not there."""
     teacher = teacher_checkpoint(store, config)
     return cost.check(config, limits, device, teacher.config if teacher else None)
 
@@ -67,10 +68,9 @@ def start_checkpoint(store: Store, config: TrainConfig) -> checkpoint.Checkpoint
 
 
 def check_sources(store: Store, config: TrainConfig, owner: str = "") -> None:
-    """What a run takes besides MNIST, there before it is queued: the model it starts from (of its shape), its
-    teacher, and enough saved digits of its owner when it trains on some."""
+    """What a run takes besides MNIST, there before it is queued: the model it starts from (of its shape), and
+    enough saved digits of its owner when it trains on some. (Its teacher is read, so checked, by `priced`.)"""
     start_checkpoint(store, config)
-    teacher_checkpoint(store, config)
     if config.fonts and not any(not face.held_out for face in synth.typefaces()):
         raise UserError(f"Font digits need Debian's font packages: apt-get install {synth.FONT_PACKAGES}; or set Font "
                         "digits to 0.")
