@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from digitlab import UserError, preprocess, report
+from digitlab import UserError, pictures, preprocess, report
 
 SIDE = 280  # the canvas's own pixels, whatever its size on screen
 MAX_CHARS = 1_000_000  # a 280x280 PNG of the canvas is a few KB; anything near this was not sent by our pad
@@ -97,6 +97,6 @@ def answer(probs, seen: np.ndarray | None, digits: int = 1, key: str = "answer",
     data = {"probs": probs, "seen": None, "picked": picked, "pickable": on_pick is not None,
             **report.reading(probs, digits)}
     if seen is not None:
-        data["seen"] = (np.clip(seen, 0, 1) * 255).astype(np.uint8).ravel().tolist()
+        data["seen"] = pictures.to_bytes(seen).ravel().tolist()
     callbacks = {"on_picked_change": lambda: on_pick(st.session_state[key].get("picked"))} if on_pick else {}
     _answer(key=key, data=data, **callbacks)

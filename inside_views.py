@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 import ui
-from digitlab import UserError, inside, jobs, pictures, plots, report
+from digitlab import UserError, admission, inside, pictures, plots, report
 from digitlab.config import TrainConfig, to_argv
 from digitlab.store import MAX_PINS
 
@@ -118,7 +118,7 @@ def pin_here(seen: np.ndarray) -> None:
     def add() -> None:
         label = st.session_state.get("pin_label")
         if isinstance(label, int) and 0 <= label <= 9 and len(pins) < MAX_PINS:
-            pins.append(jobs.pin(seen, label))
+            pins.append(admission.pin(seen, label))
         st.session_state.pin_label = None
 
     st.pills(f"Pin it for your next run to learn ({len(pins)} of {MAX_PINS}), as a",

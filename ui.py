@@ -8,8 +8,18 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from digitlab import UserError, checkpoint, data, evaluation, handwriting, jobs, report, roster, settings
+from digitlab import (
+    UserError,
+    checkpoint,
+    data,
+    evaluation,
+    handwriting,
+    report,
+    roster,
+    settings,
+)
 from digitlab.live import Live
+from digitlab.runner.supervisor import Supervisor
 from digitlab.store import Store, runs_root
 
 PAGES = Path(__file__).parent / "pages"
@@ -74,7 +84,7 @@ def run_app() -> None:
 
 
 def class_mode() -> bool:
-    return settings.load().classroom.enabled
+    return settings.current().classroom.enabled
 
 
 def viewer() -> roster.Person | None:
@@ -82,7 +92,7 @@ def viewer() -> roster.Person | None:
     if not class_mode():
         return roster.LOCAL
     person = st.session_state.get("viewer")
-    if person is not None and not _sign_in(settings.load().classroom.roster).current(person):
+    if person is not None and not _sign_in(settings.current().classroom.roster).current(person):
         del st.session_state["viewer"]  # removed from the roster, reset or given another role since signing in
         return None
     return person
@@ -101,7 +111,7 @@ def sign_in() -> None:
         password = st.text_input("Password", type="password", max_chars=roster.MAX_PASSWORD, key="sign_in_password")
         if st.form_submit_button("Sign in", type="primary", key="sign_in"):
             try:
-                st.session_state.viewer = _sign_in(settings.load().classroom.roster)(name, password)
+                st.session_state.viewer = _sign_in(settings.current().classroom.roster)(name, password)
                 st.rerun()
             except UserError as e:
                 show_error(e)
@@ -113,7 +123,7 @@ def may_manage(run: dict) -> bool:
 
 def board_on() -> bool:
     """Whether students see the class board: the setting, until a teacher switches it on the Class page."""
-    return store().option("board", str(settings.load().classroom.board)) == "True"
+    return store().option("board", str(settings.current().classroom.board)) == "True"
 
 
 def owner_filter() -> str | None:
@@ -159,11 +169,11 @@ def live() -> Live:
 
 
 @st.cache_resource
-def _supervisor(root: str, data_root: str) -> jobs.Supervisor:
-    return jobs.Supervisor(_store(root), data_root).start()
+def _supervisor(root: str, data_root: str) -> Supervisor:
+    return Supervisor(_store(root), data_root).start()
 
 
-def supervisor() -> jobs.Supervisor:
+def supervisor() -> Supervisor:
     """The one supervisor of this server's run store: reaps dead workers and keeps the queue moving."""
     return _supervisor(runs_folder(), str(data.data_root()))
 

@@ -12,8 +12,9 @@ import os
 import tempfile
 import time
 
-from digitlab import jobs, settings, sweep
+from digitlab import admission, settings, sweep
 from digitlab.presets import GROUPS, preset
+from digitlab.runner import workers
 from digitlab.store import Store
 from testkit.supervise import supervising, until_sweep_ends
 
@@ -52,7 +53,7 @@ def comparison(slots: int, epochs: int) -> None:
     names = GROUPS[next(g for g in GROUPS if g.startswith("Optimizers"))][0]
 
     def work(store, sup):
-        ids = jobs.launch_group(store, [preset(n, epochs=epochs, device="cpu") for n in names])
+        ids = admission.queue(store, [preset(n, epochs=epochs, device="cpu") for n in names])
         sup.wake()
         until_done(store, ids)
         return [store.get(i) for i in ids]
@@ -63,7 +64,7 @@ def comparison(slots: int, epochs: int) -> None:
     spans = ", ".join(f"{r['started'] - click:.1f}-{r['finished'] - click:.1f} s ({r['train_seconds']:.1f} s training)"
                       for r in runs)
     print(f"{len(names)} runs x {epochs} epochs, {slots} slot{'s' * (slots > 1)} "
-          f"({jobs.worker_threads(slots)} CPU thread{'s' * (jobs.worker_threads(slots) > 1)} each): "
+          f"({workers.worker_threads(slots)} CPU thread{'s' * (workers.worker_threads(slots) > 1)} each): "
           f"{seconds:.1f} s from the click to the last epoch; test acc {accs}; each run from its start to its end "
           f"after the click: {spans}")
 

@@ -13,9 +13,10 @@ import time
 
 import torch
 
-from digitlab import checkpoint, data, inside, jobs, lrfind, train
+from digitlab import admission, checkpoint, data, inside, lrfind, train
 from digitlab.checkpoint import SHIPPED
 from digitlab.presets import preset
+from digitlab.runner import execution
 from digitlab.store import MAX_PINS, Store
 
 
@@ -73,7 +74,7 @@ def epoch_cost(epochs: int, repeats: int) -> None:
     """What watching costs a run: the seconds spent in the snapshots, the pinned drawings' scoring and their store
     writes (counted exactly), against the epoch's seconds; and the same run with nothing watched (noisy on 2 cores)."""
     mnist = data.load()
-    pins = [jobs.pin(mnist.test_x[k].numpy(), int(mnist.test_y[k])) for k in range(MAX_PINS)]
+    pins = [admission.pin(mnist.test_x[k].numpy(), int(mnist.test_y[k])) for k in range(MAX_PINS)]
     config = preset("compare-adam", epochs=epochs, hidden=[512, 128], device="cpu")  # the course's 784-512-128-10
     spent: list[float] = []
     for owner, name in ((inside, "snapshot"), (train, "probabilities"), (Store, "add_pin_scores"),
@@ -86,7 +87,7 @@ def epoch_cost(epochs: int, repeats: int) -> None:
             for way in ("without", "with")[:: 1 if k % 2 == 0 else -1]:  # each first in turn: the machine drifts
                 spent.clear()
                 rid = store.create(config, pid=1, pins=pins if way == "with" else ())
-                jobs.execute(store, rid, None)
+                execution.execute(store, rid, None)
                 epochs_run = store.epochs(rid)
                 seconds[way] += [e["seconds"] for e in epochs_run]
                 if way == "with":

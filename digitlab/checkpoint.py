@@ -1,11 +1,9 @@
 """Checkpoint files (state_dict + the config that rebuilds the model + its metrics) and the cards of shipped ones."""
 
 import json
-import os
 import shlex
 import shutil
 import subprocess
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -16,32 +14,13 @@ import torch
 
 from digitlab import UserError, cost, data, settings
 from digitlab.config import TrainConfig
-from digitlab.settings import Limits
+from digitlab.files import write_atomically
 from digitlab.models import Classifier, build
+from digitlab.settings import Limits
 
 FORMAT = "digitlab-checkpoint"
 PROJECT = Path(__file__).resolve().parent.parent
 SHIPPED = PROJECT / "checkpoints"  # the trained models the app ships with, each with a JSON card
-
-
-def write_atomically(path: Path, write) -> Path:
-    """write(file) into a temp file in path's folder, then rename it into place: never a half-written file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise UserError(f"Could not write {path} ({e.strerror or e}): choose a folder you can write.") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except OSError as e:  # a full disk, say: no partial file, one sentence
-        Path(tmp).unlink(missing_ok=True)
-        raise UserError(f"Could not write {path} ({e.strerror or e}): free some disk space, then try again.") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save(path, state_dict: dict, config: TrainConfig, metrics: dict) -> Path:
@@ -90,7 +69,7 @@ def load(path, limits: Limits | None = None) -> Checkpoint:
     weights_only: a file can hold no code that runs. Its size, its archive's declared sizes and the model its
     config describes are all checked before any of it is unpacked or built.
     """
-    limits = limits or settings.load().limits
+    limits = limits or settings.current().limits
     path = Path(path)
     if not path.is_file():
         raise UserError(f"No checkpoint at {path}: give the path of a .pt file written by digitlab.")

@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -137,22 +138,24 @@ def config_from_args(a):
 def cmd_train(a) -> int:
     from tqdm import tqdm
 
-    from digitlab import checkpoint, cost, data, devices, jobs, settings
-    from digitlab.store import Store
+    from digitlab import admission, checkpoint, data
+    from digitlab.runner import execution
+    from digitlab.store import Store, runs_root
 
     if a.save and not a.save.endswith(".pt"):
         raise UserError(f"--save needs a path ending in .pt, got {a.save}.")
     config = config_from_args(a)
-    device = devices.resolve(config.device)  # before the run exists: bad input or missing data leaves no run behind
-    limits = settings.load().limits
-    estimate = cost.check(config, limits, device.type)
     pins = pinned_images(a.pin)
     data.prepare(a.data, create=a.data is None)  # a mistyped --data is refused, never filled
+    new_store = not runs_root(a.runs).exists()
     store = Store(a.runs)
-    if config.teacher:  # a run:ID teacher is in the store
-        estimate = jobs.priced(store, config, limits, device.type)
-    jobs.check_sources(store, config)
-    run_id = store.create(config, pid=os.getpid(), pins=pins)
+    try:
+        run_id, admitted = admission.start_here(store, config, a.data, pins=pins)
+    except UserError:
+        if new_store:  # a refused run leaves no store behind that it made
+            shutil.rmtree(store.root, ignore_errors=True)
+        raise
+    config, estimate = admitted.config, admitted.estimate
     bar = None
 
     def on_event(event, info):
@@ -171,7 +174,7 @@ def cmd_train(a) -> int:
                       f"{info['seconds']:.2f}s", file=sys.stderr)
 
     try:
-        run = jobs.execute(store, run_id, a.data, on_event)
+        run = execution.execute(store, run_id, a.data, on_event)
     finally:
         if bar is not None:
             bar.close()
@@ -190,7 +193,7 @@ def cmd_train(a) -> int:
 
 def pinned_images(paths: list[str]) -> list:
     """--pin files as pins, every one read (and checked like an upload) before anything else happens."""
-    from digitlab import jobs, preprocess
+    from digitlab import admission, preprocess
     from digitlab.store import MAX_PINS
 
     if len(paths) > MAX_PINS:
@@ -200,7 +203,7 @@ def pinned_images(paths: list[str]) -> list:
         seen = preprocess.to_mnist(preprocess.read_image(path))
         if seen is None:
             raise UserError(f"{path} holds no digit to pin (nothing drawn): pick an image of one digit.")
-        pins.append(jobs.pin(seen))
+        pins.append(admission.pin(seen))
     return pins
 
 
@@ -208,7 +211,7 @@ def cmd_lr_find(a) -> int:
     from digitlab import cost, data, devices, lrfind, settings
 
     config = config_from_args(a)
-    cost.check(config, settings.load().limits, devices.resolve(config.device).type)
+    cost.check(config, settings.current().limits, devices.resolve(config.device).type)
     found = lrfind.lr_find(config, data.load(a.data, val_size=config.val_size), a.steps)
     if a.json:
         print(json.dumps({"suggestion": found.suggestion, "lowest": found.lowest, "lrs": found.lrs,
@@ -225,8 +228,9 @@ def cmd_lr_find(a) -> int:
 def cmd_sweep(a) -> int:
     import time
 
-    from digitlab import cluster, data, jobs, sweep
+    from digitlab import data, sweep
     from digitlab.config import NAMES
+    from digitlab.runner import cluster, workers
     from digitlab.store import Store
 
     parts = {}
@@ -245,7 +249,7 @@ def cmd_sweep(a) -> int:
     spec = sweep.from_parts(parts)
     data.prepare(a.data, create=a.data is None)
     store = Store(a.runs)
-    sweep_id = sweep.start(store, spec)
+    sweep_id = sweep.start(store, spec, data_root=a.data)
     searched = "; ".join(sweep.describe(p) for p in spec.params)
     print(f"sweep {sweep_id}: {spec.name}: {spec.trials} trials ({spec.sampler}{', pruned' if spec.prune else ''}) "
           f"of {searched}", file=sys.stderr)
@@ -253,9 +257,9 @@ def cmd_sweep(a) -> int:
         print("queued: the app's workers run its trials (`digitlab supervise` without the app)", file=sys.stderr)
         return 0
     told = set()
-    remote = cluster.Executor(store, a.data) if cluster.address() else None  # trials go to the Ray cluster
+    remote = cluster.Ray(store, a.data) if cluster.address() else None  # trials go to the Ray cluster
     while True:
-        sweep.advance(store, sweep_id)
+        sweep.advance(store, sweep_id, a.data)
         for run in store.sweep_runs(sweep_id):
             if not run["status"].active and run["id"] not in told:
                 told.add(run["id"])
@@ -267,7 +271,7 @@ def cmd_sweep(a) -> int:
         if remote is not None:
             remote.tick()
             time.sleep(0.5)
-        elif not jobs.work(store, a.data):  # another worker (the app's) holds the slot: it trains them
+        elif not workers.work(store, a.data):  # another worker (the app's) holds the slot: it trains them
             time.sleep(0.5)
     spec, rows, _ = sweep.results(store, sweep_id)
     if a.json:
@@ -331,7 +335,7 @@ def cmd_eval(a) -> int:
         if not path.is_file():
             raise UserError(f"No file at {a.digits}: give a zip exported from the My digits page.")
         with path.open("rb") as f:  # no more than the limit and a byte: read_zip refuses a zip over it
-            items = handwriting.read_zip(f.read(int(settings.load().limits.digits_zip_mb * 2**20) + 1))
+            items = handwriting.read_zip(f.read(int(settings.current().limits.digits_zip_mb * 2**20) + 1))
         x, y = handwriting.arrays([{"seen": seen, "label": label} for label, _, seen in items])
         r, scored = evaluation.evaluate(ck, x, y), f"{len(y)} digits of {path.name}"
     else:
@@ -399,20 +403,20 @@ def cmd_data(a) -> int:
 def cmd_worker(a) -> int:
     import torch
 
-    from digitlab import jobs
+    from digitlab.runner import workers
     from digitlab.store import Store
 
-    os.nice(jobs.WORKER_NICE)  # training takes the CPU time that the app's answers leave
-    torch.set_num_threads(jobs.worker_threads())
-    jobs.work(Store(a.runs), a.data, a.slot)
+    os.nice(workers.WORKER_NICE)  # training takes the CPU time that the app's answers leave
+    torch.set_num_threads(workers.worker_threads())
+    workers.work(Store(a.runs), a.data, a.slot)
     return 0
 
 
 def cmd_supervise(a) -> int:
-    from digitlab import jobs
+    from digitlab.runner.supervisor import Supervisor
     from digitlab.store import Store
 
-    sup = jobs.Supervisor(Store(a.runs), a.data)
+    sup = Supervisor(Store(a.runs), a.data)
     if not sup.acting():
         raise UserError(f"A supervisor already keeps the run store in {sup.store.root}: stop it first.")
     print(f"supervising {sup.store.root} with {sup.slots} worker slot(s); Ctrl-C stops", file=sys.stderr)
@@ -443,7 +447,7 @@ def cmd_roster(a) -> int:
 
     from digitlab import roster, settings
 
-    path = a.roster or settings.load().classroom.roster
+    path = a.roster or settings.current().classroom.roster
     if not path:
         raise UserError("No roster file: give --roster PATH, or set classroom.roster in the settings file.")
     if a.action == "list":
@@ -472,10 +476,11 @@ def cmd_roster(a) -> int:
 def cmd_serve(a) -> int:
     import subprocess
 
-    from digitlab import checkpoint, jobs, settings
+    from digitlab import checkpoint, settings
+    from digitlab.runner.supervisor import Supervisor
     from digitlab.store import Store
 
-    s = settings.load()
+    s = settings.current()
     address = s.classroom.address if s.classroom.enabled else "localhost"
     if s.classroom.enabled:
         from digitlab import roster
@@ -488,7 +493,7 @@ def cmd_serve(a) -> int:
     if a.data:
         env["DIGITLAB_DATA"] = str(Path(a.data).resolve())
     # The supervisor lives here, from the start, whether or not anybody opens a page; the app's own stands by.
-    jobs.Supervisor(store, a.data).start()
+    Supervisor(store, a.data).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the app with us, not leave it behind
     app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(checkpoint.PROJECT / "streamlit_app.py"),
                             "--server.address", address, "--server.port", str(a.port)], cwd=checkpoint.PROJECT, env=env)
@@ -523,7 +528,7 @@ def main(argv=None) -> int:
             from digitlab import settings
 
             os.environ[settings.ENV] = str(Path(a.settings).resolve())  # for this process and its workers
-            settings.load()  # a bad file is one sentence now, not later
+            settings.current()  # a bad file is one sentence now, not later
         return globals()[f"cmd_{a.command.replace('-', '_')}"](a)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -43,7 +43,9 @@ FINETUNE = "Start from a model, learn from one, more training data"
 REGULARIZE, AUGMENT, SCHEDULE, MORE = ("Regularization and normalization", "Augmentation", "Momentum and schedule",
                                        "Precision and reproducibility")
 MNIST_TRAIN = 60_000  # MNIST's training images, split into training and validation
-TRAIN_SIZE = 48_000  # training images after the default validation split
+MNIST_TEST = 10_000   # MNIST's test images: never used to choose anything
+VAL_SIZE = 12_000     # the course's validation split, the default
+TRAIN_SIZE = MNIST_TRAIN - VAL_SIZE  # training images after the default validation split
 
 
 @dataclass
@@ -101,7 +103,7 @@ class TrainConfig:
                              "CPUs and GPUs.", choices=("fp32", "bf16"), group=MORE)
     seed: int = setting(0, "Seed", "Same seed, same numbers on the CPU.", low=0, high=2**32 - 1, group=MORE)
     shuffle: bool = setting(True, "Shuffle", "Reshuffle the training set every epoch.", group=MORE)
-    val_size: int = setting(12_000, "Validation images", "How many of MNIST's 60,000 training images are held out to "
+    val_size: int = setting(VAL_SIZE, "Validation images", f"How many of MNIST's {MNIST_TRAIN:,} training images are held out to "
                             "pick the best epoch's checkpoint; the rest train. The course holds out 12,000; fewer "
                             "train on more.", low=1_000, high=30_000, step=1_000, group=MORE)
     start_from: str = setting("", "Start from", "A model whose weights the run starts from: a shipped one (such as "

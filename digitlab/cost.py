@@ -7,11 +7,11 @@ for free. Memory and time are estimates (within about 2x on the machines measure
 from dataclasses import dataclass
 
 from digitlab import UserError, augment
-from digitlab.config import TrainConfig
+from digitlab.config import MNIST_TEST, MNIST_TRAIN, TrainConfig
 from digitlab.settings import Limits
 
-TEST_SIZE = 10_000        # test images, scored every epoch with the validation ones
-ALL_IMAGES = 70_000       # every image is held on the training device, as bytes and normalized
+TEST_SIZE = MNIST_TEST    # test images, scored every epoch with the validation ones
+ALL_IMAGES = MNIST_TRAIN + MNIST_TEST  # every image is held on the training device, as bytes and normalized
 EVAL_BATCH = 8192         # train.loss_and_accuracy's batch
 RUNTIME_MB = 150          # PyTorch itself
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "rmsprop": 1, "adam": 2, "adamw": 2}

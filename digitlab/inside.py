@@ -29,7 +29,10 @@ def _target(target) -> int:
 def saliency(ck: Checkpoint, image: np.ndarray, target: int, method: str = "gradient") -> np.ndarray:
     """(28, 28) attribution of the class `target`'s logit to each input pixel: the gradient's size ("gradient"), or
     Integrated Gradients from a blank image ("integrated", signed: positive pixels speak for the class)."""
-    from captum.attr import IntegratedGradients, Saliency  # here: captum brings matplotlib, which workers never need
+    from captum.attr import (  # here: captum brings matplotlib, which workers never need
+        IntegratedGradients,
+        Saliency,
+    )
 
     target = _target(target)
     x = _input(ck, image).requires_grad_()

@@ -14,6 +14,11 @@ def _scaled(a: np.ndarray) -> np.ndarray:
     return a / top if top > 0 else np.zeros_like(a)
 
 
+def to_bytes(a) -> np.ndarray:
+    """Pixels in [0, 1] (NaN as 0, the rest clipped) as uint8, rounded: the one way a float image becomes bytes."""
+    return (np.clip(np.nan_to_num(np.asarray(a, dtype=np.float32)), 0, 1) * 255).round().astype(np.uint8)
+
+
 def enlarge(rgb: np.ndarray, scale: int) -> np.ndarray:
     """(H, W[, 3]) -> (H*scale, W*scale[, 3]) by repeating pixels."""
     return rgb.repeat(scale, 0).repeat(scale, 1)
@@ -76,5 +81,5 @@ def units(vector: np.ndarray, cols: int = 32) -> np.ndarray:
 
 def grey(image: np.ndarray, scale: int = 8) -> np.ndarray:
     """A (28, 28) image in [0, 1] as an enlarged grey RGB image."""
-    g = (np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)), 0, 1) * 255).round().astype(np.uint8)
+    g = to_bytes(image)
     return enlarge(np.repeat(g[..., None], 3, -1), scale)

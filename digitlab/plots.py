@@ -159,7 +159,7 @@ def enlarge(img28, scale: int = 6) -> np.ndarray:
     a = np.asarray(img28, dtype=float)
     if a.max() > 1:
         a = a / 255
-    return pictures.enlarge((np.clip(a, 0, 1) * 255).astype(np.uint8), scale)
+    return pictures.enlarge(pictures.to_bytes(a), scale)
 
 
 DIGIT_COLORS = PALETTE  # one colour a digit on the pinned drawings' charts

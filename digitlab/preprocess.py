@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
-from digitlab import UserError, settings
+from digitlab import UserError, pictures, settings
 from digitlab.settings import Limits
 
 INK = 0.2            # a pixel brighter than this (in [0, 1], ink bright) is ink
@@ -208,7 +208,7 @@ def read_image(source, limits: Limits | None = None) -> np.ndarray:
     Its bytes and its width x height are checked against the limits before anything is decoded; a JPEG is decoded
     straight at a reduced scale. Anything that is not a readable image is one sentence.
     """
-    limits = limits or settings.load().limits
+    limits = limits or settings.current().limits
     name = getattr(source, "name", str(source))
     if hasattr(source, "read"):
         size = source.seek(0, 2)
@@ -249,7 +249,7 @@ def _eight_bit(im: Image.Image) -> Image.Image:
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         a = np.asarray(im, dtype=np.float32)
         top = float(a.max()) if a.size else 0.0
-        return Image.fromarray((np.clip(a / top if top > 255 else a / 255, 0, 1) * 255).astype(np.uint8) if top > 0
+        return Image.fromarray(pictures.to_bytes(a / top if top > 255 else a / 255) if top > 0
                                else np.zeros(a.shape, np.uint8))
     has_alpha = "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info)
     return im.convert("RGBA" if has_alpha else "L")

@@ -7,7 +7,6 @@ from digitlab.checkpoint import SHIPPED
 from digitlab.presets import COURSE
 from digitlab.store import Status, Store
 
-
 MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~$:&=\"'@/")
 
 

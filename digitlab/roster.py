@@ -5,9 +5,7 @@ written by `digitlab roster`. Sign-in failures are counted per name: after a few
 """
 
 import json
-import os
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from digitlab import UserError
+from digitlab.files import write_atomically
 from digitlab.settings import read_toml
 
 ROLES = ("student", "teacher")
@@ -76,16 +75,8 @@ def save(path, people: dict[str, Person]) -> None:
     for p in sorted(people.values(), key=lambda p: p.name):
         lines += [f"[people.{json.dumps(p.name)}]", f"role = {json.dumps(p.role)}",
                   f"password = {json.dumps(p.password_hash)}", ""]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(lines))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = "\n".join(lines)
+    write_atomically(path, lambda f: f.write(text.encode()), mode=0o600)
 
 
 def set_password(path, name: str, password: str, role: str | None = None) -> Person:

@@ -58,6 +58,7 @@ class Settings:
     path: Path | None = None           # the file these came from; None: the built-in defaults
 
 
+DEFAULT = Settings()
 SECTIONS = {"limits": Limits, "workers": Workers, "classroom": Classroom, "cluster": Cluster}
 BOUNDS = {"max_params": (1_000, 10**10), "max_memory_mb": (64, 10**7), "max_steps": (1, 10**9),
           "max_run_minutes": (0.1, 10**6), "queued_per_person": (1, 10_000), "upload_mb": (0.01, 1_000),
@@ -116,3 +117,24 @@ def load(path=None) -> Settings:
         roster = roster if roster.is_absolute() else path.parent / roster
         settings = replace(settings, classroom=replace(settings.classroom, roster=str(roster)))
     return settings
+
+
+_read: dict[tuple, Settings] = {}
+
+
+def current() -> Settings:
+    """This process's settings ($DIGITLAB_SETTINGS, else the defaults), read once: the file is read again only when
+    the variable names another file or the file has changed since (a stat, not a parse, on every call)."""
+    named = os.environ.get(ENV)
+    if not named:
+        return DEFAULT
+    path = Path(named).expanduser().resolve()
+    try:
+        st = path.stat()
+    except OSError:
+        return load(path)  # one sentence: no such file
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _read:
+        _read.clear()
+        _read[key] = load(path)
+    return _read[key]

@@ -52,7 +52,9 @@ class Param:
 
 
 @dataclass
-class Spec:
+class Plan:
+    """A checked sweep: what every trial starts from, what is searched and how (config.Plan is one setting's)."""
+
     name: str
     base: dict                       # the settings every trial starts from (preset and fixed), validated
     params: list[Param]
@@ -66,7 +68,7 @@ class Spec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Spec":
+    def from_dict(cls, d: dict) -> "Plan":
         return cls(**{**d, "params": [Param(**p) for p in d["params"]]})
 
 
@@ -104,8 +106,8 @@ def _param(name: str, body) -> Param:
     return Param(name, low=low, high=high, log=log)
 
 
-def parse(text: str, trials_limit: int = MAX_TRIALS) -> Spec:
-    """A sweep file's text as a checked Spec; one sentence for anything wrong, before anything is queued."""
+def parse(text: str, trials_limit: int = MAX_TRIALS) -> Plan:
+    """A sweep file's text as a checked Plan; one sentence for anything wrong, before anything is queued."""
     return from_parts(read(text), trials_limit)
 
 
@@ -119,7 +121,7 @@ def read(text: str | bytes) -> dict:
         raise UserError(f"The sweep is not valid TOML ({e}): fix that line.") from None
 
 
-def from_parts(d: dict, trials_limit: int = MAX_TRIALS) -> Spec:
+def from_parts(d: dict, trials_limit: int = MAX_TRIALS) -> Plan:
     known = {"name", "preset", "trials", "sampler", "prune", "parallel", "seed", "fixed", "search"}
     unknown = sorted(set(d) - known)
     if unknown:
@@ -153,7 +155,7 @@ def from_parts(d: dict, trials_limit: int = MAX_TRIALS) -> Spec:
     prune = d.get("prune", True)
     if not isinstance(prune, bool):
         raise UserError("prune must be true or false.")
-    return Spec(name, base, params, trials, sampler, prune, _count(d.get("parallel", 1), "parallel", 1, MAX_PARALLEL),
+    return Plan(name, base, params, trials, sampler, prune, _count(d.get("parallel", 1), "parallel", 1, MAX_PARALLEL),
                 _count(d.get("seed", 0), "seed", 0, 2**32 - 1))
 
 
@@ -204,7 +206,7 @@ def _optuna():
     return optuna
 
 
-def sampler(spec: Spec, asked: int):
+def sampler(spec: Plan, asked: int):
     """The sweep's sampler, seeded by the sweep's seed and the trials asked so far: a study is loaded afresh for
     every trial (by whichever process drives it), and the same seed each time would suggest the same trial."""
     optuna = _optuna()
@@ -216,7 +218,7 @@ def sampler(spec: Spec, asked: int):
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(1, spec.trials // 2)))
 
 
-def study(path, spec: Spec):
+def study(path, spec: Plan):
     """The sweep's Optuna study, kept in a journal file (created on the first call)."""
     optuna = _optuna()
     from optuna.storages import JournalStorage
@@ -229,7 +231,7 @@ def study(path, spec: Spec):
                                sampler=sampler(spec, 0), pruner=pruner)
 
 
-def suggest(trial, spec: Spec) -> TrainConfig:
+def suggest(trial, spec: Plan) -> TrainConfig:
     """The config of a trial: the base with each searched setting as Optuna suggests it."""
     values = dict(spec.base)
     for p in spec.params:
@@ -255,7 +257,7 @@ def should_prune(study_, trial_number: int, epoch: int, val_acc: float) -> bool:
     return trial.should_prune()
 
 
-def searched(spec: Spec) -> list[str]:
+def searched(spec: Plan) -> list[str]:
     return [p.name for p in spec.params]
 
 
@@ -291,11 +293,11 @@ def journal(store, sweep_id: int):
     return store.root / "sweeps" / f"{sweep_id}.journal"
 
 
-def start(store, spec: Spec, owner: str = "") -> int:
+def start(store, spec: Plan, owner: str = "", data_root=None) -> int:
     """Record a sweep and create its study; its trials are queued by `advance` (the supervisor, or the CLI)."""
     from digitlab import settings
 
-    limit = settings.load().limits.queued_per_person
+    limit = settings.current().limits.queued_per_person
     if spec.parallel > limit:
         raise UserError(f"parallel = {spec.parallel} is over the {limit} runs one person may queue "
                         "(limits.queued_per_person in the settings): lower parallel.")
@@ -303,34 +305,32 @@ def start(store, spec: Spec, owner: str = "") -> int:
     if running >= limit:
         raise UserError(f"You have {running} sweeps running, the most one person may (limits.queued_per_person in the "
                         "settings): wait for one to end, or cancel one on the Sweeps page.")
-    suggest_corners(spec)
+    admit_corners(store, spec, owner, data_root)
     sweep_id = store.create_sweep(spec.name, spec.to_dict(), owner)
     journal(store, sweep_id).parent.mkdir(exist_ok=True)
     study(journal(store, sweep_id), spec)
     return sweep_id
 
 
-def suggest_corners(spec: Spec) -> None:
-    """Every searched setting at each end of its range (or each value) on the base: a trial that no limit allows is
-    refused before the sweep starts, not found halfway through it."""
-    from digitlab import cost, devices, settings
-
-    limits = settings.load().limits
+def corners(spec: Plan) -> list[TrainConfig]:
+    """Every searched setting at each end of its range (or at each value) on the base."""
+    out = []
     for p in spec.params:
         for v in p.values or [p.low, p.high]:
             values = {**spec.base, p.name: parse_sizes(v, p.name) if kind(p.name) is list else v}
             if values.get("nesterov") and values.get("optimizer") != "momentum":
                 values["nesterov"] = False
-            config = TrainConfig.from_dict(values)
-            cost.check(config, limits, devices.resolve(config.device).type)
+            out.append(TrainConfig.from_dict(values))
+    return out
 
 
-def _lock(store, sweep_id: int):
-    import fcntl
+def admit_corners(store, spec: Plan, owner: str = "", data_root=None) -> None:
+    """The corners admitted as any run is (admission.admit): a trial that no limit allows is refused before the sweep
+    starts, not found halfway through it."""
+    from digitlab import admission
 
-    f = open(journal(store, sweep_id).with_suffix(".lock"), "w")
-    fcntl.flock(f, fcntl.LOCK_EX)  # one driver at a time: the supervisor and a CLI may both advance a sweep
-    return f
+    for config in corners(spec):
+        admission.admit(store, [config], owner, data_root=data_root, queued=False)
 
 
 def _outcome(optuna, run: dict):
@@ -343,17 +343,17 @@ def _outcome(optuna, run: dict):
     return State.FAIL, None
 
 
-def advance(store, sweep_id: int) -> list[int]:
+def advance(store, sweep_id: int, data_root=None) -> list[int]:
     """Tell the study how finished trials did, queue new trials up to the sweep's parallel (and the owner's limit),
     and mark the sweep done once every trial is told; returns the ids of the runs queued."""
-    from digitlab import cost, devices, settings
+    from digitlab import admission, files, settings
     from digitlab.store import Status
 
-    with _lock(store, sweep_id):
+    with files.lock(journal(store, sweep_id).with_suffix(".lock")):  # one driver at a time: the supervisor, a CLI
         row = store.get_sweep(sweep_id)
         if row["status"] != "running":
             return []
-        spec, optuna = Spec.from_dict(row["spec"]), _optuna()
+        spec, optuna = Plan.from_dict(row["spec"]), _optuna()
         the_study = study(journal(store, sweep_id), spec)
         trials = the_study.trials
         runs = store.sweep_runs(sweep_id)
@@ -362,7 +362,7 @@ def advance(store, sweep_id: int) -> list[int]:
                 state, value = _outcome(optuna, run)
                 the_study.tell(run["trial"], value, state=state)
         active = sum(r["status"].active for r in runs)
-        limits = settings.load().limits
+        limits = settings.current().limits
         mine = len(store.runs(Status.QUEUED, Status.RUNNING, owner=row["owner"]))
         room = min(spec.parallel - active, limits.queued_per_person - mine)
         asked = sum(t.state != optuna.trial.TrialState.WAITING for t in trials)  # enqueued ones are asked first
@@ -373,19 +373,19 @@ def advance(store, sweep_id: int) -> list[int]:
             asked += 1
             try:
                 config = suggest(trial, spec)
-                cost.check(config, limits, devices.resolve(config.device).type)
+                admission.admit(store, [config], row["owner"], data_root=data_root, limits=limits, queued=False)
             except UserError:
                 the_study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 continue
             new.append((config, trial.number))
-        ids = store.create_batch([c for c, _ in new], row["owner"], sweep=sweep_id,
-                                 trials=[n for _, n in new]) if new else []
+        ids = admission.queue(store, [c for c, _ in new], data_root, owner=row["owner"], sweep=sweep_id,
+                              trials=[n for _, n in new], limits=limits) if new else []
         if asked >= spec.trials and active == 0 and not new:
             store.set_sweep_status(sweep_id, "done")
         return ids
 
 
-def advance_all(store) -> list[int]:
+def advance_all(store, data_root=None) -> list[int]:
     """advance every running sweep (the supervisor's tick); one that fails is logged and skipped, so that it never
     stalls the rest of the queue."""
     import sys
@@ -393,7 +393,7 @@ def advance_all(store) -> list[int]:
     queued = []
     for row in store.sweeps(status="running"):
         try:
-            queued += advance(store, row["id"])
+            queued += advance(store, row["id"], data_root)
         except Exception as e:  # noqa: BLE001 - a damaged journal, say: the other sweeps and runs go on
             print(f"digitlab supervisor: sweep {row['id']}: {type(e).__name__}: {e}", file=sys.stderr)
     return queued
@@ -412,17 +412,17 @@ def pruner_for(store, run: dict):
     if run.get("sweep") is None or run.get("trial") is None:
         return None
     row = store.get_sweep(run["sweep"])
-    spec = Spec.from_dict(row["spec"])
+    spec = Plan.from_dict(row["spec"])
     if not spec.prune:
         return None
     path = journal(store, run["sweep"])
     return lambda epoch, val_acc: should_prune(study(path, spec), run["trial"], epoch, val_acc)
 
 
-def results(store, sweep_id: int) -> tuple[Spec, list[dict], object]:
+def results(store, sweep_id: int) -> tuple[Plan, list[dict], object]:
     """A sweep's spec, one row a trial (its run, state, value and parameters) best first, and its study."""
     row = store.get_sweep(sweep_id)
-    spec = Spec.from_dict(row["spec"])
+    spec = Plan.from_dict(row["spec"])
     the_study = study(journal(store, sweep_id), spec)
     by_trial = {r["trial"]: r for r in store.sweep_runs(sweep_id)}
     rows = []

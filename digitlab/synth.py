@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-from digitlab import UserError, preprocess
-from digitlab.checkpoint import write_atomically
+from digitlab import UserError, pictures, preprocess
+from digitlab.files import write_atomically
 
 CANVAS = 280
 FONT_PACKAGES = ("fonts-dejavu-core fonts-liberation fonts-urw-base35 fonts-texgyre fonts-freefont-ttf "
@@ -130,7 +130,7 @@ def render(path: str, digit: int, rng: np.random.Generator, canvas: int = CANVAS
     if g.shape[1] * scale > 0.9 * canvas:  # a wide glyph: its width sets the scale
         scale = 0.9 * canvas / g.shape[1]
     h, w = max(1, round(g.shape[0] * scale)), max(1, round(g.shape[1] * scale))
-    a = np.asarray(Image.fromarray((g * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR),
+    a = np.asarray(Image.fromarray(pictures.to_bytes(g)).resize((w, h), Image.Resampling.BILINEAR),
                    np.float32) / 255
     pen = rng.uniform(8, 40) * min(1.0, height / (0.7 * canvas))  # small digits are drawn with thinner pens too
     r = int(np.clip(round((pen - preprocess.stroke_width(a > 0.5)) / 2), -12, 12))
@@ -142,7 +142,7 @@ def render(path: str, digit: int, rng: np.random.Generator, canvas: int = CANVAS
     slant = np.tan(np.radians(rng.uniform(-12, 12)))
     hh, ww = a.shape
     extra = int(abs(slant) * hh)
-    im = Image.fromarray((np.clip(a, 0, 1) * 255).astype(np.uint8)).transform(
+    im = Image.fromarray(pictures.to_bytes(a)).transform(
         (ww + extra, hh), Image.Transform.AFFINE, (1, slant, -extra if slant > 0 else 0, 0, 1, 0),
         Image.Resampling.BILINEAR)
     if max(im.size) > canvas - 4:
@@ -190,7 +190,7 @@ def bank(root, per_font: int = 30, seed: int = 0, report=None) -> tuple[np.ndarr
             for _ in range(per_font):
                 seen = preprocess.to_mnist(render(font, digit, rng))
                 if seen is not None:
-                    xs.append((seen * 255).round().astype(np.uint8))
+                    xs.append(pictures.to_bytes(seen))
                     ys.append(digit)
     x, y = np.stack(xs), np.array(ys, np.int64)
     # whole or not at all: two workers making it at once both end with a good file

@@ -10,7 +10,7 @@ ui.routed()
 if not ui.viewer().teacher:  # the router lists this page for teachers only; an address typed by hand ends here
     st.stop()
 store = ui.store()
-path = settings.load().classroom.roster
+path = settings.current().classroom.roster
 st.title("Class")
 
 people = roster.load(path)

@@ -7,7 +7,17 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from digitlab import UserError, data, handwriting, jobs, plots, presets, report
+from digitlab import (
+    UserError,
+    admission,
+    data,
+    handwriting,
+    plots,
+    presets,
+    report,
+    sources,
+)
+from digitlab.runner.execution import my_digits_result
 
 ui.routed()
 store = ui.store()
@@ -54,7 +64,7 @@ if ui.class_mode():
     pooled = st.toggle("The whole class's digits", help="Everyone's saved digits pooled: a bigger, more varied set.")
 table = []
 tuning = [r for r in store.runs(owner=ui.owner_filter()) if r["config"].get("my_digits") or r["config"].get("start_from")]
-results = {r["id"]: jobs.my_digits_result(store, r["id"]) for r in tuning}  # read once: the table below uses them too
+results = {r["id"]: my_digits_result(store, r["id"]) for r in tuning}  # read once: the table below uses them too
 trained_on = {r["checkpoint"]: len((results[r["id"]] or {}).get("trained", [])) for r in tuning if r["checkpoint"]}
 for label, path in ui.models().items():
     ck = ui.model(path)
@@ -81,12 +91,12 @@ starts = {k: v for k, v in report.start_choices(store, ui.owner_filter()).items(
 f1, f2, f3 = st.columns([3, 2, 1])
 start = f1.selectbox("Start from", list(starts), format_func=starts.get, key="ft_start")
 share = f2.slider("Share of your digits to train on", 0.1, 0.9, 0.5, 0.1, key="ft_share",
-                  help=f"At least {jobs.MIN_DIGITS} digits in all; the held-out rest is chosen at random.")
+                  help=f"At least {sources.MIN_DIGITS} digits in all; the held-out rest is chosen at random.")
 epochs = f3.number_input("Epochs", 1, 20, 3, key="ft_epochs")
 if st.button("Queue the fine-tune run", icon=":material/tune:", key="ft_launch"):
     try:
-        base = ui.model(jobs.start_path(store, start)).config
-        rid = jobs.launch(store, presets.finetune(base, start, share, int(epochs)), data.data_root(), owner=me)
+        base = ui.model(sources.start_path(store, start)).config
+        rid = admission.launch(store, presets.finetune(base, start, share, int(epochs)), data.data_root(), owner=me)
         ui.supervisor().wake()
         st.toast(f"Run {rid} queued: watch it on the Train page; its result appears here.",
                  icon=":material/rocket_launch:")

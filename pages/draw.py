@@ -5,7 +5,7 @@ import streamlit as st
 
 import inside_views
 import ui
-from digitlab import UserError, handwriting, plots, preprocess, report
+from digitlab import UserError, handwriting, pictures, plots, preprocess, report
 from drawing_pad import answer, drawing, drawing_pad, png
 
 ui.routed()
@@ -64,7 +64,7 @@ def show_steps(made: list) -> None:
     columns = [c for _ in range(0, len(made), 3) for c in st.columns(3)]  # three a row: each big enough to see
     for column, (what, img) in zip(columns, made):
         column.image(plots.enlarge(img, max(1, 84 // max(img.shape))) if max(img.shape) <= 84 else
-                     (np.clip(img, 0, 1) * 255).astype(np.uint8), caption=what, width="stretch")
+                     pictures.to_bytes(img), caption=what, width="stretch")
 
 
 def save(label, sent) -> None:

@@ -8,7 +8,8 @@ import streamlit as st
 
 import inside_views
 import ui
-from digitlab import UserError, evaluation, jobs, metrics, plots, report
+from digitlab import UserError, evaluation, metrics, plots, report
+from digitlab.runner.execution import my_digits_result
 from digitlab.store import Status
 
 ui.routed()
@@ -144,7 +145,7 @@ try:
 except UserError as e:
     ui.show_error(e)
     st.stop()
-tuned = jobs.my_digits_result(store, run["id"])
+tuned = my_digits_result(store, run["id"])
 if tuned and "after" in tuned:
     row = report.my_digits_rows([run], {run["id"]: tuned})[0]
 

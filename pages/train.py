@@ -8,11 +8,39 @@ import streamlit as st
 
 import inside_views
 import ui
-from digitlab import UserError, cost, data, devices, jobs, lrfind, pictures, plots, report, settings, sweep
-from digitlab.config import (AUGMENT, FINETUNE, MORE, NAMES, REGULARIZE, SCHEDULE, TrainConfig, applies, from_query,
-                             kind, parse_sizes, range_text, spec, to_query, validate)
+from digitlab import (
+    UserError,
+    admission,
+    cost,
+    data,
+    devices,
+    lrfind,
+    pictures,
+    plots,
+    report,
+    settings,
+    sweep,
+)
+from digitlab.config import (
+    AUGMENT,
+    FINETUNE,
+    MORE,
+    NAMES,
+    REGULARIZE,
+    SCHEDULE,
+    TrainConfig,
+    applies,
+    from_query,
+    kind,
+    parse_sizes,
+    range_text,
+    spec,
+    to_query,
+    validate,
+)
 from digitlab.live import FASTEST
 from digitlab.presets import GROUPS, NOTES, PRESETS, changes, preset
+from digitlab.runner import workers
 from digitlab.store import MAX_PINS, Status
 
 ui.routed()
@@ -124,7 +152,7 @@ def priced() -> tuple[TrainConfig | None, str]:
     """The form's config and what it will cost, or None and the one sentence that says what is wrong."""
     try:
         config = validate(form_config())
-        return config, jobs.priced(store, config, settings.load().limits, devices.resolve(config.device).type).describe()
+        return config, admission.price(store, config, settings.current().limits).describe()
     except UserError as e:
         return None, str(e)
 
@@ -153,7 +181,7 @@ def launch_pins() -> list:
     images, labels, ids = ui.my_digits()
     where = {i: k for k, i in enumerate(ids)}
     chosen = [i for i in st.session_state.get("pin_saved", []) if i in where]
-    return [*st.session_state.get(inside_views.PINS, []), *(jobs.pin(images[where[i]], int(labels[where[i]]))
+    return [*st.session_state.get(inside_views.PINS, []), *(admission.pin(images[where[i]], int(labels[where[i]]))
                                                               for i in chosen)]
 
 
@@ -204,12 +232,12 @@ with st.sidebar:
 
 try:
     if launch:
-        rid = jobs.launch(store, form_config(), data.data_root(), owner=ui.viewer().name, pins=launch_pins())
+        rid = admission.launch(store, form_config(), data.data_root(), owner=ui.viewer().name, pins=launch_pins())
         st.session_state.watched = rid  # this page follows the run it launched, to its end however short
         st.toast(f"Run {rid} queued.", icon=":material/rocket_launch:")
     if compare:
         names = GROUPS[st.session_state.group][0]
-        ids = jobs.launch_group(store, [preset(n) for n in names], data.data_root(), owner=ui.viewer().name,
+        ids = admission.queue(store, [preset(n) for n in names], data.data_root(), owner=ui.viewer().name,
                                 pins=launch_pins())
         st.toast(f"Runs {', '.join(map(str, ids))} queued: {', '.join(names)}.", icon=":material/rocket_launch:")
     if launch or compare:
@@ -302,7 +330,7 @@ def batch_line(run: dict, mates: list[dict], snap, left: float | None) -> str:
     if left is not None:
         ahead = snap.order[:snap.order.index(waiting[-1]) + 1] if waiting else []  # the last one waits for these
         by_id = {r["id"]: r for r in snap.runs}
-        total = left / 60 + sum(minutes(by_id[i]) for i in ahead) / jobs.slot_count()
+        total = left / 60 + sum(minutes(by_id[i]) for i in ahead) / workers.slot_count()
         line += f" · all done in about {cost.duration(total)}"
     return line
 

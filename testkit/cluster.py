@@ -33,7 +33,8 @@ def main() -> None:
 
 
 def sweep_through_the_cluster(tmp: Path) -> dict:
-    from digitlab import cluster, data, sweep
+    from digitlab import data, sweep
+    from digitlab.runner import cluster
     from digitlab.store import Store
     from testkit.fixtures import digests, write_dataset
     from testkit.supervise import supervising, until_sweep_ends

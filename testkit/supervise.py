@@ -4,13 +4,13 @@ import contextlib
 import threading
 import time
 
-from digitlab import jobs
+from digitlab.runner.supervisor import Supervisor
 
 
 @contextlib.contextmanager
 def supervising(store, data_root=None, **options):
-    """jobs.Supervisor(store, data_root, **options) running for the block; stopped after it, its workers waited for."""
-    sup = jobs.Supervisor(store, data_root, **options)
+    """Supervisor(store, data_root, **options) running for the block; stopped after it, its workers waited for."""
+    sup = Supervisor(store, data_root, **options)
     stop = threading.Event()
     thread = threading.Thread(target=sup.run, args=(stop,), daemon=True)
     thread.start()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from digitlab import jobs
 from digitlab.checkpoint import PROJECT
 from digitlab.config import TrainConfig
+from digitlab.runner import workers
 from digitlab.store import Status, Store
 
 
@@ -27,7 +27,7 @@ def open_page(page: str | None = None) -> AppTest:
 def store_with_run(app_env, tiny_root):
     s = Store(app_env)
     rid = s.create(TrainConfig(hidden=[16], epochs=2, device="cpu", name="smoke"))
-    jobs.work(s, tiny_root)
+    workers.work(s, tiny_root)
     assert s.get(rid)["status"] is Status.COMPLETED
     return s
 
@@ -205,7 +205,7 @@ def test_students_see_their_own_runs_and_the_board_teachers_see_all(classroom, t
     s = classroom
     for owner in ("bob", "cy"):
         rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", name=f"{owner}-run"), owner=owner)
-    jobs.work(s, tiny_root)
+    workers.work(s, tiny_root)
     bob = signed_in("bob", "bob-pass-123", "runs")
     assert bob.multiselect(key="compare_runs").options == ["1: bob-run"]  # cy's run is not his to open
     board = bob.dataframe[0].value
@@ -390,7 +390,7 @@ def test_sweeps_page_queues_a_sweep_and_shows_its_trials(app_env, tiny_root):
     (row,) = s.sweeps()
     while s.get_sweep(row["id"])["status"] == "running":  # the supervisor's part, here in the test
         sweep.advance(s, row["id"])
-        jobs.work(s, tiny_root)
+        workers.work(s, tiny_root)
     at.run()
     assert not at.exception, at.exception
     assert any(e.value.startswith("Best so far: trial") for e in at.success)

@@ -205,9 +205,9 @@ def test_restore_a_damaged_store(runs, capsys):
 
 
 def test_supervise_refuses_a_second_supervisor(runs, capsys):
-    from digitlab import jobs
+    from digitlab.runner import supervisor
 
-    first = jobs.Supervisor(Store(runs), slots=1)
+    first = supervisor.Supervisor(Store(runs), slots=1)
     assert first.acting()
     assert "A supervisor already keeps the run store" in one_sentence_error(capsys, main(["supervise"]))
 

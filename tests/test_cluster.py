@@ -52,7 +52,8 @@ def test_a_sweep_runs_its_trials_on_two_ray_nodes_and_reports_back():
 
 
 def test_the_cluster_address_comes_from_the_environment_then_the_settings(tmp_path, monkeypatch):
-    from digitlab import UserError, cluster, settings
+    from digitlab import UserError, settings
+    from digitlab.runner import cluster
 
     monkeypatch.delenv(cluster.ENV, raising=False)
     monkeypatch.delenv(settings.ENV, raising=False)

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from digitlab import UserError, checkpoint, evaluation, handwriting, preprocess
+from digitlab import UserError, checkpoint, evaluation, handwriting, preprocess, idx
 from digitlab.checkpoint import SHIPPED
 from digitlab.settings import Limits
 from digitlab.store import Store
@@ -101,8 +101,8 @@ def test_a_zip_of_only_the_idx_pair_from_another_tool_is_imported(tmp_path):
     x, y = official_test_digits(5)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(handwriting.IMAGES, handwriting.idx(x))
-        z.writestr(handwriting.LABELS, handwriting.idx(y.astype(np.uint8)))
+        z.writestr(handwriting.IMAGES, idx.encode(x))
+        z.writestr(handwriting.LABELS, idx.encode(y.astype(np.uint8)))
     store = Store(tmp_path)
     assert handwriting.import_zip(store, buf.getvalue()) == 5
     rows = store.digits()
@@ -118,8 +118,8 @@ def zip_of(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-GOOD_IMAGES = handwriting.idx(np.zeros((2, 28, 28), np.uint8))
-GOOD_LABELS = handwriting.idx(np.array([1, 2], np.uint8))
+GOOD_IMAGES = idx.encode(np.zeros((2, 28, 28), np.uint8))
+GOOD_LABELS = idx.encode(np.array([1, 2], np.uint8))
 
 
 @pytest.mark.parametrize("blob, message", [
@@ -127,14 +127,14 @@ GOOD_LABELS = handwriting.idx(np.array([1, 2], np.uint8))
     (zip_of({"readme.txt": b"hi"}), "The zip has no images-idx3-ubyte and labels-idx1-ubyte"),
     (zip_of({handwriting.IMAGES: b"\0\0\x08\x03" + b"\0" * 12, handwriting.LABELS: GOOD_LABELS}),
      "holds 0x0 images"),
-    (zip_of({handwriting.IMAGES: handwriting.idx(np.zeros((2, 20, 20), np.uint8)), handwriting.LABELS: GOOD_LABELS}),
+    (zip_of({handwriting.IMAGES: idx.encode(np.zeros((2, 20, 20), np.uint8)), handwriting.LABELS: GOOD_LABELS}),
      "holds 20x20 images"),
     (zip_of({handwriting.IMAGES: GOOD_IMAGES[:-5], handwriting.LABELS: GOOD_LABELS}), "truncated or damaged"),
-    (zip_of({handwriting.IMAGES: GOOD_IMAGES, handwriting.LABELS: handwriting.idx(np.array([1, 12], np.uint8))}),
+    (zip_of({handwriting.IMAGES: GOOD_IMAGES, handwriting.LABELS: idx.encode(np.array([1, 12], np.uint8))}),
      "a label of 12"),
-    (zip_of({handwriting.IMAGES: GOOD_IMAGES, handwriting.LABELS: handwriting.idx(np.array([1], np.uint8))}),
+    (zip_of({handwriting.IMAGES: GOOD_IMAGES, handwriting.LABELS: idx.encode(np.array([1], np.uint8))}),
      "holds 2 images but labels-idx1-ubyte 1 label:"),
-    (zip_of({handwriting.IMAGES: handwriting.idx(np.zeros((1, 28, 28), np.uint8)), handwriting.LABELS: GOOD_LABELS}),
+    (zip_of({handwriting.IMAGES: idx.encode(np.zeros((1, 28, 28), np.uint8)), handwriting.LABELS: GOOD_LABELS}),
      "holds 1 image but labels-idx1-ubyte 2 labels"),
     (zip_of({handwriting.IMAGES: b"\0" * (16 + 784 * 3), handwriting.LABELS: GOOD_LABELS}), "is larger than"),
     (zip_of({handwriting.IMAGES: GOOD_IMAGES, handwriting.LABELS: GOOD_LABELS, "digits.csv": "index,label,drawing\n0,1,d.png\n",

@@ -9,11 +9,21 @@ import numpy as np
 import pytest
 import torch
 
-from digitlab import UserError, checkpoint, cli, inside, jobs, lrfind, pictures, report
+from digitlab import (
+    UserError,
+    admission,
+    checkpoint,
+    cli,
+    inside,
+    lrfind,
+    pictures,
+    report,
+)
 from digitlab.checkpoint import Checkpoint
 from digitlab.config import NAMES, TrainConfig, from_query, to_argv, to_query
 from digitlab.models import CNN, MLP
 from digitlab.presets import PRESETS, preset
+from digitlab.runner import execution
 from digitlab.store import MAX_PINS, Store
 
 
@@ -123,9 +133,9 @@ def test_fooling_with_bad_settings_is_one_sentence(eps, steps):
 
 def test_snapshots_and_pinned_drawings_are_recorded_every_epoch(tmp_path, tiny_root, tiny):
     s = Store(tmp_path / "runs")
-    pins = [jobs.pin(tiny.test_x[k].numpy(), int(tiny.test_y[k])) for k in range(3)]
+    pins = [admission.pin(tiny.test_x[k].numpy(), int(tiny.test_y[k])) for k in range(3)]
     rid = s.create(TrainConfig(hidden=[80], epochs=3, batch_size=4, device="cpu"), pid=os.getpid(), pins=pins)
-    run = jobs.execute(s, rid, tiny_root)
+    run = execution.execute(s, rid, tiny_root)
     kept = s.snapshots(rid)
     assert sorted(kept) == [0, 1, 2, 3] and all(w.shape == (64, 28, 28) and w.dtype == np.float16 for w in kept.values())
     assert not np.array_equal(kept[0], kept[3])  # it learned
@@ -155,7 +165,7 @@ def jobs_log_every() -> int:
 
 def test_pins_are_checked_all_or_none(tmp_path):
     s = Store(tmp_path / "runs")
-    good = jobs.pin(np.zeros((28, 28), np.uint8), 3)
+    good = admission.pin(np.zeros((28, 28), np.uint8), 3)
     with pytest.raises(UserError, match=f"at most {MAX_PINS}"):
         s.create_batch([TrainConfig(), TrainConfig()], pins=[good] * (MAX_PINS + 1))
     with pytest.raises(UserError, match="28x28"):
@@ -163,9 +173,9 @@ def test_pins_are_checked_all_or_none(tmp_path):
     with pytest.raises(UserError, match="label"):
         s.create(TrainConfig(), pins=[(12, good[1])])
     with pytest.raises(UserError, match="28x28"):
-        jobs.pin(np.zeros((280, 280)))
+        admission.pin(np.zeros((280, 280)))
     assert s.runs() == []  # nothing half-queued
-    assert jobs.pin(np.full((28, 28), np.nan))[1] == bytes(784)  # junk pixels become black, not an error
+    assert admission.pin(np.full((28, 28), np.nan))[1] == bytes(784)  # junk pixels become black, not an error
 
 
 def test_the_range_test_sweeps_up_and_suggests_a_rate_before_the_loss_blows_up(tiny):

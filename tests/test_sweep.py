@@ -5,9 +5,11 @@ import os
 
 import pytest
 
-from digitlab import UserError, cli, jobs, sweep
+from digitlab import UserError, cli, sweep
+from digitlab.runner import workers
 from digitlab.store import Status, Store
 from testkit.supervise import supervising, until_sweep_ends
+
 
 def base(top: str = "") -> str:
     """BASE with more top-level keys (TOML puts any key after a [table] into that table)."""
@@ -38,7 +40,7 @@ def test_a_sweep_file_becomes_a_checked_spec():
     assert [(p.name, p.values, p.low, p.high, p.log) for p in spec.params] == [
         ("lr", [], 1e-4, 0.1, True), ("optimizer", ["sgd", "adam"], None, None, False),
         ("hidden", ["32", "64,16"], None, None, False)]
-    assert sweep.Spec.from_dict(spec.to_dict()) == spec
+    assert sweep.Plan.from_dict(spec.to_dict()) == spec
 
 
 def test_a_grid_is_capped_at_its_size_and_needs_values():
@@ -106,7 +108,7 @@ def test_a_sweep_over_the_limits_is_refused_before_it_starts(tmp_path):
 def drive(s: Store, sweep_id: int, data_root) -> None:
     while s.get_sweep(sweep_id)["status"] == "running":
         sweep.advance(s, sweep_id)
-        jobs.work(s, data_root)
+        workers.work(s, data_root)
 
 
 def test_every_trial_is_a_run_told_back_to_the_study(tmp_path, tiny_root):
@@ -140,7 +142,7 @@ def test_a_trailing_trial_is_pruned_after_an_epoch_and_told_so(tmp_path, tiny_ro
         study.enqueue_trial({"lr": lr})
     for _ in range(3):
         sweep.advance(s, sweep_id)
-        jobs.work(s, tiny_root)
+        workers.work(s, tiny_root)
     sweep.advance(s, sweep_id)
     runs = s.sweep_runs(sweep_id)
     assert [r["config"]["lr"] for r in runs] == [0.01, 0.003, 1e-4 * 1.0001]

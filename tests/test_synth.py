@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from digitlab import UserError, jobs, preprocess, synth
+from digitlab import UserError, admission, preprocess, synth
 from digitlab.config import TrainConfig
+from digitlab.runner import workers
 from digitlab.store import Status, Store
 
 FACES = synth.typefaces()
@@ -49,9 +50,9 @@ def test_a_run_with_font_digits_has_a_longer_epoch_of_them(tmp_path, tiny_root, 
     fake = (np.full((30, 28, 28), 255, np.uint8), np.arange(30) % 10)
     monkeypatch.setattr(synth, "bank", lambda root, **k: fake)
     s = Store(tmp_path / "runs")
-    plain = jobs.launch(s, TrainConfig(hidden=[8], epochs=1, device="cpu", batch_size=10), tiny_root)
-    with_fonts = jobs.launch(s, TrainConfig(hidden=[8], epochs=1, device="cpu", batch_size=10, fonts=0.5), tiny_root)
-    jobs.work(s, tiny_root)
+    plain = admission.launch(s, TrainConfig(hidden=[8], epochs=1, device="cpu", batch_size=10), tiny_root)
+    with_fonts = admission.launch(s, TrainConfig(hidden=[8], epochs=1, device="cpu", batch_size=10, fonts=0.5), tiny_root)
+    workers.work(s, tiny_root)
     assert s.get(with_fonts)["status"] is Status.COMPLETED
     assert s.get(with_fonts)["steps_per_epoch"] == s.get(plain)["steps_per_epoch"] * 3 // 2  # 400 + 200 images
 
@@ -59,7 +60,7 @@ def test_a_run_with_font_digits_has_a_longer_epoch_of_them(tmp_path, tiny_root, 
 def test_font_digits_without_any_training_typeface_are_refused_at_launch(tmp_path, tiny_root, monkeypatch):
     monkeypatch.setattr(synth, "typefaces", lambda: [f for f in FACES if f.held_out])
     with pytest.raises(UserError, match="Font digits need Debian's font packages: apt-get install"):
-        jobs.launch(Store(tmp_path), TrainConfig(hidden=[8], device="cpu", fonts=0.1), tiny_root)
+        admission.launch(Store(tmp_path), TrainConfig(hidden=[8], device="cpu", fonts=0.1), tiny_root)
 
 
 def test_mixed_in_repeats_a_small_set_and_samples_a_large_one():

@@ -9,11 +9,11 @@ import threading
 import time
 
 import pytest
-
 import torch
 
-from digitlab import UserError, checkpoint, data, jobs, settings
+from digitlab import UserError, admission, checkpoint, data, settings
 from digitlab.config import TrainConfig
+from digitlab.runner import execution, supervisor, workers
 from digitlab.store import Status, Store
 from testkit.fixtures import wait_for
 from testkit.supervise import supervising
@@ -22,7 +22,7 @@ from testkit.supervise import supervising
 def test_cancelling_a_running_run_keeps_its_best_checkpoint(tmp_path, tiny_root):
     s = Store(tmp_path / "runs")
     rid = s.create(TrainConfig(hidden=[32], epochs=200, batch_size=16, device="cpu"), pid=os.getpid())
-    worker = threading.Thread(target=jobs.execute, args=(s, rid, tiny_root))
+    worker = threading.Thread(target=execution.execute, args=(s, rid, tiny_root))
     worker.start()
     wait_for(lambda: len(s.epochs(rid)) >= 2, what="two epochs")
     s.request_cancel(rid)
@@ -46,10 +46,10 @@ def test_a_run_trains_on_what_its_validation_split_leaves(tmp_path, tiny_root):
 
     def trainer(config, mnist, *args, **kwargs):
         seen[config.val_size] = (len(mnist.train_x), len(mnist.val_x))
-        return jobs.train(config, mnist, *args, **kwargs)
+        return execution.train(config, mnist, *args, **kwargs)
 
     for val_size in (12_000, 30_000):
-        jobs.execute(s, s.create(TrainConfig(hidden=[8], epochs=1, device="cpu", val_size=val_size)), tiny_root,
+        execution.execute(s, s.create(TrainConfig(hidden=[8], epochs=1, device="cpu", val_size=val_size)), tiny_root,
                      trainer=trainer)
     assert seen == {12_000: (400, 100), 30_000: (250, 250)}
 
@@ -57,15 +57,15 @@ def test_a_run_trains_on_what_its_validation_split_leaves(tmp_path, tiny_root):
 def test_a_run_learns_from_a_teacher_run_and_a_teacher_that_is_not_there_is_refused(tmp_path, tiny_root):
     s = Store(tmp_path / "runs")
     first = s.create(TrainConfig(hidden=[8], epochs=1, device="cpu"))
-    jobs.execute(s, first, tiny_root)
+    execution.execute(s, first, tiny_root)
     taught = []
 
     def trainer(config, mnist, *args, teacher=None, **kwargs):
         taught.append(teacher)
-        return jobs.train(config, mnist, *args, teacher=teacher, **kwargs)
+        return execution.train(config, mnist, *args, teacher=teacher, **kwargs)
 
     student = TrainConfig(hidden=[16], epochs=1, device="cpu", teacher=f"run:{first}")  # of another shape
-    assert jobs.execute(s, s.create(student), tiny_root, trainer=trainer)["status"] is Status.COMPLETED
+    assert execution.execute(s, s.create(student), tiny_root, trainer=trainer)["status"] is Status.COMPLETED
     (config, state), = taught
     assert config.hidden == [8] and torch.equal(state["net.0.weight"], checkpoint.load(s.get(first)["checkpoint"])
                                                 .model.state_dict()["net.0.weight"])
@@ -73,7 +73,7 @@ def test_a_run_learns_from_a_teacher_run_and_a_teacher_that_is_not_there_is_refu
     for name, message in (("nope", "There is no shipped model 'nope' to learn from: choose one of"),
                           ("run:999", "There is no run 999")):
         with pytest.raises(UserError, match=message):
-            jobs.launch(s, TrainConfig(hidden=[8], epochs=1, device="cpu", teacher=name), tiny_root)
+            admission.launch(s, TrainConfig(hidden=[8], epochs=1, device="cpu", teacher=name), tiny_root)
     assert len(s.runs()) == queued  # nothing queued
 
 
@@ -81,7 +81,7 @@ def test_worker_drains_the_queue_in_order_and_honours_cancel(tmp_path, tiny_root
     s = Store(tmp_path / "runs")
     ids = [s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", seed=i)) for i in range(3)]
     s.request_cancel(ids[1])
-    assert jobs.work(s, tiny_root) == 2
+    assert workers.work(s, tiny_root) == 2
     runs = {r["id"]: r for r in s.runs()}
     assert [runs[i]["status"] for i in ids] == [Status.COMPLETED, Status.CANCELLED, Status.COMPLETED]
     assert runs[ids[0]]["finished"] <= runs[ids[2]]["started"]
@@ -92,34 +92,34 @@ def test_worker_drains_the_queue_in_order_and_honours_cancel(tmp_path, tiny_root
 def test_one_worker_per_slot(tmp_path, tiny_root):
     s = Store(tmp_path / "runs")
     rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu"))
-    held = jobs.worker_lock(s, 0)
-    assert held is not None and jobs.worker_alive(s, 0) and jobs.worker_lock(s, 0) is None
-    assert not jobs.worker_alive(s, 1)  # another slot is free
-    assert jobs.work(s, tiny_root, 0) == 0  # a second worker in a held slot leaves the queue to the holder
+    held = workers.worker_lock(s, 0)
+    assert held is not None and workers.worker_alive(s, 0) and workers.worker_lock(s, 0) is None
+    assert not workers.worker_alive(s, 1)  # another slot is free
+    assert workers.work(s, tiny_root, 0) == 0  # a second worker in a held slot leaves the queue to the holder
     assert s.get(rid)["status"] is Status.QUEUED
     held.close()
-    assert not jobs.worker_alive(s, 0) and jobs.work(s, tiny_root, 0) == 1
+    assert not workers.worker_alive(s, 0) and workers.work(s, tiny_root, 0) == 1
     assert s.get(rid)["status"] is Status.COMPLETED
 
 
 def test_the_supervisor_fills_each_free_slot_while_runs_wait(tmp_path, monkeypatch):
     s = Store(tmp_path / "runs")
     started = []
-    monkeypatch.setattr(jobs, "start_worker", lambda store, root, slot: started.append(slot) or FakeWorker())
-    sup = jobs.Supervisor(s, slots=3, retry_after=0)
+    monkeypatch.setattr(workers, "start_worker", lambda store, root, slot: started.append(slot) or FakeWorker())
+    sup = supervisor.Supervisor(s, slots=3, retry_after=0)
     sup.tick()
     assert started == []  # nothing waits: nothing started
     for _ in range(2):
         s.create(TrainConfig())
     sup.tick()
     assert started == [0, 1]  # two runs wait: two of the three slots
-    held = jobs.worker_lock(s, 0)  # slot 0's worker is busy; one more run arrives
+    held = workers.worker_lock(s, 0)  # slot 0's worker is busy; one more run arrives
     s.create(TrainConfig())
     started.clear()
     sup.tick()
     assert started == [1, 2]
     held.close()
-    assert jobs.slot_count(__import__("digitlab").settings.Workers(cpu_slots=4)) in (4, 1 * jobs.devices.accelerators())
+    assert workers.slot_count(__import__("digitlab").settings.Workers(cpu_slots=4)) in (4, 1 * workers.devices.accelerators())
 
 
 class FakeWorker:
@@ -129,7 +129,7 @@ class FakeWorker:
 
 def test_one_supervisor_acts_per_store(tmp_path):
     s = Store(tmp_path / "runs")
-    first, second = jobs.Supervisor(s, slots=1), jobs.Supervisor(s, slots=1)
+    first, second = supervisor.Supervisor(s, slots=1), supervisor.Supervisor(s, slots=1)
     assert first.acting() and not second.acting()
     first._lock.close()
     first._lock = None
@@ -139,7 +139,7 @@ def test_one_supervisor_acts_per_store(tmp_path):
 def test_the_supervisor_backs_the_store_up(tmp_path):
     s = Store(tmp_path / "runs")
     s.create(TrainConfig(name="x"), pid=os.getpid())  # running here: no worker is started for it
-    jobs.Supervisor(s, slots=1).tick()
+    supervisor.Supervisor(s, slots=1).tick()
     assert s.latest_backup() is not None and Store.restore(s.root) == s.latest_backup()
     assert Store(s.root).runs()[0]["name"] == "x"
 
@@ -149,27 +149,27 @@ def test_launch_limits_the_runs_of_one_person(tmp_path, tiny_root, monkeypatch):
     (tmp_path / "s.toml").write_text("[limits]\nqueued_per_person = 2\n")
     s = Store(tmp_path / "runs")
     for _ in range(2):
-        jobs.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="ada")
+        admission.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="ada")
     with pytest.raises(UserError, match=r"You have 2 runs waiting or running, the limit of 2 \(limits.queued_per_"):
-        jobs.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="ada")
-    jobs.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="bob")
+        admission.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="ada")
+    admission.launch(s, TrainConfig(hidden=[16], device="cpu"), tiny_root, owner="bob")
     assert len(s.runs()) == 3
     with pytest.raises(UserError, match=r"You have 1 runs waiting or running, and these 2 would pass the limit of 2"):
-        jobs.launch_group(s, [TrainConfig(hidden=[16], device="cpu")] * 2, tiny_root, owner="bob")
+        admission.queue(s, [TrainConfig(hidden=[16], device="cpu")] * 2, tiny_root, owner="bob")
     with pytest.raises(UserError, match="Hidden layer sizes"):  # one bad config: none of the group is queued
-        jobs.launch_group(s, [TrainConfig(hidden=[16], device="cpu"), TrainConfig(hidden=[0], device="cpu")],
+        admission.queue(s, [TrainConfig(hidden=[16], device="cpu"), TrainConfig(hidden=[0], device="cpu")],
                           tiny_root, owner="cy")
     assert len(s.runs()) == 3
 
 
 def test_launch_queues_only_what_can_run(tmp_path, tiny_root):
     s = Store(tmp_path / "runs")
-    rid = jobs.launch(s, TrainConfig(hidden=[16], epochs=1, device="cpu"), tiny_root)
+    rid = admission.launch(s, TrainConfig(hidden=[16], epochs=1, device="cpu"), tiny_root)
     assert s.get(rid)["status"] is Status.QUEUED
     with pytest.raises(UserError, match="Epochs must be between 1 and 1000"):
-        jobs.launch(s, TrainConfig(epochs=0), tiny_root)
+        admission.launch(s, TrainConfig(epochs=0), tiny_root)
     with pytest.raises(UserError, match="MNIST is not prepared yet"):
-        jobs.launch(s, TrainConfig(), tmp_path / "nowhere")
+        admission.launch(s, TrainConfig(), tmp_path / "nowhere")
     assert [r["id"] for r in s.runs()] == [rid]
 
 
@@ -177,7 +177,7 @@ def test_a_failing_run_records_one_sentence(tmp_path):
     s = Store(tmp_path / "runs")
     rid = s.create(TrainConfig(epochs=1), pid=os.getpid())
     with pytest.raises(UserError):
-        jobs.execute(s, rid, tmp_path / "no-data")
+        execution.execute(s, rid, tmp_path / "no-data")
     run = s.get(rid)
     assert run["status"] is Status.FAILED and "digitlab data" in run["error"] and "\n" not in run["error"]
 
@@ -186,7 +186,7 @@ def test_supervisor_starts_a_worker_for_queued_runs_and_reaps_it(tmp_path, monke
     """A real worker process: the queued run has no data to train on, so it fails fast, and the worker exits."""
     s = Store(tmp_path / "runs")
     rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu"))
-    sup = jobs.Supervisor(s, tmp_path / "no-data", retry_after=0)
+    sup = supervisor.Supervisor(s, tmp_path / "no-data", retry_after=0)
     sup.tick()
     assert len(sup.workers) == 1
     wait_for(lambda: s.get(rid)["status"] is Status.FAILED, what="the worker to take the run")
@@ -201,7 +201,7 @@ def test_supervisor_starts_a_worker_for_queued_runs_and_reaps_it(tmp_path, monke
 
 def test_supervisor_thread_wakes_on_request(tmp_path):
     s = Store(tmp_path / "runs")
-    sup = jobs.Supervisor(s, every=3600)
+    sup = supervisor.Supervisor(s, every=3600)
     ticks = []
     sup.tick = lambda: ticks.append(time.monotonic())
     sup.start()
@@ -215,16 +215,17 @@ def test_a_killed_worker_is_marked_failed_by_the_supervisor(tmp_path, tiny_root)
     s = Store(tmp_path / "runs")
     code = textwrap.dedent(f"""
         import os
-        from digitlab import data, jobs
+        from digitlab import data, admission
+        from digitlab.runner import execution, supervisor, workers
         from digitlab.config import TrainConfig
         from digitlab.store import Store
         data.MD5 = {data.MD5!r}  # the tiny set's checksums, as the test's fixture made them
         s = Store({str(s.root)!r})
         rid = s.create(TrainConfig(hidden=[256], epochs=500, batch_size=32, device="cpu"), pid=os.getpid())
-        jobs.execute(s, rid, {str(tiny_root)!r})
+        execution.execute(s, rid, {str(tiny_root)!r})
     """)
     p = subprocess.Popen([sys.executable, "-c", code])
-    sup = jobs.Supervisor(s)
+    sup = supervisor.Supervisor(s)
     try:
         wait_for(lambda: s.runs() and s.epochs(s.runs()[0]["id"]), what="a first finished epoch")
         sup.tick()
@@ -244,7 +245,7 @@ def test_a_diverged_run_fails_with_its_step_and_offers_no_model(tmp_path, tiny_r
     rid = s.create(TrainConfig(hidden=[512, 512, 512], optimizer="sgd", lr=10.0, epochs=3, batch_size=32,
                                device="cpu"), pid=os.getpid())
     with pytest.raises(UserError):
-        jobs.execute(s, rid, tiny_root)
+        execution.execute(s, rid, tiny_root)
     run = s.get(rid)
     assert run["status"] is Status.FAILED and run["error"].startswith("Training diverged at epoch 1, step ")
     assert run["error"].endswith("lower the learning rate.") and run["checkpoint"] is None
@@ -263,7 +264,7 @@ def test_a_full_disk_fails_the_run_with_a_sentence_and_no_partial_file(tmp_path,
     s = Store(tmp_path / "runs")
     rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu"), pid=os.getpid())
     with pytest.raises(UserError):
-        jobs.execute(s, rid, tiny_root)
+        execution.execute(s, rid, tiny_root)
     run = s.get(rid)
     assert run["status"] is Status.FAILED and "No space left on device" in run["error"]
     assert run["error"].endswith("free some disk space, then try again.") and run["checkpoint"] is None
@@ -285,22 +286,22 @@ def save_digits(store, n, owner="ada"):
 def test_a_run_that_trains_on_my_digits_never_trains_on_the_held_out_part(tmp_path, tiny_root, monkeypatch):
     s = Store(tmp_path / "runs")
     base = TrainConfig(hidden=[16], epochs=1, device="cpu", name="base")
-    first = jobs.launch(s, base, tiny_root, owner="ada")
-    jobs.work(s, tiny_root)
+    first = admission.launch(s, base, tiny_root, owner="ada")
+    workers.work(s, tiny_root)
     ids = save_digits(s, 20)
     seen = {}
-    real_train = jobs.train
+    real_train = execution.train
 
     def spy(config, mnist, callback=None, should_stop=None, init_state=None, extra=None, **more):
         seen["extra"], seen["init"] = extra, init_state
         return real_train(config, mnist, callback, should_stop, init_state=init_state, extra=extra, **more)
 
-    monkeypatch.setattr(jobs, "train", spy)
+    monkeypatch.setattr(execution, "train", spy)
     tuned = TrainConfig(hidden=[16], epochs=1, device="cpu", start_from=f"run:{first}", my_digits=0.5, lr=1e-4)
-    rid = jobs.launch(s, tuned, tiny_root, owner="ada")
-    jobs.work(s, tiny_root)
+    rid = admission.launch(s, tuned, tiny_root, owner="ada")
+    workers.work(s, tiny_root)
     assert s.get(rid)["status"] is Status.COMPLETED
-    result = jobs.my_digits_result(s, rid)
+    result = execution.my_digits_result(s, rid)
     trained, held = result["trained"], result["held_out"]
     assert len(trained) == 10 and len(held) == 10 and sorted(trained + held) == ids
     rows = {r["id"]: r for r in s.digits("ada")}
@@ -319,16 +320,16 @@ def test_a_run_that_starts_from_a_model_of_another_shape_or_too_few_digits_is_re
     s = Store(tmp_path / "runs")
     with pytest.raises(UserError, match=r"Hidden layer sizes must be \[1024, 512\] to start from mlp-default, got "
                                         r"\[16\]"):
-        jobs.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="mlp-default"), tiny_root)
+        admission.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="mlp-default"), tiny_root)
     with pytest.raises(UserError, match="There is no shipped model 'nope' to start from"):
-        jobs.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="nope"), tiny_root)
+        admission.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="nope"), tiny_root)
     with pytest.raises(UserError, match="There is no run 7"):
-        jobs.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="run:7"), tiny_root)
+        admission.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="run:7"), tiny_root)
     with pytest.raises(UserError, match="Start from must name a shipped model"):
-        jobs.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="../../etc/passwd"), tiny_root)
+        admission.launch(s, TrainConfig(hidden=[16], device="cpu", start_from="../../etc/passwd"), tiny_root)
     save_digits(s, 3, owner="ada")
     with pytest.raises(UserError, match="needs at least 10 saved digits, and you have 3"):
-        jobs.launch(s, TrainConfig(hidden=[16], device="cpu", my_digits=0.5), tiny_root, owner="ada")
+        admission.launch(s, TrainConfig(hidden=[16], device="cpu", my_digits=0.5), tiny_root, owner="ada")
     assert s.runs() == []
 
 
@@ -338,8 +339,8 @@ def test_runs_trained_at_once_give_the_numbers_each_gives_alone(tmp_path, tiny_r
     settings_file = tmp_path / "settings.toml"
     settings_file.write_text("[workers]\ncpu_slots = 2\n")
     monkeypatch.setenv(settings.ENV, str(settings_file))
-    assert jobs.slot_count() == (2 if not jobs.devices.accelerators() else jobs.slot_count())
-    assert jobs.worker_threads() == max(1, (os.cpu_count() or 1) // jobs.slot_count())
+    assert workers.slot_count() == (2 if not workers.devices.accelerators() else workers.slot_count())
+    assert workers.worker_threads() == max(1, (os.cpu_count() or 1) // workers.slot_count())
 
     def trained(store, configs):
         ids = [store.create(c) for c in configs]
@@ -359,6 +360,6 @@ def test_runs_trained_at_once_give_the_numbers_each_gives_alone(tmp_path, tiny_r
 def test_no_cpu_slots_means_half_the_cores():
     from digitlab.settings import Workers
 
-    if not jobs.devices.accelerators():
-        assert jobs.slot_count(Workers()) == max(1, (os.cpu_count() or 1) // 2)
-        assert jobs.slot_count(Workers(cpu_slots=3)) == 3
+    if not workers.devices.accelerators():
+        assert workers.slot_count(Workers()) == max(1, (os.cpu_count() or 1) // 2)
+        assert workers.slot_count(Workers(cpu_slots=3)) == 3

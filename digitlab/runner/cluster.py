@@ -2,13 +2,14 @@
 queued runs to the cluster as Ray tasks instead of starting local workers. A task gets all it trains on through Ray
 (no shared filesystem): the config, MNIST, the weights it starts from, extra digits, pinned drawings; it sends every
 event back through a Ray queue, and the supervisor writes them to the store on this machine with the very code a
-local worker uses (jobs.execute). A cancel or a prune goes the other way, through a small actor the task polls."""
+local worker uses (execution.execute). A cancel or a prune goes the other way, through a small actor the task polls."""
 
 import os
 import threading
 import time
 
 from digitlab import UserError, settings
+from digitlab.runner import execution
 
 ENV = "DIGITLAB_RAY_ADDRESS"
 POLL = 0.5  # seconds between a task's looks at its stop flag
@@ -16,7 +17,7 @@ POLL = 0.5  # seconds between a task's looks at its stop flag
 
 def address() -> str:
     """The cluster to train on: $DIGITLAB_RAY_ADDRESS, else [cluster] address in the settings; "" for none."""
-    return os.environ.get(ENV) or settings.load().cluster.address
+    return os.environ.get(ENV) or settings.current().cluster.address
 
 
 def connect(where: str):
@@ -81,8 +82,8 @@ def _remote(ray):
     return Flag, train_task
 
 
-class Executor:
-    """Runs the queue on the cluster: up to [cluster] slots runs at once, a thread each on this side."""
+class Ray:
+    """The supervisor's executor with a cluster: runs the queue on it: up to [cluster] slots runs at once, a thread each on this side."""
 
     def __init__(self, store, data_root=None):
         self.store, self.data_root = store, data_root
@@ -96,7 +97,7 @@ class Executor:
     def tick(self) -> None:
         """Claim queued runs into the free slots and start each on the cluster."""
         connect(address())  # an unreachable cluster is one sentence in the supervisor's log, and nothing is claimed
-        while self.busy() < settings.load().cluster.slots:
+        while self.busy() < settings.current().cluster.slots:
             run_id = self.store.claim_next(os.getpid())
             if run_id is None:
                 return
@@ -105,10 +106,8 @@ class Executor:
             thread.start()
 
     def _run(self, run_id: int) -> None:
-        from digitlab import jobs
-
         try:
-            jobs.execute(self.store, run_id, self.data_root, trainer=self.train)
+            execution.execute(self.store, run_id, self.data_root, trainer=self.train)
         except Exception:  # noqa: BLE001 - execute has recorded it on the run
             pass
 
@@ -123,7 +122,7 @@ class Executor:
             self._mnist[held] = ray.put(mnist)
         events, flag = Queue(), Flag.remote()
         gpu = config.device == "cuda"
-        task = train_task.options(num_cpus=0 if gpu else settings.load().cluster.cpus, num_gpus=1 if gpu else 0) \
+        task = train_task.options(num_cpus=0 if gpu else settings.current().cluster.cpus, num_gpus=1 if gpu else 0) \
             .remote(config.to_dict(), self._mnist[held], inputs, events, flag)
         stopping = False
         while True:

@@ -1,0 +1,57 @@
+"""My digits: drawings people saved with their labels, within a limit per person."""
+
+import time
+
+from digitlab import UserError
+
+
+class Digits:
+    def add_digits(self, items: list[tuple[int, bytes, bytes]], owner: str, limit: int) -> list[int]:
+        """Keep (label, drawing PNG, 784 bytes seen) items of one owner, all or none, within limit per owner."""
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            have = db.execute("SELECT count(*) FROM digits WHERE owner=?", (owner,)).fetchone()[0]
+            if have + len(items) > limit:
+                more = f", and these {len(items)} would pass" if len(items) > 1 else ","
+                raise UserError(f"You keep {have} digits{more} the limit of {limit} (limits.digits_per_person in the "
+                                "settings): delete some on the My digits page first.")
+            now = time.time()
+            ids = [db.execute("INSERT INTO digits (owner, label, created, drawing, seen) VALUES (?, ?, ?, ?, ?)",
+                              (owner, int(label), now, drawing, seen)).lastrowid for label, drawing, seen in items]
+            self._digits_changed(db)
+        return ids
+
+    def digits(self, owner: str | None = None, *, images: bool = True) -> list[dict]:
+        """Saved digits, oldest first: everyone's, or one owner's; without the images when images is False."""
+        cols = "id, owner, label, created" + (", drawing, seen" if images else "")
+        where, args = ("WHERE owner=?", (owner,)) if owner is not None else ("", ())
+        with self._db() as db:
+            return [dict(r) for r in db.execute(f"SELECT {cols} FROM digits {where} ORDER BY id", args)]
+
+    def relabel_digits(self, labels: dict[int, int], owner: str | None = None) -> int:
+        """Give digits new labels (only owner's, when given); returns how many changed."""
+        mine, args = ("AND owner=?", [owner]) if owner is not None else ("", [])
+        with self._db() as db:
+            n = sum(db.execute(f"UPDATE digits SET label=? WHERE id=? AND label<>? {mine}",
+                               (int(label), int(i), int(label), *args)).rowcount for i, label in labels.items())
+            self._digits_changed(db)
+        return n
+
+    def delete_digits(self, ids, owner: str | None = None) -> int:
+        """Delete digits (only owner's, when given); returns how many went."""
+        mine, args = ("AND owner=?", [owner]) if owner is not None else ("", [])
+        with self._db() as db:
+            n = sum(db.execute(f"DELETE FROM digits WHERE id=? {mine}", (int(i), *args)).rowcount for i in ids)
+            self._digits_changed(db)
+        return n
+
+    def digits_version(self) -> int:
+        """A number that changes whenever any saved digit does: the key of what is computed from them."""
+        with self._db() as db:
+            row = db.execute("SELECT value FROM options WHERE key='digits_changed'").fetchone()
+        return int(row["value"]) if row else 0
+
+    @staticmethod
+    def _digits_changed(db) -> None:
+        db.execute("INSERT INTO options (key, value) VALUES ('digits_changed', '1') ON CONFLICT(key) DO UPDATE SET "
+                   "value = CAST(value AS INTEGER) + 1")
