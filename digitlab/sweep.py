@@ -343,6 +343,16 @@ def _outcome(optuna, run: dict):
     return State.FAIL, None
 
 
+def _tell(optuna, the_study, trial, value=None, state=None) -> None:
+    """study.tell, with a sampler whose after_trial does nothing: the grid sampler's stops the study once the grid is
+    used up, which Optuna refuses outside its own optimize loop (a grid whose last trial is refused would raise)."""
+    sampler_, the_study.sampler = the_study.sampler, optuna.samplers.RandomSampler()
+    try:
+        the_study.tell(trial, value, state=state)
+    finally:
+        the_study.sampler = sampler_
+
+
 def advance(store, sweep_id: int, data_root=None) -> list[int]:
     """Tell the study how finished trials did, queue new trials up to the sweep's parallel (and the owner's limit),
     and mark the sweep done once every trial is told; returns the ids of the runs queued."""
@@ -360,7 +370,7 @@ def advance(store, sweep_id: int, data_root=None) -> list[int]:
         for run in runs:
             if not run["status"].active and trials[run["trial"]].state == optuna.trial.TrialState.RUNNING:
                 state, value = _outcome(optuna, run)
-                the_study.tell(run["trial"], value, state=state)
+                _tell(optuna, the_study, run["trial"], value, state=state)
         active = sum(r["status"].active for r in runs)
         limits = settings.current().limits
         mine = len(store.runs(Status.QUEUED, Status.RUNNING, owner=row["owner"]))
@@ -375,7 +385,7 @@ def advance(store, sweep_id: int, data_root=None) -> list[int]:
                 config = suggest(trial, spec)
                 admission.admit(store, [config], row["owner"], data_root=data_root, limits=limits, queued=False)
             except UserError:
-                the_study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                _tell(optuna, the_study, trial, state=optuna.trial.TrialState.FAIL)
                 continue
             new.append((config, trial.number))
         ids = admission.queue(store, [c for c, _ in new], data_root, owner=row["owner"], sweep=sweep_id,

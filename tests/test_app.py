@@ -2,7 +2,6 @@
 
 import json
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from digitlab.checkpoint import PROJECT
 from digitlab.config import TrainConfig
 from digitlab.runner import workers
 from digitlab.store import Status, Store
+from testkit.fixtures import wait_for
 
 
 def open_page(page: str | None = None) -> AppTest:
@@ -90,10 +90,8 @@ def test_a_launched_run_is_trained_by_the_supervisor_and_shown(app_env):
     store = Store(app_env)
     [run] = store.runs()
     assert run["name"] == "from-the-form" and run["config"]["hidden"] == [16]
-    deadline = time.time() + 90  # no page renders meanwhile: the supervisor alone starts the worker
-    while store.get(run["id"])["status"].active:
-        assert time.time() < deadline, "the queued run was never trained"
-        time.sleep(0.2)
+    # no page renders meanwhile: the supervisor alone starts the worker
+    wait_for(lambda: not store.get(run["id"])["status"].active, 90, "the queued run to be trained")
     assert store.get(run["id"])["status"] is Status.COMPLETED
     at = open_page("runs")
     assert at.multiselect(key="compare_runs").value == [f"{run['id']}: from-the-form"]
@@ -229,6 +227,48 @@ def test_a_launch_records_its_owner_and_only_teachers_get_the_class_page(classro
         bob.switch_page("pages/classroom.py")  # not a page of his at all
     ada = signed_in("ada", "teacher-pass-1", "classroom")
     assert ada.title[0].value == "Class" and list(ada.dataframe[0].value["name"]) == ["ada", "bob", "cy"]
+
+
+def everything_shown(at: AppTest) -> str:
+    """The text of every element a person reads on the page, tables and pickers included."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info", "success", "warning", "error"):
+        parts += [str(e.value) for e in at.get(kind)]
+    parts += [t.value.to_string() for t in at.dataframe]
+    parts += [" ".join(map(str, w.options)) for kind in ("selectbox", "multiselect", "radio") for w in at.get(kind)]
+    return "\n".join(parts)
+
+
+def test_a_student_cannot_open_cancel_or_delete_anothers_runs_on_any_page(classroom, tiny_root, monkeypatch):
+    """Every way a page names a run or a sweep, tried by bob on cy's: nothing of cy's is shown, no button acts on it."""
+    from digitlab import sweep
+
+    s = classroom
+    s.set_option("board", "False")  # with the board on, cy's finished runs are on it by design (read-only)
+    done = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", name="cy-done"), owner="cy")
+    workers.work(s, tiny_root)
+    running = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", name="cy-running"), pid=1, owner="cy")
+    plan = sweep.parse('name = "cy-sweep"\n[search.lr]\nlow = 0.01\nhigh = 0.1\n')
+    sweep_id = s.create_sweep(plan.name, plan.to_dict(), owner="cy")
+    sweep.journal(s, sweep_id).parent.mkdir()
+    monkeypatch.setattr(Store, "reap", lambda self: 0)  # pid 1 stands for a worker that is alive
+    addresses = {"runs": {"compare": f"{done},{running}", "run": str(done)}, "train": {"teacher": f"run:{done}"},
+                 "inside": {"a": f"run:{done}", "b": f"run:{running}"}, "sweeps": {"sweep": str(sweep_id)},
+                 "draw": {}, "digits": {}, "data": {}}
+    for page, params in addresses.items():
+        bob = signed_in("bob", "bob-pass-123", page)
+        for key, value in params.items():
+            bob.query_params[key] = value
+        bob.run()
+        shown = everything_shown(bob)
+        assert "cy-" not in shown, (page, shown)
+        keys = {b.key for b in bob.button} | {b.key for b in bob.get("download_button")}
+        assert not keys & {f"del{done}", f"cr{running}", f"cq{running}", f"cancel_sweep{sweep_id}"}, (page, keys)
+        assert not bob.get("download_button"), page  # the only download of a run is its own checkpoint's
+    cy = signed_in("cy", "cy-pass-123", "runs")  # the same addresses open them for their owner
+    cy.query_params["run"] = str(done)
+    cy.run()
+    assert "cy-done" in everything_shown(cy) and f"del{done}" in {b.key for b in cy.button}
 
 
 def test_a_watched_run_that_ended_keeps_its_curves_with_the_way_to_runs(store_with_run):

@@ -137,3 +137,11 @@ def test_a_stored_config_is_priced_before_its_model_is_built(tmp_path, monkeypat
     torch.save({"format": "digitlab-checkpoint", "config": huge, "state_dict": {}}, tmp_path / "huge.pt")
     with pytest.raises(UserError, match="does not match any model digitlab can build"):
         checkpoint.load(tmp_path / "huge.pt")
+
+
+def test_the_parameter_limit_holds_at_its_exact_value(tmp_path):
+    config = TrainConfig(hidden=[2], device="cpu")  # 784*2 + 2 + 2*10 + 10 = 1,600 parameters
+    path = checkpoint.save(tmp_path / "m.pt", build(config).state_dict(), config, {})
+    assert checkpoint.load(path, Limits(max_params=1_600)).num_params == 1_600
+    with pytest.raises(UserError, match=r"1,600 parameters, over the limit of 1,599 \(limits.max_params"):
+        checkpoint.load(path, Limits(max_params=1_599))

@@ -132,6 +132,8 @@ GOOD_LABELS = idx.encode(np.array([1, 2], np.uint8))
     (zip_of({handwriting.IMAGES: GOOD_IMAGES[:-5], handwriting.LABELS: GOOD_LABELS}), "truncated or damaged"),
     (zip_of({handwriting.IMAGES: GOOD_IMAGES, handwriting.LABELS: idx.encode(np.array([1, 12], np.uint8))}),
      "a label of 12"),
+    (zip_of({handwriting.IMAGES: GOOD_IMAGES, handwriting.LABELS: idx.encode(np.array([10, 1], np.uint8))}),
+     "a label of 10: labels are digits"),  # the first label past 9: refused here, never left to the database
     (zip_of({handwriting.IMAGES: GOOD_IMAGES, handwriting.LABELS: idx.encode(np.array([1], np.uint8))}),
      "holds 2 images but labels-idx1-ubyte 1 label:"),
     (zip_of({handwriting.IMAGES: idx.encode(np.zeros((1, 28, 28), np.uint8)), handwriting.LABELS: GOOD_LABELS}),

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 from digitlab.config import TrainConfig
@@ -45,10 +44,15 @@ def test_a_restart_mid_run_loses_no_run(tmp_path, tiny_root):
     finally:
         stop(app)
     assert s.get(long)["status"] is Status.RUNNING and s.get(queued)["status"] is Status.QUEUED
+    backups = set(s.backups.glob("runs-*.db"))
     app = serve(s.root, tiny_root)
     try:
-        time.sleep(5)  # two supervisor ticks: the worker is alive, nothing is reaped
-        assert s.get(long)["status"] is Status.RUNNING and len(s.epochs(long)) >= 2  # it trained on meanwhile
+        # The new supervisor's first tick reaps, then backs up: once its backup is there, it has looked at the run.
+        wait_for(lambda: set(s.backups.glob("runs-*.db")) - backups, 30, "the new supervisor's first tick")
+        assert s.get(long)["status"] is Status.RUNNING  # the worker is alive: nothing reaped
+        trained = len(s.epochs(long))
+        wait_for(lambda: len(s.epochs(long)) > trained, 90, "an epoch trained under the new supervisor")
+        assert s.get(long)["status"] is Status.RUNNING
         s.request_cancel(long)
         wait_for(lambda: s.get(queued)["status"] is Status.COMPLETED, 90, "the queued run")
         assert s.get(long)["status"] is Status.CANCELLED and s.get(long)["checkpoint"]

@@ -226,3 +226,10 @@ def test_one_person_runs_no_more_sweeps_than_they_may_queue_runs(tmp_path, monke
     with pytest.raises(UserError, match="parallel = 3 is over the 2 runs"):
         sweep.start(s, sweep.parse(base("parallel = 3\n")), owner="ada")
     assert len(s.sweeps(owner="bob")) == 2
+
+
+def test_waiting_for_a_sweep_that_never_ends_fails_saying_so(app_env):
+    s = Store(app_env)
+    sweep_id = s.create_sweep("stuck", sweep.parse(BASE).to_dict())
+    with pytest.raises(TimeoutError, match="sweep 1 still running after 0.5 s: no trial queued"):
+        until_sweep_ends(s, sweep_id, 0.5)

@@ -162,3 +162,24 @@ def test_a_teacher_sees_the_pixels_in_its_own_normalization(tiny):
     logits = teacher_logits((config, state), "mnist", torch.device("cpu"))(normalize(tiny.test_x[:20], "mnist"))
     expected = model(normalize(tiny.test_x[:20], "symmetric"))
     assert torch.allclose(logits, expected, atol=1e-4) and expected.std(0).mean() > 0.1
+
+
+def test_the_kept_checkpoint_is_the_best_validation_epoch_never_the_best_test_one(tiny, monkeypatch):
+    """A test-set leak nothing else would notice: validation and test disagree on purpose, epoch by epoch."""
+    import digitlab.train as train_module
+
+    val = [0.50, 0.90, 0.70, 0.90]   # best validation: epoch 2 (a later tie is no better)
+    test = [0.95, 0.60, 0.99, 0.97]  # best test: epoch 3
+    calls = []
+
+    def scripted(model, x, y, batch=8192):  # each epoch scores validation, then test
+        calls.append(len(x))
+        epoch, which = divmod(len(calls) - 1, 2)
+        assert len(x) == (len(tiny.test_x) if which else len(tiny.val_x))
+        return 0.0, (test if which else val)[epoch]
+
+    monkeypatch.setattr(train_module, "loss_and_accuracy", scripted)
+    best = []
+    r = train(cfg(epochs=4), tiny, callback=lambda e, i: best.append(i["epoch"]) if e == "best" else None)
+    assert (r.best_epoch, r.best_val_acc, r.test_acc) == (2, 0.90, 0.60)
+    assert best == [1, 2]  # a checkpoint written at each new best validation accuracy, and only then

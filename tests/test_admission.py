@@ -1,0 +1,120 @@
+"""One admission path: the same request gets the same refusal whichever way it comes (the app's launch, a group,
+`digitlab train`, a sweep's start and a sweep's trial), and nothing is queued, recorded or trained when it is refused."""
+
+from dataclasses import replace
+
+import pytest
+
+from digitlab import UserError, admission, cli, sweep
+from digitlab.config import TrainConfig, changed, to_argv
+from digitlab.settings import Limits
+from digitlab.store import Status, Store
+
+SMALL = dict(hidden=[8], epochs=1, batch_size=32, device="cpu")
+
+# (config, the refusal it gets on every path)
+REFUSED = {
+    "a teacher's work over the time limit": (
+        TrainConfig(hidden=[64], epochs=660, batch_size=128, teacher="cnn-default", device="cpu"),
+        "minutes of training \\(estimated\\), over the limit of 180"),
+    "a start model of another shape": (TrainConfig(**SMALL, start_from="mlp-default"), "to start from mlp-default"),
+    "a teacher that is not there": (TrainConfig(**SMALL, teacher="nosuch"), "no shipped model 'nosuch' to learn from"),
+    "a run teacher that is not there": (TrainConfig(**SMALL, teacher="run:999"), "There is no run 999"),
+    "too few saved digits": (TrainConfig(**SMALL, my_digits=0.5), "needs at least 10 saved digits"),
+    "too many parameters": (TrainConfig(hidden=[65_536, 65_536], epochs=1, device="cpu"), "parameters, over the limit"),
+}
+
+
+def via_launch(store, config, root, capsys):
+    admission.launch(store, config, root)
+
+
+def via_group(store, config, root, capsys):
+    admission.queue(store, [TrainConfig(**SMALL), config], root)
+
+
+def via_cli(store, config, root, capsys):
+    capsys.readouterr()
+    if cli.main(["train", *to_argv(config), "--runs", str(store.root), "--data", str(root)]) == 2:
+        raise UserError(capsys.readouterr().err)
+
+
+def via_sweep_start(store, config, root, capsys):
+    plan = sweep.from_parts({"fixed": changed(config), "search": {"seed": {"values": [0, 1]}}, "trials": 2})
+    sweep.start(store, plan, data_root=root)
+
+
+def via_sweep_trial(store, config, root, capsys):
+    """A sweep recorded without its start's check (as an older digitlab would have): each trial is admitted."""
+    plan = sweep.Plan("t", config.to_dict(), [sweep.Param("seed", values=[0, 1])], trials=2, sampler="grid",
+                      prune=False)
+    sweep_id = store.create_sweep(plan.name, plan.to_dict())
+    sweep.journal(store, sweep_id).parent.mkdir(exist_ok=True)
+    sweep.study(sweep.journal(store, sweep_id), plan)
+    if not sweep.advance(store, sweep_id, root):
+        states = {t.state.name for t in sweep.study(sweep.journal(store, sweep_id), plan).trials}
+        raise UserError(f"every trial refused: {states}")
+
+
+PATHS = [via_launch, via_group, via_cli, via_sweep_start, via_sweep_trial]
+
+
+@pytest.mark.parametrize("case", REFUSED)
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.__name__)
+def test_every_path_gives_the_same_refusal_and_keeps_nothing(case, path, app_env, tiny_root, capsys):
+    config, says = REFUSED[case]
+    store = Store(app_env)
+    with pytest.raises(UserError) as refused:
+        path(store, config, tiny_root, capsys)
+    if path is via_sweep_trial:
+        assert "FAIL" in str(refused.value) and "COMPLETE" not in str(refused.value)
+    else:
+        assert refused.match(says)
+    assert store.runs() == []  # nothing queued, nothing left running
+    if path is via_sweep_start:
+        assert store.sweeps() == []
+
+
+def test_the_teacher_is_what_tips_the_price_over(app_env):
+    config, _ = REFUSED["a teacher's work over the time limit"]
+    limits = Limits()
+    alone = admission.price(Store(app_env), replace(config, teacher=""), limits)
+    assert alone.minutes < limits.max_run_minutes  # the student alone fits: the refusals above are its teacher's share
+
+
+def test_a_full_queue_is_refused_on_every_path(app_env, tiny_root, tmp_path, monkeypatch, capsys):
+    (tmp_path / "s.toml").write_text("[limits]\nqueued_per_person = 1\n")
+    monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "s.toml"))
+    store = Store(app_env)
+    first = admission.launch(store, TrainConfig(**SMALL), tiny_root)
+    for path in (via_launch, via_group, via_cli):
+        with pytest.raises(UserError, match="You have 1 runs waiting or running"):
+            path(store, TrainConfig(**SMALL), tiny_root, capsys)
+    plan = sweep.Plan("t", TrainConfig(**SMALL).to_dict(), [sweep.Param("seed", values=[0, 1])], trials=2,
+                      sampler="grid", prune=False)
+    sweep_id = store.create_sweep(plan.name, plan.to_dict())
+    sweep.journal(store, sweep_id).parent.mkdir(exist_ok=True)
+    assert sweep.advance(store, sweep_id, tiny_root) == []  # no room: the sweep waits, it does not overflow
+    assert [r["id"] for r in store.runs()] == [first]
+
+
+def test_pins_and_mnist_are_checked_before_anything_is_queued(app_env, tmp_path):
+    store = Store(app_env)
+    good = admission.pin([[0.5] * 28] * 28, 3)
+    with pytest.raises(UserError, match="at most 8 drawings"):
+        admission.queue(store, [TrainConfig(**SMALL)], tmp_path, pins=[good] * 9)
+    with pytest.raises(UserError, match="label must be a digit"):
+        admission.queue(store, [TrainConfig(**SMALL)], tmp_path, pins=[(10, good[1])])
+    with pytest.raises(UserError, match="MNIST is not prepared"):
+        admission.queue(store, [TrainConfig(**SMALL)], tmp_path / "nowhere", pins=[good])
+    assert store.runs() == []
+
+
+def test_an_admitted_group_is_queued_whole_with_its_price(app_env, tiny_root):
+    store = Store(app_env)
+    admitted = admission.admit(store, [TrainConfig(**SMALL), TrainConfig(**{**SMALL, "hidden": [16]})],
+                               data_root=tiny_root)
+    assert [a.estimate.params for a in admitted] == [784 * 8 + 8 + 8 * 10 + 10, 784 * 16 + 16 + 16 * 10 + 10]
+    ids = admission.queue(store, [a.config for a in admitted], tiny_root)
+    assert [store.get(i)["status"] for i in ids] == [Status.QUEUED, Status.QUEUED]
+    assert store.get(ids[1])["batch"] == ids[0]
