@@ -1,5 +1,5 @@
 """digitlab: the app's entry point. It only routes; each page lives in pages/."""
 
-import ui
+from app import ui
 
 ui.run_app()

@@ -33,7 +33,7 @@ from digitlab import data
 from digitlab.config import TrainConfig
 from digitlab.store import Store
 from testkit import protocol
-from testkit.browser import ARGS, CHROMIUM, PAD, READING, SEVEN, app_process
+from testkit.browser import ARGS, CHROMIUM, PAD, SEVEN, app_process
 from testkit.fixtures import REAL_ROOT, digests, write_dataset
 
 TRAIN = TrainConfig(hidden=[512, 128], epochs=22, batch_size=64, device="cpu", name="load")

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from digitlab import plots
-from digitlab.report import batch_of
+from digitlab.catalog import batch_of
 from digitlab.store import Status, Store
 
 LIVE_POINTS = 500  # per trace on the live step chart: enough to see the trend, cheap to send every tick

@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-import ui
-from digitlab import UserError, report, roster, settings
+from app import ui
+from digitlab import UserError, roster, settings, tables
 
 ui.routed()
 if not ui.viewer().teacher:  # the router lists this page for teachers only; an address typed by hand ends here
@@ -14,7 +14,7 @@ path = settings.current().classroom.roster
 st.title("Class")
 
 people = roster.load(path)
-st.dataframe(pd.DataFrame(report.class_rows(store, people.values())), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame(tables.class_rows(store, people.values())), hide_index=True, width="stretch")
 
 left, right = st.columns(2, gap="large")
 with left:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import ui
+from app import ui
 from digitlab import UserError, augment, data, plots
 from digitlab.config import AUGMENT, NAMES, TrainConfig, spec
 

@@ -6,16 +6,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import ui
+from app import ui
 from digitlab import (
     UserError,
     admission,
+    catalog,
     data,
     handwriting,
     plots,
     presets,
-    report,
     sources,
+    tables,
 )
 from digitlab.runner.execution import my_digits_result
 
@@ -87,7 +88,7 @@ st.subheader("A model of your own")
 st.caption("Fine-tune a model on your handwriting: it starts from the model's weights and trains a few epochs on "
            "MNIST plus a share of your digits. The rest of your digits is held out, never trained on, and scored "
            "before and after, with MNIST's test set: what it learned of you, and whether it forgot MNIST.")
-starts = {k: v for k, v in report.start_choices(store, ui.owner_filter()).items() if k}
+starts = {k: v for k, v in catalog.start_choices(store, ui.owner_filter()).items() if k}
 f1, f2, f3 = st.columns([3, 2, 1])
 start = f1.selectbox("Start from", list(starts), format_func=starts.get, key="ft_start")
 share = f2.slider("Share of your digits to train on", 0.1, 0.9, 0.5, 0.1, key="ft_share",
@@ -102,7 +103,7 @@ if st.button("Queue the fine-tune run", icon=":material/tune:", key="ft_launch")
                  icon=":material/rocket_launch:")
     except UserError as e:
         ui.show_error(e)
-tuned = report.my_digits_rows(tuning, results)
+tuned = tables.my_digits_rows(tuning, results)
 if tuned:
     table = pd.DataFrame(tuned)
     acc = [c for c in table.columns if "acc" in c or "MNIST" in c]

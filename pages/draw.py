@@ -3,10 +3,18 @@
 import numpy as np
 import streamlit as st
 
-import inside_views
-import ui
-from digitlab import UserError, handwriting, pictures, plots, preprocess, report
-from drawing_pad import answer, drawing, drawing_pad, png
+from app import ui
+from app.components.pad import answer, drawing, drawing_pad, png
+from app.views import network
+from digitlab import (
+    UserError,
+    answers,
+    handwriting,
+    markdown,
+    pictures,
+    plots,
+    preprocess,
+)
 
 ui.routed()
 
@@ -31,7 +39,7 @@ except UserError as e:
 def describe(ck, path: str) -> str:
     acc = ck.metrics.get("test_acc")
     mine = ui.digits_report(path)
-    text = (f"{report.as_text(ck.config.display_name())} · {ck.num_params:,} parameters"
+    text = (f"{markdown.as_text(ck.config.display_name())} · {ck.num_params:,} parameters"
             + (f" · {acc:.2%} on the MNIST test set" if isinstance(acc, float) else "")
             + (f" · {mine['test_acc']:.1%} on your {len(mine['y_true'])} saved digits" if mine else ""))
     smoothing = ck.config.label_smoothing
@@ -91,7 +99,7 @@ def pad() -> None:
             except UserError as e:
                 ui.show_error(e)
             made, seen, p, digits = read(image)
-            drawing_pad(width, report.reading(p, digits) if seen is not None else None, on_save=save)
+            drawing_pad(width, answers.reading(p, digits) if seen is not None else None, on_save=save)
             if "save_error" in st.session_state:
                 ui.show_error(UserError(st.session_state.pop("save_error")))
         else:
@@ -107,17 +115,17 @@ def pad() -> None:
                 st.warning("No digit stands out from the background of this picture: photograph one digit, dark "
                            "on light paper, filling about half of the picture.", icon=":material/image_search:")
     with right:
-        picked = inside_views.explained(p) if st.session_state.get("show_why") else None
+        picked = network.explained(p) if st.session_state.get("show_why") else None
         if ck2 is not None:
-            st.markdown(f"**{report.as_text(label)}**")
-        answer(p, seen, digits, picked=picked, on_pick=inside_views.pick)
+            st.markdown(f"**{markdown.as_text(label)}**")
+        answer(p, seen, digits, picked=picked, on_pick=network.pick)
         if ck2 is not None:
-            st.markdown(f"**{report.as_text(other)}**")
+            st.markdown(f"**{markdown.as_text(other)}**")
             answer(probabilities(ck2, seen), seen, digits, key="answer2")
         show_steps(made)
     if seen is not None:
         with left:
-            inside_views.pin_here(seen)
+            network.pin_here(seen)
     inside(seen, p)
 
 
@@ -133,14 +141,14 @@ def inside(seen: np.ndarray | None, p: np.ndarray) -> None:
             st.caption("Draw a digit: these views show what the network makes of it.")
         return
     if st.session_state.get("show_why"):
-        st.subheader(f"Why {inside_views.explained(p)}?")
-        inside_views.why(ck, seen, p)
+        st.subheader(f"Why {network.explained(p)}?")
+        network.why(ck, seen, p)
     if st.session_state.get("show_layers"):
         st.subheader("Inside the network, for this drawing")
-        inside_views.layers(ck, seen)
+        network.layers(ck, seen)
     if st.session_state.get("show_fool"):
         st.subheader("Fool it: the smallest change that makes it another digit")
-        inside_views.fool(ck, seen, p)
+        network.fool(ck, seen, p)
 
 
 pad()

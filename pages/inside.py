@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-import inside_views
-import ui
-from digitlab import UserError, inside, report
+from app import ui
+from app.views import network
+from digitlab import UserError, catalog, inside
 from digitlab.checkpoint import SHIPPED
 from digitlab.store import Status
 
@@ -18,7 +18,7 @@ st.caption("The weights of the first layer are what the network looks for in the
 runs = [r for r in store.runs(owner=ui.owner_filter())
         if r["status"] == Status.RUNNING or (r["checkpoint"] and r["best_val_acc"] is not None)]
 choices = {f"run:{r['id']}": f"run {r['id']}: {r['name']} ({r['status']})" for r in runs}
-choices |= {p.stem: f"{p.stem} (shipped)" for p in sorted(SHIPPED.glob("*.pt"))}
+choices |= {p.stem: f"{p.stem} (shipped)" for p in catalog.shipped_models()}
 if not choices:
     st.info("No model yet: train one on the **Train** page.")
     st.stop()
@@ -39,7 +39,7 @@ def history(key: str) -> dict:
 
 keys = list(choices)
 linked = [st.query_params.get(k) for k in ("a", "b")]
-comparison = [f"run:{i}" for i in report.default_comparison(runs)]
+comparison = [f"run:{i}" for i in catalog.default_comparison(runs)]
 first = next(k for k in [*linked[:1], *comparison, *keys] if k in choices)
 second = next((k for k in [*linked[1:], *comparison, *keys] if k in choices and k != first), first)
 try:
@@ -50,7 +50,7 @@ try:
             key = st.selectbox("Model" if n == 0 else "Side by side with", keys, index=keys.index((first, second)[n]),
                                format_func=choices.get, key=f"first_{side}")
             picked.append(key)
-            inside_views.first_layer(history(key), choices[key], key=f"first-{side}")
+            network.first_layer(history(key), choices[key], key=f"first-{side}")
     ui.set_address(a=picked[0], b=picked[1])
 except UserError as e:
     ui.show_error(e)

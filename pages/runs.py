@@ -6,9 +6,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import inside_views
-import ui
-from digitlab import UserError, evaluation, metrics, plots, report
+from app import ui
+from app.views import network
+from digitlab import (
+    UserError,
+    addresses,
+    catalog,
+    evaluation,
+    markdown,
+    metrics,
+    plots,
+    tables,
+)
 from digitlab.runner.execution import my_digits_result
 from digitlab.store import Status
 
@@ -16,7 +25,7 @@ ui.routed()
 store = ui.store()
 st.title("Runs")
 if ui.class_mode() and not ui.viewer().teacher and ui.board_on():
-    board = report.board_rows(store)
+    board = tables.board_rows(store)
     if board:
         with st.expander(f"Class board: {len(board)} finished runs of the class, best first", expanded=False):
             st.dataframe(pd.DataFrame(board), hide_index=True, width="stretch",
@@ -27,7 +36,7 @@ if not runs:
     st.info("No runs yet: launch one on the **Train** page or with `digitlab train --preset fast`.")
     st.stop()
 
-table = pd.DataFrame([report.run_row(r) for r in runs])
+table = pd.DataFrame([tables.run_row(r) for r in runs])
 have_digits = len(ui.my_digits()[0]) > 0
 if have_digits:  # the MNIST-versus-you gap, beside the test accuracy
     scored = [ui.digits_report(r["checkpoint"]) if r["checkpoint"] and Path(r["checkpoint"]).exists() else None
@@ -56,8 +65,8 @@ if manageable:
 
 with_epochs = [r for r in runs if r["status"] == Status.RUNNING or r["best_val_acc"] is not None]
 labels = {f"{r['id']}: {r['name']}": r for r in with_epochs}
-linked = report.ids_in(st.query_params.get("compare", ""))  # a link to a comparison names its runs
-wanted = linked if linked else report.default_comparison(runs)
+linked = addresses.ids_in(st.query_params.get("compare", ""))  # a link to a comparison names its runs
+wanted = linked if linked else catalog.default_comparison(runs)
 default = [label for label, r in labels.items() if r["id"] in wanted]
 chosen = st.multiselect("Runs to compare", list(labels), default=default, key="compare_runs",
                         help="Opens on the last runs queued together (the optimizer comparison, say) that completed; "
@@ -89,7 +98,7 @@ if chosen:
     c1, c2, c3 = st.columns([2, 2, 2])
     target = c1.number_input("Target accuracy (%)", 50.0, 100.0, 97.0, step=0.5) / 100
     split = c2.selectbox("Accuracy on", ["test", "val", "train"])
-    table = pd.DataFrame(report.summary_rows(sel, target, split, [r["config"].get("name") for r in picked]))
+    table = pd.DataFrame(tables.summary_rows(sel, target, split, [r["config"].get("name") for r in picked]))
     percent = [c for c in table.columns if "acc" in c]
     table[percent] = table[percent] * 100  # one format a column: two decimals everywhere
     st.dataframe(table, hide_index=True, width="stretch",
@@ -109,20 +118,20 @@ finished = {f"{r['id']}: {r['name']}": r for r in runs if r["checkpoint"] and Pa
 if not finished:
     st.caption("Runs with a checkpoint appear here once they finish.")
     st.stop()
-linked = report.ids_in(st.query_params.get("run", ""))
+linked = addresses.ids_in(st.query_params.get("run", ""))
 best = linked[0] if linked and linked[0] in {r["id"] for r in finished.values()} else \
-    report.best_completed(list(finished.values()))
+    catalog.best_completed(list(finished.values()))
 labels_done = list(finished)
 start = next((k for k, lbl in enumerate(labels_done) if finished[lbl]["id"] == best), 0)
 run = finished[st.selectbox("Run", labels_done, index=start, help="Opens on the completed run with the best test "
                             "accuracy, or on the one the address names.")]
 ui.set_address(run=str(run["id"]))
 with st.expander("The command that reproduces this run"):
-    inside_views.show_command(run["config"])
+    network.show_command(run["config"])
 drawings = store.pins(run["id"])
 if drawings:
     st.markdown("**Pinned drawings, as the network learned them**")
-    inside_views.pinned(drawings, store.pin_scores(run["id"]), run["steps_per_epoch"], f"pinr{run['id']}")
+    network.pinned(drawings, store.pin_scores(run["id"]), run["steps_per_epoch"], f"pinr{run['id']}")
 mnist = ui.dataset()
 if mnist is None:
     st.stop()
@@ -147,7 +156,7 @@ except UserError as e:
     st.stop()
 tuned = my_digits_result(store, run["id"])
 if tuned and "after" in tuned:
-    row = report.my_digits_rows([run], {run["id"]: tuned})[0]
+    row = tables.my_digits_rows([run], {run["id"]: tuned})[0]
 
     def change(before, after):
         return f"{after:.2%}" if before is None else f"{before:.2%} → {after:.2%}"
@@ -215,7 +224,7 @@ c1, c2 = st.columns(2)
 c1.download_button("Download checkpoint", Path(run["checkpoint"]).read_bytes(), file_name=f"digitlab-run{run['id']}.pt",
                    icon=":material/download:")
 with c2.popover("Delete run", icon=":material/delete:"):
-    st.write(f"Delete run {run['id']} ({report.as_text(run['name'])}), its metrics and its checkpoint files?")
+    st.write(f"Delete run {run['id']} ({markdown.as_text(run['name'])}), its metrics and its checkpoint files?")
     if st.button("Delete for good", type="primary", key=f"del{run['id']}"):
         try:
             store.delete(run["id"])

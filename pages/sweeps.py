@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-import ui
-from digitlab import UserError, plots, report, sweep
+from app import ui
+from digitlab import UserError, addresses, markdown, plots, sweep
 
 ui.routed()
 store = ui.store()
@@ -33,7 +33,7 @@ sweeps = {row["id"]: row for row in store.sweeps(owner=ui.owner_filter())}
 if not sweeps:
     st.info("No sweep yet: queue the example above, or run `digitlab sweep` with a file or --param flags.")
     st.stop()
-linked = report.ids_in(st.query_params.get("sweep", ""))
+linked = addresses.ids_in(st.query_params.get("sweep", ""))
 first = next((i for i in [*linked, st.session_state.get("sweep")] if i in sweeps), next(iter(sweeps)))
 chosen = st.selectbox("Sweep", list(sweeps), index=list(sweeps).index(first), key="sweep_pick",
                       format_func=lambda i: f"{i}: {sweeps[i]['name']} ({sweeps[i]['status']})")
@@ -57,7 +57,7 @@ def show(sweep_id: int) -> None:
         values = ", ".join(f"{p.name} {best[p.name]:.3g}" if isinstance(best[p.name], float) else
                            f"{p.name} {best[p.name]}" for p in spec.params)
         st.success(f"Best so far: trial {best['trial']} (run {best['run']}), validation {best['val acc']:.2%}, test "
-                   f"{best['test acc']:.2%}, with {report.as_text(values)}.", icon=":material/emoji_events:")
+                   f"{best['test acc']:.2%}, with {markdown.as_text(values)}.", icon=":material/emoji_events:")
         top = [r["run"] for r in done[:5] if r["run"] is not None]
         st.page_link("pages/runs.py", label=f"Compare the top {len(top)} on Runs", icon=":material/monitoring:",
                      query_params={"compare": ",".join(map(str, top)), "run": str(top[0])})

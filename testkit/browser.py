@@ -13,9 +13,9 @@ from pathlib import Path
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
-PAD = 'canvas[aria-label="Drawing pad"][data-ready]'  # the Draw page's canvas (drawing_pad.py), once its script
+PAD = 'canvas[aria-label="Drawing pad"][data-ready]'  # the Draw page's canvas (app/components/pad.py), once its script
 # listens: found through its shadow root
-READING = ".reading"  # the Draw page's answer (drawing_answer.js), shown once something is drawn
+READING = ".reading"  # the Draw page's answer (app/components/answer.js), shown once something is drawn
 SEVEN = [(90, 60), (190, 55), (175, 100), (150, 160), (125, 230)]  # mouse path of a 7 on the 280x280 canvas
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-PREFIX, SIDE = "data:image/png;base64,", 280  # the pad's (drawing_pad.py, not importable from the benchmarks)
+PREFIX, SIDE = "data:image/png;base64,", 280  # the pad's (app/components/pad.py, not importable from the benchmarks)
 
 
 class Session:

@@ -6,8 +6,8 @@ import io
 import pytest
 from PIL import Image, ImageDraw
 
+from app.components.pad import MAX_CHARS, PREFIX, SIDE, decode
 from digitlab import UserError, preprocess
-from drawing_pad import MAX_CHARS, PREFIX, SIDE, decode
 from testkit.browser import SEVEN
 from testkit.fixtures import png_header_claiming
 

@@ -11,13 +11,13 @@ import torch
 
 from digitlab import (
     UserError,
+    addresses,
     admission,
     checkpoint,
     cli,
     inside,
     lrfind,
     pictures,
-    report,
 )
 from digitlab.checkpoint import Checkpoint
 from digitlab.config import NAMES, TrainConfig, from_query, to_argv, to_query
@@ -242,8 +242,8 @@ def test_a_bad_address_is_one_sentence(params, says):
 
 
 def test_run_ids_in_an_address_keep_only_plain_numbers():
-    assert report.ids_in("3,4,x,-1,12,٣,9999999999,") == [3, 4, 12]
-    assert len(report.ids_in(",".join(["1"] * 500))) == 50
+    assert addresses.ids_in("3,4,x,-1,12,٣,9999999999,") == [3, 4, 12]
+    assert len(addresses.ids_in(",".join(["1"] * 500))) == 50
 
 
 def test_pictures_show_sign_and_keep_their_size():

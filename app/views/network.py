@@ -5,8 +5,8 @@ import shlex
 import numpy as np
 import streamlit as st
 
-import ui
-from digitlab import UserError, admission, inside, pictures, plots, report
+from app import ui
+from digitlab import UserError, admission, inside, markdown, pictures, plots
 from digitlab.config import TrainConfig, to_argv
 from digitlab.store import MAX_PINS
 
@@ -159,6 +159,6 @@ def first_layer(history: dict, label: str, key: str) -> None:
     shown, order = inside.by_norm(w, top=64)
     kernels = w.shape[-1] != 28
     st.image(pictures.heat_tiles(shown, scale=12 if kernels else 2, cols=8, each=True), width="stretch",
-             caption=f"{report.as_text(label)}: " + (f"{len(shown)} first conv kernels (5×5)" if kernels else
+             caption=f"{markdown.as_text(label)}: " + (f"{len(shown)} first conv kernels (5×5)" if kernels else
                                                      f"{len(shown)} first-layer units as 28×28 images") +
                      ", largest weight norm first; red weights add ink's evidence, blue take it away")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from digitlab import UserError, pictures, preprocess, report
+from digitlab import UserError, answers, pictures, preprocess
 
 SIDE = 280  # the canvas's own pixels, whatever its size on screen
 MAX_CHARS = 1_000_000  # a 280x280 PNG of the canvas is a few KB; anything near this was not sent by our pad
@@ -27,8 +27,8 @@ _pad = st.components.v2.component(
          '<div class="save" hidden><span class="what">Save to My digits as</span><div class="digits">'
          + "".join(f'<button data-digit="{k}" title="Save as {k} (or press {k})">{k}</button>' for k in range(10))
          + '</div><span class="keys">or press the digit key</span></div></div>',
-    css=(_HERE / "drawing_pad.css").read_text(),
-    js=(_HERE / "drawing_pad.js").read_text(),
+    css=(_HERE / "pad.css").read_text(),
+    js=(_HERE / "pad.js").read_text(),
 )
 
 ROWS = "".join(f'<div class="row"><span class="digit">{k}</span><div class="track"><div class="bar"></div></div>'
@@ -40,8 +40,8 @@ _answer = st.components.v2.component(
          '<div class="headline"></div><span class="detail"></span></div><figure><canvas width="28" height="28">'
          '</canvas><figcaption>What the model sees (28×28)</figcaption></figure>'
          f'<div class="bars" aria-label="Probability of each digit">{ROWS}</div></div>',
-    css=(_HERE / "drawing_answer.css").read_text(),
-    js=(_HERE / "drawing_answer.js").read_text(),
+    css=(_HERE / "answer.css").read_text(),
+    js=(_HERE / "answer.js").read_text(),
 )
 
 
@@ -56,7 +56,7 @@ def drawing(key: str = "pad") -> np.ndarray | None:
 
 
 def drawing_pad(stroke_width: int, reading: dict | None = None, key: str = "pad", on_save=None) -> None:
-    """The pad, showing reading (report.reading of what it sent last) in its corner. With on_save, it offers to save
+    """The pad, showing reading (answers.reading of what it sent last) in its corner. With on_save, it offers to save
     the drawing with a label (a button per digit, the reading's digit marked, or a digit key): on_save(label, sent)
     is called with what the pad sent (png() reads it), before the page runs again, and the pad starts empty."""
     callbacks = {"on_save_change": (lambda: _saved(key, on_save))} if on_save else {}
@@ -95,7 +95,7 @@ def answer(probs, seen: np.ndarray | None, digits: int = 1, key: str = "answer",
     from the browser: checked there); `picked` is underlined."""
     probs = [round(float(v), 4) for v in probs]
     data = {"probs": probs, "seen": None, "picked": picked, "pickable": on_pick is not None,
-            **report.reading(probs, digits)}
+            **answers.reading(probs, digits)}
     if seen is not None:
         data["seen"] = pictures.to_bytes(seen).ravel().tolist()
     callbacks = {"on_picked_change": lambda: on_pick(st.session_state[key].get("picked"))} if on_pick else {}

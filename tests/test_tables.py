@@ -2,7 +2,7 @@
 
 import pytest
 
-from digitlab import checkpoint, report
+from digitlab import answers, catalog, checkpoint, markdown, progress, tables
 from digitlab.config import TrainConfig
 from digitlab.models import build
 from digitlab.store import Status, Store
@@ -13,11 +13,11 @@ def running(epoch, step, epochs=4, per_epoch=10):
 
 
 def test_progress_counts_finished_epochs_and_the_steps_of_the_one_under_way():
-    assert report.progress(running(1, 5), 0)["fraction"] == pytest.approx(5 / 40)
-    assert report.progress(running(2, 10), 2)["fraction"] == pytest.approx(20 / 40)  # epoch 2 done, 3 not begun
-    p = report.progress(running(3, 4), 2)
+    assert progress.progress(running(1, 5), 0)["fraction"] == pytest.approx(5 / 40)
+    assert progress.progress(running(2, 10), 2)["fraction"] == pytest.approx(20 / 40)  # epoch 2 done, 3 not begun
+    p = progress.progress(running(3, 4), 2)
     assert p["fraction"] == pytest.approx(24 / 40) and (p["epoch"], p["epochs"], p["step"]) == (3, 4, 4)
-    assert report.progress(running(0, 0) | {"steps_per_epoch": None}, 0) == dict(
+    assert progress.progress(running(0, 0) | {"steps_per_epoch": None}, 0) == dict(
         fraction=0.0, epoch=1, epochs=4, step=0, steps_per_epoch=1)  # before its first step
 
 
@@ -25,12 +25,12 @@ def test_run_row_and_summary_rows():
     run = dict(id=3, name="x", owner="ada", status=Status.COMPLETED, config=TrainConfig(hidden=[30, 5], dropout=0.5,
                norm_layer="layer").to_dict(), started=10.0, finished=22.44, num_params=100, best_val_acc=0.9,
                test_acc=0.89)
-    row = report.run_row(run)
+    row = tables.run_row(run)
     assert row["hidden"] == "30-5" and row["dropout/norm"] == "0.5 / layer" and row["duration (s)"] == 12.4
     assert row["status"] == "completed" and row["owner"] == "ada"
     epochs = [dict(epoch=1, test_acc=0.95, val_acc=0.96, train_loss=0.3, test_loss=0.2),
               dict(epoch=2, test_acc=0.975, val_acc=0.95, train_loss=0.1, test_loss=0.1)]
-    rows = report.summary_rows([("a", epochs), ("b", epochs[:1])], 0.97, "test", ["compare-sgd", None])
+    rows = tables.summary_rows([("a", epochs), ("b", epochs[:1])], 0.97, "test", ["compare-sgd", None])
     assert rows[0] == {"run": "a", "first epoch ≥ 97.0%": "2", "best test acc (any epoch)": 0.975, "at epoch": 2,
                        "test acc of the checkpoint (best val epoch)": 0.95, "last test acc": 0.975,
                        "last train loss": 0.1, "last test loss": 0.1, "course": "97.18% · 97% at epoch 22"}
@@ -47,13 +47,13 @@ def test_model_choices_put_the_default_first_then_finished_runs(tmp_path):
                            TrainConfig(hidden=[4]), {})
     store.finish(done, Status.COMPLETED, checkpoint=str(path), test_acc=0.5)
     store.finish(failed, Status.FAILED, checkpoint=str(path))
-    choices = report.model_choices(store, shipped)
+    choices = catalog.model_choices(store, shipped)
     assert list(choices) == ["mlp-default (shipped)", "cnn-default (shipped)", f"run {done}: adam 784-4-10, test 50.00%"]
 
 
 def test_typed_text_is_made_literal_markdown():
-    assert report.as_text("plain name 42") == "plain name 42"
-    escaped = report.as_text("![x](http://a.b/c) **b** :smile: `c` <i> $x$ a@b.c www.d.e")
+    assert markdown.as_text("plain name 42") == "plain name 42"
+    escaped = markdown.as_text("![x](http://a.b/c) **b** :smile: `c` <i> $x$ a@b.c www.d.e")
     assert "\\!\\[x\\]\\(http\\:\u200b\\/\\/a\\.\u200bb\\/c\\)" in escaped and "\\*\\*b\\*\\*" in escaped
     assert "\\:\u200bsmile\\:\u200b" in escaped and "\\`c\\`" in escaped and "\\<i\\>" in escaped
     assert "\\$x\\$" in escaped and "a\\@\u200bb" in escaped and "www\\.\u200bd" in escaped
@@ -67,24 +67,24 @@ def test_class_rows_count_each_persons_runs(tmp_path):
         store.create(TrainConfig(), owner=owner)
     store.finish(store.runs(owner="cy")[0]["id"], Status.COMPLETED)
     people = [Person("ada", "teacher", ""), Person("bob", "student", ""), Person("cy", "student", "")]
-    assert report.class_rows(store, people) == [
+    assert tables.class_rows(store, people) == [
         {"name": "ada", "role": "teacher", "runs": 0, "active": 0},
         {"name": "bob", "role": "student", "runs": 2, "active": 2},
         {"name": "cy", "role": "student", "runs": 1, "active": 0}]
 
 
 def test_reading_is_the_digit_when_sure_and_the_two_likeliest_when_not():
-    sure = report.reading([0.01] * 7 + [0.91] + [0.01] * 2)
+    sure = answers.reading([0.01] * 7 + [0.91] + [0.01] * 2)
     assert sure["sure"] and sure["headline"] == "7" and sure["detail"] == "91.0% confident" and sure["short"] == "7 · 91%"
     p = [0.0] * 10
     p[4], p[9], p[1] = 0.45, 0.40, 0.15  # an X, say: no digit stands out
-    unsure = report.reading(p)
+    unsure = answers.reading(p)
     assert not unsure["sure"] and unsure["digit"] == 4
     assert unsure["headline"] == "4 or 9?" and unsure["detail"] == "not sure: 45% 4, 40% 9"
     edge = [0.0] * 10
-    edge[2], edge[3] = report.SURE, 1 - report.SURE
-    assert report.reading(edge)["sure"]
-    pair = report.reading(p, digits=2)  # two digits side by side: no answer looks confident
+    edge[2], edge[3] = answers.SURE, 1 - answers.SURE
+    assert answers.reading(edge)["sure"]
+    pair = answers.reading(p, digits=2)  # two digits side by side: no answer looks confident
     assert not pair["sure"] and pair["headline"] == "one digit?" and "2 digits side by side" in pair["detail"]
 
 
@@ -94,7 +94,7 @@ def test_the_runs_page_compares_the_last_batch_queued_together_and_never_a_faile
 
     runs = [run(1), run(2, 2), run(3, 2), run(4, 2, acc=0.95), run(5, 5, Status.FAILED, acc=None), run(6, 5),
             run(7, None, Status.RUNNING, acc=None)]
-    assert report.default_comparison(runs) == [2, 3, 4]  # 5 and 6 were queued together, but 5 failed
-    assert report.default_comparison([run(1), run(2), run(3)]) == [3, 2, 1]  # no batch: the newest three
-    assert [r["id"] for r in report.batch_of(runs[2], runs)] == [2, 4] and report.batch_of(runs[0], runs) == []
-    assert report.best_completed(runs) == 4 and report.best_completed([run(7, 0, Status.RUNNING, acc=None)]) is None
+    assert catalog.default_comparison(runs) == [2, 3, 4]  # 5 and 6 were queued together, but 5 failed
+    assert catalog.default_comparison([run(1), run(2), run(3)]) == [3, 2, 1]  # no batch: the newest three
+    assert [r["id"] for r in catalog.batch_of(runs[2], runs)] == [2, 4] and catalog.batch_of(runs[0], runs) == []
+    assert catalog.best_completed(runs) == 4 and catalog.best_completed([run(7, 0, Status.RUNNING, acc=None)]) is None

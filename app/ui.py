@@ -10,11 +10,12 @@ import torch
 
 from digitlab import (
     UserError,
+    catalog,
     checkpoint,
     data,
     evaluation,
     handwriting,
-    report,
+    markdown,
     roster,
     settings,
 )
@@ -22,7 +23,7 @@ from digitlab.live import Live
 from digitlab.runner.supervisor import Supervisor
 from digitlab.store import Store, runs_root
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).resolve().parent.parent / "pages"
 torch.set_num_threads(1)  # one drawing's answer takes ~3 ms on one thread; many sessions share the cores
 _routing = threading.local()  # set while the router runs a page, in the script thread that runs it
 
@@ -68,7 +69,7 @@ def run_app() -> None:
         nav = st.navigation(pages)
         if class_mode():
             with st.sidebar:
-                st.caption(f"Signed in as **{report.as_text(viewer().name)}** ({viewer().role})")
+                st.caption(f"Signed in as **{markdown.as_text(viewer().name)}** ({viewer().role})")
                 st.button("Sign out", key="sign_out", on_click=lambda: st.session_state.pop("viewer", None))
         supervisor()
         if any(st.session_state.get(key) for key in CLOSING_BUTTONS):  # pressed in this very run
@@ -212,7 +213,7 @@ def dataset() -> data.MNIST | None:
 
 
 def models() -> dict[str, str]:
-    return report.model_choices(store(), owner=owner_filter())
+    return catalog.model_choices(store(), owner=owner_filter())
 
 
 def set_address(**params: str) -> None:
@@ -225,7 +226,7 @@ def set_address(**params: str) -> None:
 
 
 def show_error(e: UserError) -> None:
-    st.error(report.as_text(str(e)), icon=":material/error:")  # it may quote what a person typed
+    st.error(markdown.as_text(str(e)), icon=":material/error:")  # it may quote what a person typed
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -1,0 +1,1 @@
+"""Forms that pages share."""

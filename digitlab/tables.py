@@ -1,0 +1,67 @@
+"""What the pages and the CLI show about runs as tables: plain rows of numbers, computed and tested here, drawn there."""
+
+from digitlab import metrics
+from digitlab.presets import COURSE
+from digitlab.store import Status, Store
+
+
+def run_row(run: dict) -> dict:
+    """One run as a row of the runs table."""
+    cfg = run["config"]
+    seconds = run["finished"] - run["started"] if run["started"] and run["finished"] else None
+    return {"id": run["id"], "name": run["name"], "owner": run["owner"], "status": str(run["status"]),
+            "optimizer": cfg["optimizer"],
+            "lr": cfg["lr"], "batch": cfg["batch_size"], "hidden": "-".join(map(str, cfg["hidden"])),
+            "dropout/norm": f"{cfg['dropout']:g} / {cfg['norm_layer']}", "epochs": cfg["epochs"],
+            "params": run["num_params"], "best val acc": run["best_val_acc"], "test acc": run["test_acc"],
+            "duration (s)": round(seconds, 1) if seconds else None}
+
+def summary_rows(runs: list[tuple[str, list[dict]]], target: float, split: str,
+                 presets: list[str | None] | None = None) -> list[dict]:
+    """The course's comparison table: per run, the first epoch reaching target, the best accuracy at any epoch
+    against the test accuracy of the checkpoint kept (the best validation epoch), the last values, and what the
+    course reached with the same recipe."""
+    rows = []
+    for (label, epochs), name in zip(runs, presets or [None] * len(runs)):
+        s = metrics.run_summary(epochs, target, split)
+        kept = max(epochs, key=lambda e: e["val_acc"]) if epochs else None
+        course = COURSE.get(name, {})
+        said = [f"{course['acc']:.2%}"] if "acc" in course else []
+        if "first_97" in course:
+            said.append(f"97% at epoch {course['first_97']}")
+        rows.append({"run": label,
+                     f"first epoch ≥ {target:.1%}": "not reached" if s["first_epoch"] is None else str(s["first_epoch"]),
+                     f"best {split} acc (any epoch)": s["best_acc"], "at epoch": s["best_epoch"],
+                     "test acc of the checkpoint (best val epoch)": kept["test_acc"] if kept else None,
+                     f"last {split} acc": s["last_acc"], "last train loss": s["last_train_loss"],
+                     "last test loss": s["last_test_loss"], "course": " · ".join(said)})
+    return rows
+
+def my_digits_rows(runs: list[dict], results: dict[int, dict]) -> list[dict]:
+    """One row per run that trained on My digits or started from a model: what it held out and the accuracy
+    before and after, on the held-out digits and on MNIST's test set (fractions; None where not measured)."""
+    rows = []
+    for run in runs:
+        r = results.get(run["id"])
+        if r is None:
+            continue
+        before, after = r.get("before", {}), r.get("after", {})
+        rows.append({"run": f"{run['id']}: {run['name']}", "status": str(run["status"]),
+                     "start from": run["config"].get("start_from") or "random weights",
+                     "trained on": len(r.get("trained", [])), "held out": len(r.get("held_out", [])),
+                     "held-out acc before": before.get("held_out_acc"), "held-out acc after": after.get("held_out_acc"),
+                     "MNIST test before": before.get("test_acc"), "MNIST test after": after.get("test_acc")})
+    return rows
+
+def class_rows(store: Store, people) -> list[dict]:
+    """Per person of the roster: name, role, their runs, and how many of those wait or run."""
+    runs = store.runs()
+    return [{"name": p.name, "role": p.role, "runs": sum(r["owner"] == p.name for r in runs),
+             "active": sum(r["owner"] == p.name and r["status"].active for r in runs)} for p in people]
+
+def board_rows(store: Store) -> list[dict]:
+    """The class board: everyone's finished runs, best first (name, owner, accuracy; nothing to act on)."""
+    done = [r for r in store.runs(Status.COMPLETED, Status.CANCELLED) if r["test_acc"] is not None]
+    return [{"run": r["name"], "owner": r["owner"], "model": "-".join(map(str, r["config"]["hidden"])),
+             "optimizer": r["config"]["optimizer"], "best val acc": r["best_val_acc"], "test acc": r["test_acc"]}
+            for r in sorted(done, key=lambda r: -r["test_acc"])]
