@@ -3,7 +3,7 @@ number, a boolean, a loop that runs no time) and that module's own tests must fa
 the mutants tried, killed and survived, the score with its 95% interval, and every survivor's diff to a log.
 
     .venv/bin/pip install -r benchmarks/requirements.txt
-    .venv/bin/python benchmarks/mutation.py                     # a seeded sample of 40 mutants a module
+    .venv/bin/python benchmarks/mutation.py                     # a seeded sample of 25 mutants a module
     .venv/bin/python benchmarks/mutation.py --sample 0 --modules metrics   # every mutant of one module
 
 The core holds thousands of mutants (cost.py alone about 1,000: every number of its speed model, each +-1), and one
@@ -93,7 +93,7 @@ def score(name: str, work: Path, n: int, seed: int, log) -> tuple[int, int]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sample", type=int, default=40, help="mutants a module, at random (0: all of them)")
+    p.add_argument("--sample", type=int, default=25, help="mutants a module, at random (0: all of them)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--modules", nargs="+", choices=MODULES, default=list(MODULES))
     p.add_argument("--log", default="mutation-survivors.txt", help="where the survivors' diffs go")
