@@ -1,14 +1,15 @@
 """Whether a run may be trained, decided in one place. The app's launch, `digitlab train`, a sweep's start (its
 corners) and each of its trials all call `admit`, so that one request gets one answer whichever way it comes: the
 settings checked, the price (a teacher's work included) within the limits, the model it starts from and its teacher
-there, font digits and My digits there, pinned drawings well formed, MNIST prepared, and the owner's queue."""
+there (in class mode, a run named as either the owner's own unless they teach), font digits and My digits there,
+pinned drawings well formed, MNIST prepared, and the owner's queue."""
 
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from digitlab import UserError, cost, data, devices, pictures, settings, sources
+from digitlab import UserError, cost, data, devices, pictures, roster, settings, sources
 from digitlab.config import TrainConfig, validate
 from digitlab.store import Status, Store
 from digitlab.store.pins import check_pins
@@ -20,11 +21,11 @@ class Admitted:
     estimate: cost.Estimate  # its price, a teacher's work included
 
 
-def price(store: Store, config: TrainConfig, limits: settings.Limits) -> cost.Estimate:
+def price(store: Store, config: TrainConfig, limits: settings.Limits, owner: str | None = None) -> cost.Estimate:
     """A validated config's price on its device, its teacher's work included; the UserError of a limit it exceeds,
-    of an unavailable device or of a teacher that is not there."""
+    of an unavailable device or of a teacher that is not there (or, given owner, not theirs to use)."""
     device = devices.resolve(config.device)  # an unavailable device is refused now, not in the worker
-    teacher = sources.teacher(store, config)
+    teacher = sources.teacher(store, config, owner)
     return cost.check(config, limits, device.type, teacher.config if teacher else None)
 
 
@@ -36,17 +37,28 @@ def pin(image: np.ndarray, label: int | None = None) -> tuple[int | None, bytes]
     return label, (image if image.dtype == np.uint8 else pictures.to_bytes(image)).tobytes()
 
 
+def held_to(owner: str) -> str | None:
+    """Whose runs a run of owner's may start from or learn from: owner's own in class mode, unless owner is a teacher
+    (or the machine's own CLI, with no owner); None (any run) on a single-user machine."""
+    s = settings.current()
+    if not s.classroom.enabled or not owner:
+        return None
+    person = roster.load(s.classroom.roster).get(owner)
+    return None if person is not None and person.teacher else owner
+
+
 def admit(store: Store, configs: list[TrainConfig], owner: str = "", pins=(), data_root=None,
           limits: settings.Limits | None = None, queued: bool = True) -> list[Admitted]:
     """Every config checked, priced and its sources found, then MNIST and (queued: these runs join the owner's
     waiting or running ones) the owner's queue: a group is admitted whole or not at all. One sentence otherwise."""
     limits = limits or settings.current().limits
     check_pins(pins)
+    theirs = held_to(owner)
     admitted = []
     for config in configs:
         config = validate(config)
-        estimate = price(store, config, limits)
-        sources.start(store, config)
+        estimate = price(store, config, limits, theirs)
+        sources.start(store, config, theirs)
         sources.check_fonts(config)
         sources.check_digits(store, config, owner)
         admitted.append(Admitted(config, estimate))

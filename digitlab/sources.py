@@ -12,10 +12,13 @@ from digitlab.config import ARCHITECTURE, TrainConfig, spec
 MIN_DIGITS = 10  # saved digits a run needs to train on a share of them and score the rest
 
 
-def start_path(store, name: str, use: str = "start from") -> Path:
-    """The checkpoint file a start_from (or a teacher) names: a shipped model's, or a run's best."""
+def start_path(store, name: str, use: str = "start from", owner: str | None = None) -> Path:
+    """The checkpoint file a start_from (or a teacher) names: a shipped model's, or a run's best. With owner (a run
+    being admitted in class mode): a run that is not the owner's is refused, as if it were not there."""
     if name.startswith("run:"):
         run = store.get(int(name[4:]))
+        if owner is not None and run["owner"] != owner:
+            raise UserError(f"Run {run['id']} is not yours to {use}: pick one of your own runs, or a shipped model.")
         if not run["checkpoint"] or not Path(run["checkpoint"]).exists():
             raise UserError(f"Run {run['id']} has no checkpoint to {use}: pick a run that finished an epoch.")
         return Path(run["checkpoint"])
@@ -26,17 +29,17 @@ def start_path(store, name: str, use: str = "start from") -> Path:
     return path
 
 
-def teacher(store, config: TrainConfig) -> checkpoint.Checkpoint | None:
+def teacher(store, config: TrainConfig, owner: str | None = None) -> checkpoint.Checkpoint | None:
     """The model a run learns from besides the labels (config.teacher), of any shape; None if none."""
-    return checkpoint.load(start_path(store, config.teacher, "learn from")) if config.teacher else None
+    return checkpoint.load(start_path(store, config.teacher, "learn from", owner)) if config.teacher else None
 
 
-def start(store, config: TrainConfig) -> checkpoint.Checkpoint | None:
+def start(store, config: TrainConfig, owner: str | None = None) -> checkpoint.Checkpoint | None:
     """The checkpoint a run starts from (config.start_from), checked to have the run's architecture; None if none."""
     name = config.start_from
     if not name:
         return None
-    ck = checkpoint.load(start_path(store, name))
+    ck = checkpoint.load(start_path(store, name, owner=owner))
     for field in ARCHITECTURE:
         theirs, ours = getattr(ck.config, field), getattr(config, field)
         if theirs != ours:

@@ -118,3 +118,33 @@ def test_an_admitted_group_is_queued_whole_with_its_price(app_env, tiny_root):
     ids = admission.queue(store, [a.config for a in admitted], tiny_root)
     assert [store.get(i)["status"] for i in ids] == [Status.QUEUED, Status.QUEUED]
     assert store.get(ids[1])["batch"] == ids[0]
+
+
+def test_in_class_mode_a_run_starts_from_or_learns_from_only_its_owners_runs(app_env, tiny_root, tmp_path,
+                                                                             monkeypatch, capsys):
+    from digitlab import checkpoint, roster
+    from digitlab.models import build
+
+    people = tmp_path / "roster.toml"
+    roster.set_password(people, "ada", "teacher-pass-1", "teacher")
+    for name in ("bob", "cy"):
+        roster.set_password(people, name, f"{name}-pass-123", "student")
+    (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\n')
+    monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "class.toml"))
+    store = Store(app_env)
+    small = TrainConfig(**SMALL)
+    runs = {}
+    for owner in ("bob", "cy"):
+        runs[owner] = store.create(small, owner=owner)
+        path = checkpoint.save(store.run_dir(runs[owner]) / "best.pt", build(small).state_dict(), small, {})
+        store.finish(runs[owner], Status.COMPLETED, checkpoint=str(path))
+    for field, use in (("teacher", "learn from"), ("start_from", "start from")):
+        theirs = TrainConfig(**{**SMALL, field: f"run:{runs['cy']}"})
+        with pytest.raises(UserError, match=f"Run {runs['cy']} is not yours to {use}"):
+            admission.launch(store, theirs, tiny_root, owner="bob")
+        with pytest.raises(UserError, match="is not yours"):  # a sweep file names it: the same refusal
+            sweep.start(store, sweep.from_parts({"fixed": changed(theirs), "search": {"seed": {"values": [0, 1]}}}),
+                        owner="bob", data_root=tiny_root)
+        assert admission.launch(store, TrainConfig(**{**SMALL, field: f"run:{runs['bob']}"}), tiny_root, owner="bob")
+        assert admission.launch(store, theirs, tiny_root, owner="ada")  # a teacher may use anyone's
+    assert store.sweeps() == []

@@ -35,6 +35,7 @@ def test_moving_average():
     np.testing.assert_allclose(metrics.moving_average([1, 2, 3], 1), [1, 2, 3])
     np.testing.assert_allclose(metrics.moving_average([2, 4, 6, 8], 3), [2, 3, 4, 6])
     assert len(metrics.moving_average([], 5)) == 0
+    np.testing.assert_allclose(metrics.moving_average([1, 2, 3], 0), [1, 2, 3])  # no window: the values themselves
 
 
 def test_first_epoch_reaching():

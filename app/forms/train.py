@@ -143,7 +143,8 @@ def priced() -> tuple[TrainConfig | None, str]:
     """The form's config and what it will cost, or None and the one sentence that says what is wrong."""
     try:
         config = validate(form_config())
-        return config, admission.price(ui.store(), config, settings.current().limits).describe()
+        return config, admission.price(ui.store(), config, settings.current().limits,
+                                       admission.held_to(ui.viewer().name)).describe()
     except UserError as e:
         return None, str(e)
 
