@@ -1,8 +1,10 @@
 """One admission path: the same request gets the same refusal whichever way it comes (the app's launch, a group,
 `digitlab train`, a sweep's start and a sweep's trial), and nothing is queued, recorded or trained when it is refused."""
 
+import re
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from digitlab import UserError, admission, cli, sweep
@@ -87,8 +89,9 @@ def test_a_full_queue_is_refused_on_every_path(app_env, tiny_root, tmp_path, mon
     monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "s.toml"))
     store = Store(app_env)
     first = admission.launch(store, TrainConfig(**SMALL), tiny_root)
-    for path in (via_launch, via_group, via_cli):
-        with pytest.raises(UserError, match="You have 1 runs waiting or running"):
+    for path, says in ((via_launch, "running, the limit of 1"), (via_group, "running, and these 2 would pass the limit of 1"),
+                       (via_cli, "running, the limit of 1")):
+        with pytest.raises(UserError, match=f"You have 1 runs waiting or {says} \\(limits.queued_per_person"):
             path(store, TrainConfig(**SMALL), tiny_root, capsys)
     plan = sweep.Plan("t", TrainConfig(**SMALL).to_dict(), [sweep.Param("seed", values=[0, 1])], trials=2,
                       sampler="grid", prune=False)
@@ -101,6 +104,10 @@ def test_a_full_queue_is_refused_on_every_path(app_env, tiny_root, tmp_path, mon
 def test_pins_and_mnist_are_checked_before_anything_is_queued(app_env, tmp_path):
     store = Store(app_env)
     good = admission.pin([[0.5] * 28] * 28, 3)
+    assert good == (3, bytes([128]) * 784)  # floats in [0, 1] as the bytes the model reads
+    for shape in ((28, 29), (29, 28), (27, 28), (28, 28, 3), (784,)):
+        with pytest.raises(UserError, match=re.escape(f"must be a 28x28 image, got shape {shape}")):
+            admission.pin(np.zeros(shape))
     with pytest.raises(UserError, match="at most 8 drawings"):
         admission.queue(store, [TrainConfig(**SMALL)], tmp_path, pins=[good] * 9)
     with pytest.raises(UserError, match="label must be a digit"):
