@@ -419,7 +419,8 @@ def cmd_supervise(a) -> int:
     sup = Supervisor(Store(a.runs), a.data)
     if not sup.acting():
         raise UserError(f"A supervisor already keeps the run store in {sup.store.root}: stop it first.")
-    print(f"supervising {sup.store.root} with {sup.slots} worker slot(s); Ctrl-C stops", file=sys.stderr)
+    print(f"supervising {sup.store.root} with {sup.slots} slot(s) ({type(sup.executor).__name__.lower()}); Ctrl-C stops",
+          file=sys.stderr)
     sup.run()
     return 0
 

@@ -90,6 +90,11 @@ class Ray:
         self.threads: dict[int, threading.Thread] = {}
         self._mnist = {}  # MNIST in the cluster's object store, put there once per validation split
 
+    @property
+    def slots(self) -> int:
+        """Runs handed to the cluster at once."""
+        return settings.current().cluster.slots
+
     def busy(self) -> int:
         self.threads = {i: t for i, t in self.threads.items() if t.is_alive()}
         return len(self.threads)
@@ -97,7 +102,7 @@ class Ray:
     def tick(self) -> None:
         """Claim queued runs into the free slots and start each on the cluster."""
         connect(address())  # an unreachable cluster is one sentence in the supervisor's log, and nothing is claimed
-        while self.busy() < settings.current().cluster.slots:
+        while self.busy() < self.slots:
             run_id = self.store.claim_next(os.getpid())
             if run_id is None:
                 return
