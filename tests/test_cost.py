@@ -58,3 +58,46 @@ def test_a_run_over_a_limit_is_refused_naming_the_setting(config, limit):
     with pytest.raises(UserError, match=limit) as e:
         cost.check(validate(config), Limits(max_params=10_000_000))
     assert "\n" not in str(e.value) and "over the limit of" in str(e.value)
+
+
+def test_an_mlp_estimate_is_the_hand_computed_one():
+    """784-64-10 with Adam, batch 64, 10 epochs on the CPU, the course's split (48,000 train, 12,000 val, 10,000 test)."""
+    e = cost.estimate(TrainConfig(hidden=[64], device="cpu"))
+    params = (784 * 64 + 64) + (64 * 10 + 10)
+    steps = 10 * 750  # 48,000 / 64 a epoch
+    flops = 2 * 784 * 64 + 2 * 64 * 10  # forward, per image
+    images = 3 * 48_000 + 12_000 + 10_000  # a training image counts 3: forward, backward, update
+    seconds = 10 * images * flops / 150e9 + steps * 0.8e-3
+    weights = 4 * params * (3 + 2)  # weights, gradients, best copy, Adam's two states
+    data = 70_000 * 784 * 5  # every image as a byte and a float
+    activations = 4 * max(2 * (3 * 64 + 10) * 64, 2 * 64 * 8192)  # a training step, or scoring 8,192 at once
+    assert (e.params, e.steps) == (params, steps)
+    assert e.gflop_per_epoch == pytest.approx(flops * images / 1e9, rel=1e-12)
+    assert e.minutes == pytest.approx(seconds / 60, rel=1e-12)
+    assert e.memory_mb == pytest.approx(150 + (weights + data + activations) / 2**20, rel=1e-12)
+    sgd = cost.estimate(TrainConfig(hidden=[64], optimizer="sgd", device="cpu"))
+    assert e.memory_mb - sgd.memory_mb == pytest.approx(4 * params * 2 / 2**20, rel=1e-12)  # no states for SGD
+
+
+def test_a_teacher_adds_its_forward_pass_of_every_training_image():
+    alone = cost.estimate(TrainConfig(hidden=[64], device="cpu"))
+    taught = cost.estimate(TrainConfig(hidden=[64], device="cpu"), teacher=TrainConfig(hidden=[32]))
+    teacher_params, teacher_flops = (784 * 32 + 32) + (32 * 10 + 10), 2 * 784 * 32 + 2 * 32 * 10
+    assert taught.minutes - alone.minutes == pytest.approx(10 * 48_000 * teacher_flops / 150e9 / 60, rel=1e-9)
+    more = 4 * teacher_params + 4 * (3 * 32 + 10) / 3 * 64  # its weights, and its activations for a batch of 64
+    assert taught.memory_mb - alone.memory_mb == pytest.approx(more / 2**20, rel=1e-9)
+
+
+def test_a_cnns_layers_and_augmentation_are_priced_by_hand():
+    cnn = TrainConfig(model="cnn", channels=[8], hidden=[16], norm_layer="batch")
+    assert cost._layers(cnn) == [(25 * 8 + 2 * 8, 2 * 25 * 8 * 28 * 28, 3 * 8 * 28 * 28, True),  # conv + batch norm
+                                 (8 * 14 * 14 * 16 + 16, 2 * 8 * 14 * 14 * 16, 3 * 16, False),  # after a 2x2 pool
+                                 (16 * 10 + 10, 2 * 16 * 10, 10, False)]
+    plain, distorted = cost.estimate(TrainConfig(hidden=[64])), cost.estimate(TrainConfig(hidden=[64], rotate=10))
+    assert distorted.minutes - plain.minutes == pytest.approx(10 * 48_000 * 2e-5 / 60, rel=1e-9)
+
+
+@pytest.mark.parametrize("minutes, said", [(0.001, "1 s"), (0.5, "30 s"), (3.2, "3 min"), (119.4, "119 min"),
+                                           (150, "2.5 h"), (600, "10.0 h")])
+def test_durations_read_as_a_person_says_them(minutes, said):
+    assert cost.duration(minutes) == said
