@@ -145,3 +145,27 @@ def test_the_parameter_limit_holds_at_its_exact_value(tmp_path):
     assert checkpoint.load(path, Limits(max_params=1_600)).num_params == 1_600
     with pytest.raises(UserError, match=r"1,600 parameters, over the limit of 1,599 \(limits.max_params"):
         checkpoint.load(path, Limits(max_params=1_599))
+
+
+def test_a_file_over_the_size_limit_is_refused_by_its_size(tmp_path):
+    junk = tmp_path / "big.pt"
+    junk.write_bytes(b"\0" * (3 * 2**19))  # 1.5 MB, not a zip: only its size can refuse it before torch reads it
+    with pytest.raises(UserError, match=r"big.pt has 1.5 MB, over the limit of 1 MB \(limits.checkpoint_mb"):
+        checkpoint.load(junk, Limits(checkpoint_mb=1))
+
+
+def test_git_commit_says_when_the_checkout_has_changed(monkeypatch, tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "f").write_text("a")
+    git("add", "f")
+    git("-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-qm", "one")
+    monkeypatch.setattr(checkpoint, "PROJECT", tmp_path)
+    head = checkpoint.git_commit()
+    assert len(head) == 40 and not head.endswith("-dirty")
+    (tmp_path / "f").write_text("b")
+    assert checkpoint.git_commit() == head + "-dirty"

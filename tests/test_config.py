@@ -111,3 +111,65 @@ def test_settings_that_do_not_apply_are_named():
     assert not applies("nesterov", "mlp", "adam", "none") and applies("momentum", "mlp", "momentum", "none")
     assert not applies("gamma", "mlp", "adam", "cosine") and applies("step_size", "mlp", "adam", "step")
     assert applies("lr", "mlp", "adam", "none")
+
+
+def test_which_settings_a_form_uses():
+    from digitlab.config import applies
+
+    cnn = "".join(["cn", "n"])  # a value read from a form, not the literal itself
+    for optimizer in ("sgd", "momentum", "adam", "adamw", "rmsprop"):
+        for name in ("momentum", "nesterov"):
+            assert applies(name, "mlp", optimizer, "none") is (optimizer == "momentum"), (name, optimizer)
+    assert applies("channels", cnn, "adam", "none") and not applies("channels", "mlp", "adam", "none")
+    assert applies("gamma", "mlp", "adam", "step") and not applies("step_size", "mlp", "adam", "cosine")
+    assert applies("lr", "mlp", "sgd", "none")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "rmsprop"])
+def test_nesterov_needs_the_momentum_optimizer(optimizer):
+    with pytest.raises(UserError, match="Nesterov needs the momentum optimizer"):
+        validate(TrainConfig(optimizer=optimizer, nesterov=True))
+    with pytest.raises(UserError, match="Nesterov needs the momentum optimizer"):
+        validate(TrainConfig(optimizer="momentum", momentum=0.0, nesterov=True))
+    assert validate(TrainConfig(optimizer="momentum", nesterov=True)).nesterov
+
+
+def test_bounds_at_their_edges():
+    assert validate(TrainConfig(seed=2**32 - 1)).seed == 2**32 - 1
+    for bad in (dict(seed=2**32), dict(seed=-1), dict(my_digits=-0.1), dict(my_digits=0.95)):
+        with pytest.raises(UserError, match="must be"):
+            validate(TrainConfig(**bad))
+
+
+def test_a_run_is_named_by_its_optimizer_and_layers():
+    assert TrainConfig(hidden=[64, 32], optimizer="sgd").display_name() == "sgd 784-64-32-10"
+    assert TrainConfig(model="cnn", channels=[8, 16], hidden=[32]).display_name() == "adam cnn 8-16|32"
+    assert TrainConfig(name="mine").display_name() == "mine"
+
+
+def test_changed_settings_and_the_address_of_a_config():
+    from digitlab.config import changed, from_query, to_argv, to_query
+
+    config = TrainConfig(lr=0.01, epochs=3, hidden=[64], optimizer="sgd", shuffle=False, dropout=0.0)
+    assert changed(config) == {"hidden": [64], "optimizer": "sgd", "epochs": 3, "lr": 0.01, "shuffle": False}
+    assert changed(TrainConfig(lr=1e-4, batch_size=32)) == {"batch_size": 32, "lr": 1e-4}  # below the defaults too
+    assert to_query(config) == {"hidden": "64", "optimizer": "sgd", "epochs": "3", "lr": "0.01", "shuffle": "false"}
+    assert to_argv(config) == ["--hidden", "64", "--optimizer", "sgd", "--epochs", "3", "--lr", "0.01", "--no-shuffle"]
+    assert from_query(to_query(config)) == config
+    parsed = from_query({"lr": "0.0005", "epochs": "12", "weight_decay": "1e-05"})
+    assert (parsed.lr, parsed.epochs, parsed.weight_decay) == (0.0005, 12, 1e-05) and isinstance(parsed.epochs, int)
+    with pytest.raises(UserError, match="Epochs in the address must be a whole number, got 'x'"):
+        from_query({"epochs": "x"})
+    with pytest.raises(UserError, match="Learning rate in the address must be a number, got 'x'"):
+        from_query({"lr": "x"})
+
+
+def test_an_address_is_measured_by_its_keys_and_values_together():
+    from digitlab.config import MAX_QUERY, from_query
+
+    with pytest.raises(UserError, match="unknown setting"):  # 1,999 characters: read, and refused for its key
+        from_query({"k" * 1000: "v" * (MAX_QUERY - 1001)})
+    with pytest.raises(UserError, match=f"more than {MAX_QUERY} characters"):
+        from_query({"k" * 1000: "v" * (MAX_QUERY - 999)})
+    with pytest.raises(UserError, match=f"more than {MAX_QUERY} characters"):
+        from_query({"name": "v" * MAX_QUERY})
