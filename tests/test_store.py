@@ -1,5 +1,6 @@
 import os
 
+import numpy as np
 import pytest
 
 from digitlab import UserError
@@ -178,3 +179,27 @@ def test_concurrent_writers_never_see_a_lock_error(tmp_path):
     runs = reader.runs()
     assert len(runs) == 60 and all(r["status"] is Status.COMPLETED for r in runs)
     assert all(len(reader.steps(r["id"])) == 50 for r in runs[:5])
+
+
+def test_my_digits_are_kept_within_the_limit_per_person_all_or_none(tmp_path):
+    s = Store(tmp_path / "runs")
+    item = (3, b"png", bytes(784))
+    assert len(s.add_digits([item] * 2, "bob", limit=3)) == 2
+    with pytest.raises(UserError, match="You keep 2 digits, and these 2 would pass the limit of 3"):
+        s.add_digits([item] * 2, "bob", limit=3)
+    assert len(s.add_digits([item], "bob", limit=3)) == 1  # exactly at the limit
+    with pytest.raises(UserError, match="You keep 3 digits, the limit of 3"):
+        s.add_digits([item], "bob", limit=3)
+    assert len(s.add_digits([item] * 3, "cy", limit=3)) == 3  # the limit is each person's
+    assert [len(s.digits(o)) for o in ("bob", "cy")] == [3, 3]
+
+
+def test_first_layer_snapshots_round_trip_and_a_damaged_one_is_left_out(tmp_path):
+    s = Store(tmp_path / "runs")
+    rid = s.create(TrainConfig(hidden=[4]))
+    for epoch in (0, 1, 2):
+        s.save_snapshot(rid, epoch, np.full((4, 784), epoch, np.float32))
+    (s.run_dir(rid) / "first-layer" / "epoch-0001.npy").write_bytes(b"cut short")
+    kept = s.snapshots(rid)
+    assert sorted(kept) == [0, 2] and kept[2].shape == (4, 784) and float(kept[2][0, 0]) == 2.0
+    assert s.snapshots(s.create(TrainConfig())) == {}  # a run from before snapshots: none, no error
