@@ -80,12 +80,15 @@ def score(name: str, work: Path, n: int, seed: int, log) -> tuple[int, int]:
         rows = db.execute("SELECT r.test_outcome, r.worker_outcome, s.module_path, s.operator_name, s.start_pos_row, "
                           "r.diff FROM work_results r JOIN mutation_specs s USING (job_id)").fetchall()
     rows = [(str(outcome).upper(), str(worker).upper(), *rest) for outcome, worker, *rest in rows]
+    broken = sum(1 for outcome, *_ in rows if outcome == "INCOMPETENT")  # the module no longer loads: no test needed
+    rows = [r for r in rows if r[0] != "INCOMPETENT"]
     killed = sum(1 for outcome, worker, *_ in rows if outcome == "KILLED" or worker == "TIMEOUT")  # a hang is caught
     survived = [r for r in rows if r[0] == "SURVIVED" and r[1] != "TIMEOUT"]
     for _, _, path, op, line, diff in survived:
         log.write(f"--- {name}: {path}:{line} {op}\n{diff}\n")
     lo, hi = interval(killed, len(rows))
     print(f"{name:<11} {len(rows):>4} of {total:>5} mutants  killed {killed:>4}  survived {len(survived):>3}  "
+          f"{f'({broken} broke the module) ' if broken else ''}"
           f"score {killed / max(1, len(rows)):6.1%}  (95%: {lo:.0%}-{hi:.0%})  tests {seconds:4.1f} s, "
           f"{(time.perf_counter() - t0) / 60:4.1f} min", flush=True)
     return killed, len(rows)
