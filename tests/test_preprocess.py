@@ -99,3 +99,19 @@ def test_the_steps_shown_end_in_what_the_model_sees():
                                           "longer side scaled to 20", "centre of mass at the centre of 28×28"]
     assert np.array_equal(made[-1][1], preprocess.to_mnist(img)) and max(made[3][1].shape) == 20
     assert preprocess.steps(np.zeros((280, 280))) is None
+
+
+def test_a_one_channel_image_is_its_grey_plane():
+    g = np.zeros((30, 40), np.uint8)
+    g[5:25, 10:20] = 200
+    np.testing.assert_array_equal(preprocess.to_gray(g[..., None]), preprocess.to_gray(g))
+
+
+def test_flatten_keeps_the_pieces_of_ink_of_a_twentieth_of_the_largest_and_drops_specks():
+    g = np.full((200, 200), 0.3, np.float32)  # a grey board
+    g[20:120, 40:48] = 1.0     # a pen's stroke: 800 pixels
+    g[150:160, 150:160] = 1.0  # 100 pixels: over a twentieth of it (40), kept
+    g[180:184, 20:24] = 1.0    # 16 pixels: a speck, dropped
+    ink = preprocess.flatten(g)
+    assert ink[70, 44] > 0.5 and ink[155, 155] > 0.5 and ink[182, 22] == 0
+    assert ink[100, 100] == 0 and ink[5, 190] == 0  # the board is no ink
