@@ -115,3 +115,22 @@ def test_flatten_keeps_the_pieces_of_ink_of_a_twentieth_of_the_largest_and_drops
     ink = preprocess.flatten(g)
     assert ink[70, 44] > 0.5 and ink[155, 155] > 0.5 and ink[182, 22] == 0
     assert ink[100, 100] == 0 and ink[5, 190] == 0  # the board is no ink
+
+
+def test_otsu_matches_a_brute_force_search_of_every_cut():
+    """The reference: for each of the 255 cuts of the 256-bin histogram, the between-class variance w0 w1 (mu0 - mu1)^2,
+    worked out directly; the threshold is the centre of the last bin below the best cut."""
+    rng = np.random.default_rng(0)
+    for values in (np.r_[rng.normal(0.2, 0.05, 3000), rng.normal(0.7, 0.1, 1000)].clip(0, 1),
+                   rng.uniform(0, 1, 500), np.r_[np.full(50, 0.1), np.full(200, 0.95)]):
+        bins = np.minimum((values * 256).astype(int), 255)
+        centres = (np.arange(256) + 0.5) / 256
+        best, cut = -1.0, 0
+        for k in range(255):
+            low, high = values[bins <= k], values[bins > k]
+            if len(low) and len(high):
+                w0, w1 = len(low) / len(values), len(high) / len(values)
+                v = w0 * w1 * (centres[bins[bins <= k]].mean() - centres[bins[bins > k]].mean()) ** 2
+                if v > best + 1e-12:
+                    best, cut = v, k
+        assert preprocess._otsu(values) == pytest.approx(centres[cut])
