@@ -134,3 +134,16 @@ def test_otsu_matches_a_brute_force_search_of_every_cut():
                 if v > best + 1e-12:
                     best, cut = v, k
         assert preprocess._otsu(values) == pytest.approx(centres[cut])
+
+
+def test_strokes_are_thickened_and_thinned_evenly_on_every_side():
+    thin = np.zeros((201, 201), np.float32)
+    thin[100, :] = thin[:, 100] = 1.0  # a plus of one-pixel lines: symmetric both ways
+    thick = np.zeros((201, 201), np.float32)
+    thick[70:131, :] = thick[:, 70:131] = 1.0  # the same plus, 61 pixels wide
+    for crop in (thin, thick):
+        out = preprocess.normalize_stroke(crop)
+        assert out.shape != crop.shape or not np.array_equal(out, crop)  # it did change the stroke
+        np.testing.assert_array_equal(out, out[::-1])
+        np.testing.assert_array_equal(out, out[:, ::-1])
+        assert abs(preprocess.stroke_width(out > 0.5) * 20 / max(out.shape) - preprocess.STROKE) < 1.0
