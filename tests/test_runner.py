@@ -14,6 +14,7 @@ import torch
 from digitlab import UserError, admission, checkpoint, data, settings
 from digitlab.config import TrainConfig
 from digitlab.runner import execution, supervisor, workers
+from digitlab.settings import Workers
 from digitlab.store import Status, Store
 from testkit.fixtures import wait_for
 from testkit.supervise import supervising
@@ -363,3 +364,27 @@ def test_no_cpu_slots_means_half_the_cores():
     if not workers.devices.accelerators():
         assert workers.slot_count(Workers()) == max(1, (os.cpu_count() or 1) // 2)
         assert workers.slot_count(Workers(cpu_slots=3)) == 3
+
+
+@pytest.mark.parametrize("cores, gpus, workers_, slots, threads", [
+    (8, 0, Workers(), 4, 2), (2, 0, Workers(), 1, 2), (1, 0, Workers(), 1, 1), (16, 0, Workers(cpu_slots=3), 3, 5),
+    (8, 2, Workers(), 8, 1), (8, 1, Workers(gpu_slots=2), 2, 4), (None, 0, Workers(), 1, 1)])
+def test_slots_and_threads_per_machine(cores, gpus, workers_, slots, threads, monkeypatch):
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(workers.devices, "accelerators", lambda: gpus)
+    assert workers.slot_count(workers_) == slots
+    assert workers.worker_threads(slots) == threads
+
+
+def test_workers_are_spread_over_the_gpus(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(workers.subprocess, "Popen", lambda cmd, **kw: seen.append(kw["env"].get("CUDA_VISIBLE_DEVICES")))
+    store = Store(tmp_path / "runs")
+    for gpus in (2, 3):
+        monkeypatch.setattr(workers.devices, "accelerators", lambda: gpus)
+        for slot in range(4):
+            workers.start_worker(store, None, slot)
+    monkeypatch.setattr(workers.devices, "accelerators", lambda: 1)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    workers.start_worker(store, None, 0)  # one GPU: every worker sees it as it is
+    assert seen == ["0", "1", "0", "1", "0", "1", "2", "0", None]
