@@ -67,3 +67,15 @@ def test_run_summary_is_the_course_row():
 ])
 def test_a_clicked_cell_is_read_only_when_it_names_one(points, cell):
     assert metrics.clicked_cell(points) == cell
+
+
+def test_the_best_epoch_is_counted_from_one_wherever_it_falls():
+    for accs, best in (([0.90, 0.95, 0.96, 0.99, 0.98], 4), ([0.5, 0.9, 0.6, 0.7, 0.8, 0.6], 2), ([0.99, 0.5], 1)):
+        epochs = [dict(epoch=e, test_acc=a, val_acc=a, train_loss=1.0, test_loss=1.0) for e, a in enumerate(accs, 1)]
+        assert metrics.run_summary(epochs)["best_epoch"] == best
+
+
+def test_accuracy_counts_only_exact_answers():
+    assert metrics.accuracy(np.array([1, 2, 3, 9]), np.array([0, 2, 3, 8])) == 0.5  # answers below the truth are wrong
+    assert metrics.accuracy(np.array([1, 2]), np.array([3, 4])) == 0.0
+    assert metrics.accuracy(np.array([], int), np.array([], int)) == 0.0
