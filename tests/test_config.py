@@ -173,3 +173,24 @@ def test_an_address_is_measured_by_its_keys_and_values_together():
         from_query({"k" * 1000: "v" * (MAX_QUERY - 999)})
     with pytest.raises(UserError, match=f"more than {MAX_QUERY} characters"):
         from_query({"name": "v" * MAX_QUERY})
+
+
+# Shares and rates a person types, and what they may be: (setting, lowest allowed, a value just under it, highest
+# allowed or None where the top is open, a value just over it).
+SHARES = [("dropout", 0.0, -0.01, None, 1.0), ("label_smoothing", 0.0, -0.01, None, 1.0),
+          ("thickness", 0.0, -0.01, 1.0, 1.01), ("fonts", 0.0, -0.01, 0.5, 0.51), ("my_digits", 0.0, -0.01, 0.9, 0.91),
+          ("distill", 0.0, -0.01, 1.0, 1.01), ("momentum", 0.0, -0.01, None, 1.0), ("scale", 0.0, -0.01, 0.9, 0.91)]
+
+
+@pytest.mark.parametrize("name, low, under, high, over", SHARES)
+def test_shares_are_bounded_where_they_mean_something(name, low, under, high, over):
+    assert getattr(validate(TrainConfig(**{name: low})), name) == low
+    if high is not None:
+        assert getattr(validate(TrainConfig(**{name: high})), name) == high
+    for bad in (under, over):
+        with pytest.raises(UserError, match=f"{spec(name).label} must be"):
+            validate(TrainConfig(**{name: bad}))
+
+
+def test_what_trains_is_what_validation_leaves():
+    assert TrainConfig().train_size() == 48_000 and TrainConfig(val_size=5_000).train_size() == 55_000

@@ -203,3 +203,15 @@ def test_first_layer_snapshots_round_trip_and_a_damaged_one_is_left_out(tmp_path
     kept = s.snapshots(rid)
     assert sorted(kept) == [0, 2] and kept[2].shape == (4, 784) and float(kept[2][0, 0]) == 2.0
     assert s.snapshots(s.create(TrainConfig())) == {}  # a run from before snapshots: none, no error
+
+
+def test_relabel_and_delete_touch_only_the_owners_digits_when_one_is_named(tmp_path):
+    s = Store(tmp_path / "runs")
+    bob = s.add_digits([(1, b"png", bytes(784))] * 2, "bob", limit=10)
+    cy = s.add_digits([(1, b"png", bytes(784))], "cy", limit=10)
+    assert s.relabel_digits({bob[0]: 7, cy[0]: 7}, owner="bob") == 1  # cy's is not bob's to relabel
+    assert [d["label"] for d in s.digits("cy")] == [1] and s.digits("bob")[0]["label"] == 7
+    assert s.relabel_digits({cy[0]: 4}) == 1  # no owner named (a teacher, the single user): any digit
+    assert s.delete_digits([bob[1], cy[0]], owner="bob") == 1
+    assert [d["id"] for d in s.digits()] == [bob[0], cy[0]]
+    assert s.delete_digits([cy[0]]) == 1
