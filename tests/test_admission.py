@@ -154,4 +154,5 @@ def test_in_class_mode_a_run_starts_from_or_learns_from_only_its_owners_runs(app
                         owner="bob", data_root=tiny_root)
         assert admission.launch(store, TrainConfig(**{**SMALL, field: f"run:{runs['bob']}"}), tiny_root, owner="bob")
         assert admission.launch(store, theirs, tiny_root, owner="ada")  # a teacher may use anyone's
+        assert admission.launch(store, theirs, tiny_root)  # so may the machine's own CLI (no owner)
     assert store.sweeps() == []

@@ -169,3 +169,11 @@ def test_git_commit_says_when_the_checkout_has_changed(monkeypatch, tmp_path):
     assert len(head) == 40 and not head.endswith("-dirty")
     (tmp_path / "f").write_text("b")
     assert checkpoint.git_commit() == head + "-dirty"
+
+
+@pytest.mark.parametrize("card, says", [({}, "has no command to retrain from"), ({"command": 7}, "has no command"),
+                                        ([1, 2], "has no command"), ({"command": "digitlab eval x"}, "not a `digitlab train`")])
+def test_a_card_without_a_train_command_is_one_sentence(card, says, tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    with pytest.raises(UserError, match=says):
+        checkpoint.card_argv(checkpoint.read_card(tmp_path / "m.pt"))

@@ -93,6 +93,10 @@ def test_a_cnns_layers_and_augmentation_are_priced_by_hand():
     assert cost._layers(cnn) == [(25 * 8 + 2 * 8, 2 * 25 * 8 * 28 * 28, 3 * 8 * 28 * 28, True),  # conv + batch norm
                                  (8 * 14 * 14 * 16 + 16, 2 * 8 * 14 * 14 * 16, 3 * 16, False),  # after a 2x2 pool
                                  (16 * 10 + 10, 2 * 16 * 10, 10, False)]
+    two = TrainConfig(model="cnn", channels=[8, 12], hidden=[16], norm_layer="none")  # conv biases, no batch norm
+    assert cost._layers(two)[:2] == [(25 * 8 + 8, 2 * 25 * 8 * 28 * 28, 3 * 8 * 28 * 28, True),
+                                     (25 * 8 * 12 + 12, 2 * 25 * 8 * 12 * 14 * 14, 3 * 12 * 14 * 14, True)]
+    assert cost.params(two) == build(two).num_params()
     plain, distorted = cost.estimate(TrainConfig(hidden=[64])), cost.estimate(TrainConfig(hidden=[64], rotate=10))
     assert distorted.minutes - plain.minutes == pytest.approx(10 * 48_000 * 2e-5 / 60, rel=1e-9)
 
