@@ -388,3 +388,13 @@ def test_workers_are_spread_over_the_gpus(tmp_path, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     workers.start_worker(store, None, 0)  # one GPU: every worker sees it as it is
     assert seen == ["0", "1", "0", "1", "0", "1", "2", "0", None]
+
+
+def test_a_runs_steps_are_numbered_from_one_without_a_gap(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    rid = s.create(TrainConfig(hidden=[8], epochs=2, batch_size=16, device="cpu"), pid=os.getpid())
+    execution.execute(s, rid, tiny_root)
+    steps = s.steps(rid)
+    per_epoch = s.get(rid)["steps_per_epoch"]
+    assert [r["step"] for r in steps] == list(range(1, 2 * per_epoch + 1))
+    assert [r["epoch"] for r in steps] == [1] * per_epoch + [2] * per_epoch
