@@ -398,3 +398,13 @@ def test_a_runs_steps_are_numbered_from_one_without_a_gap(tmp_path, tiny_root):
     per_epoch = s.get(rid)["steps_per_epoch"]
     assert [r["step"] for r in steps] == list(range(1, 2 * per_epoch + 1))
     assert [r["epoch"] for r in steps] == [1] * per_epoch + [2] * per_epoch
+
+
+@pytest.mark.parametrize("epochs, status", [(2, Status.CANCELLED), (1, Status.COMPLETED)])
+def test_a_trial_is_pruned_before_its_last_epoch_never_at_it(epochs, status, tmp_path, tiny_root, monkeypatch):
+    monkeypatch.setattr(execution.sweep, "pruner_for", lambda store, run: lambda epoch, val_acc: True)  # always trails
+    s = Store(tmp_path / "runs")
+    rid = s.create(TrainConfig(hidden=[8], epochs=epochs, batch_size=16, device="cpu"), pid=os.getpid())
+    run = execution.execute(s, rid, tiny_root)
+    assert run["status"] is status and len(s.epochs(rid)) == 1
+    assert (run["error"] or "").startswith(execution.sweep.PRUNED) is (status is Status.CANCELLED)
