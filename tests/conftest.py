@@ -43,6 +43,21 @@ def app_env(runs, tiny_root, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def classroom(app_env, tmp_path, monkeypatch):
+    """Class mode on this test's store: ada teaches (teacher-pass-1), bob and cy are students (NAME-pass-123)."""
+    from digitlab import roster
+    from digitlab.store import Store
+
+    people = tmp_path / "roster.toml"
+    roster.set_password(people, "ada", "teacher-pass-1", "teacher")
+    for name in ("bob", "cy"):
+        roster.set_password(people, name, f"{name}-pass-123", "student")
+    (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\n')
+    monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "class.toml"))
+    return Store(app_env)
+
+
+@pytest.fixture
 def real_mnist() -> data.MNIST:
     if not real_prepared():
         pytest.skip("the real MNIST is not prepared")

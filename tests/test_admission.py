@@ -127,18 +127,11 @@ def test_an_admitted_group_is_queued_whole_with_its_price(app_env, tiny_root):
     assert store.get(ids[1])["batch"] == ids[0]
 
 
-def test_in_class_mode_a_run_starts_from_or_learns_from_only_its_owners_runs(app_env, tiny_root, tmp_path,
-                                                                             monkeypatch, capsys):
-    from digitlab import checkpoint, roster
+def test_in_class_mode_a_run_starts_from_or_learns_from_only_its_owners_runs(classroom, tiny_root):
+    from digitlab import checkpoint
     from digitlab.models import build
 
-    people = tmp_path / "roster.toml"
-    roster.set_password(people, "ada", "teacher-pass-1", "teacher")
-    for name in ("bob", "cy"):
-        roster.set_password(people, name, f"{name}-pass-123", "student")
-    (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\n')
-    monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "class.toml"))
-    store = Store(app_env)
+    store = classroom
     small = TrainConfig(**SMALL)
     runs = {}
     for owner in ("bob", "cy"):

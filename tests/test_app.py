@@ -156,19 +156,6 @@ def test_a_damaged_store_is_one_sentence_on_every_page(app_env):
         assert any("restore the latest automatic backup" in e.value for e in at.error), page
 
 
-@pytest.fixture
-def classroom(app_env, tmp_path, monkeypatch):
-    from digitlab import roster
-
-    people = tmp_path / "roster.toml"
-    roster.set_password(people, "ada", "teacher-pass-1", "teacher")
-    for name in ("bob", "cy"):
-        roster.set_password(people, name, f"{name}-pass-123", "student")
-    (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\n')
-    monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "class.toml"))
-    return Store(app_env)
-
-
 def signed_in(name: str, password: str, page: str | None = None) -> AppTest:
     at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
     at.run()
