@@ -52,7 +52,7 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         return idx.decode(path.read_bytes())
     except idx.Malformed as e:
-        why = "is truncated or corrupt" if "announces" in str(e) else str(e)  # the sizes mean nothing to a reader here
+        why = "is truncated or corrupt" if e.truncated else str(e)  # the sizes mean nothing to a reader here
         raise UserError(f"{path.name} {why}: delete it and {FIX}.") from None
 
 

@@ -96,7 +96,7 @@ def _parse_idx(raw: bytes, ndim: int, what: str) -> tuple[tuple[int, ...], bytes
     try:
         a = idx.decode(raw, ndim)
     except idx.Malformed as e:
-        fix = "the file is truncated or damaged" if "announces" in str(e) else "export the digits again from digitlab"
+        fix = "the file is truncated or damaged" if e.truncated else "export the digits again from digitlab"
         raise UserError(f"{what} {e}: {fix}.") from None
     return a.shape, a.tobytes()
 

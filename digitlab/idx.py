@@ -6,7 +6,12 @@ import numpy as np
 
 
 class Malformed(ValueError):
-    """Bytes that are not a uint8 IDX file of the shape asked for; the message says what is wrong."""
+    """Bytes that are not a uint8 IDX file of the shape asked for; the message says what is wrong, and truncated
+    whether the header is sound but the body holds another number of bytes (a file cut short or padded)."""
+
+    def __init__(self, message: str, truncated: bool = False):
+        super().__init__(message)
+        self.truncated = truncated
 
 
 def encode(array: np.ndarray) -> bytes:
@@ -28,5 +33,6 @@ def decode(raw: bytes, ndim: int | None = None) -> np.ndarray:
     shape = struct.unpack(f">{dims}I", raw[4 : 4 + 4 * dims])
     body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims)
     if body.size != int(np.prod(shape, dtype=np.int64)):
-        raise Malformed(f"holds {body.size:,} bytes where its header announces {int(np.prod(shape, dtype=np.int64)):,}")
+        raise Malformed(f"holds {body.size:,} bytes where its header announces {int(np.prod(shape, dtype=np.int64)):,}",
+                        truncated=True)
     return body.reshape(shape)
