@@ -53,7 +53,7 @@ class Param:
 
 @dataclass
 class Plan:
-    """A checked sweep: what every trial starts from, what is searched and how (config.Plan is one setting's)."""
+    """A checked sweep: what every trial starts from, what is searched and how (config.Spec is one setting's)."""
 
     name: str
     base: dict                       # the settings every trial starts from (preset and fixed), validated
