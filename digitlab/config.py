@@ -51,12 +51,16 @@ TRAIN_SIZE = MNIST_TRAIN - VAL_SIZE  # training images after the default validat
 @dataclass
 class TrainConfig:
     name: str = setting("", "Name", "Shown in run lists; empty means '<optimizer> <layer sizes>'.")
-    model: str = setting("mlp", "Model", "mlp: fully connected layers; cnn: 5x5 conv blocks, then the hidden "
-                         "layers as its head.", choices=("mlp", "cnn"))
+    model: str = setting("mlp", "Model", "mlp: fully connected layers; cnn: conv blocks (each ends in a 2x2 "
+                         "max-pool), then the hidden layers as its head.", choices=("mlp", "cnn"))
     hidden: list[int] = setting([512, 128], "Hidden layer sizes", "Width of each hidden layer, e.g. 512, 128.",
                                 low=1, high=65_536)
-    channels: list[int] = setting([32, 64], "CNN channels", "cnn only: channels of each 5x5 conv block, e.g. 32, 64.",
+    channels: list[int] = setting([32, 64], "CNN channels", "cnn only: channels of each conv block, e.g. 32, 64.",
                                   low=1, high=1024, items=(1, 2))
+    kernel: int = setting(5, "Kernel size", "cnn only: each convolution's kernel is this many pixels square (odd, "
+                          "so that it keeps the image's size).", low=1, high=7, step=2)
+    convs: int = setting(1, "Convs per block", "cnn only: convolutions in each block before its pool; two 3x3 see "
+                         "as far as one 5x5 with fewer weights.", low=1, high=3)
     optimizer: str = setting("adam", "Optimizer", "momentum is SGD with momentum (Nesterov optional).",
                              choices=("sgd", "momentum", "adam", "adamw", "rmsprop"))
     batch_size: int = setting(64, "Batch size", "Examples per step.", low=1, high=TRAIN_SIZE, step=32)
@@ -99,8 +103,9 @@ class TrainConfig:
                              group=SCHEDULE)
     gamma: float = setting(0.5, "Step gamma", "Decay factor of the step schedule.", low=0, low_open=True, high=1,
                            step=0.05, group=SCHEDULE)
-    precision: str = setting("fp32", "Precision", "bf16 runs the forward pass in mixed precision: faster on recent "
-                             "CPUs and GPUs.", choices=("fp32", "bf16"), group=MORE)
+    precision: str = setting("fp32", "Precision", "bf16 runs the forward pass in mixed precision: about twice as "
+                             "fast on CPUs with AVX-512 BF16 or AMX and on recent GPUs; elsewhere it trains in fp32.",
+                             choices=("fp32", "bf16"), group=MORE)
     seed: int = setting(0, "Seed", "Same seed, same numbers on the CPU.", low=0, high=2**32 - 1, group=MORE)
     shuffle: bool = setting(True, "Shuffle", "Reshuffle the training set every epoch.", group=MORE)
     val_size: int = setting(VAL_SIZE, "Validation images", f"How many of MNIST's {MNIST_TRAIN:,} training images are held out to "
@@ -120,15 +125,16 @@ class TrainConfig:
                              "probabilities (softened at temperature 4); the rest is the labels'.", low=0, high=1,
                              step=0.1, group=FINETUNE)
     fonts: float = setting(0.0, "Font digits", "Digits drawn from the training typefaces (serif, sans, mono, script, "
-                           "handwriting) added to each epoch, as a share of it: styles MNIST has few of. The held-out "
-                           "typefaces never train. Needs Debian's font packages (see README).", low=0, high=0.5,
-                           step=0.05, group=FINETUNE)
+                           "handwriting) and stroke by stroke (flagged 1s, open 9s, crossed 7s) added to each epoch, "
+                           "as a share of it: styles MNIST has few of. The held-out typefaces and variants never train. "
+                           "Needs Debian's font packages (see README).", low=0, high=0.5, step=0.05, group=FINETUNE)
 
     def display_name(self) -> str:
         if self.name:
             return self.name
         if self.model == "cnn":
-            return f"{self.optimizer} cnn {'-'.join(map(str, self.channels))}|{'-'.join(map(str, self.hidden))}"
+            convs = "" if (self.kernel, self.convs) == (5, 1) else f" ({self.convs}x {self.kernel}x{self.kernel})"
+            return f"{self.optimizer} cnn {'-'.join(map(str, self.channels))}{convs}|{'-'.join(map(str, self.hidden))}"
         return f"{self.optimizer} {'-'.join(map(str, [784, *self.hidden, 10]))}"
 
     def train_size(self) -> int:
@@ -165,8 +171,10 @@ def kind(name: str) -> type:
 
 def applies(name: str, model: str, optimizer: str, schedule: str) -> bool:
     """Whether a setting is used at all, given the model, optimizer and schedule (a form disables the others)."""
-    return {"channels": model == "cnn", "momentum": optimizer == "momentum", "nesterov": optimizer == "momentum",
-            "step_size": schedule == "step", "gamma": schedule == "step"}.get(name, True)
+    cnn = model == "cnn"
+    return {"channels": cnn, "kernel": cnn, "convs": cnn, "momentum": optimizer == "momentum",
+            "nesterov": optimizer == "momentum", "step_size": schedule == "step",
+            "gamma": schedule == "step"}.get(name, True)
 
 
 def range_text(s: Spec) -> str:
@@ -226,6 +234,9 @@ def validate(config: TrainConfig) -> TrainConfig:
     """Check every value once, at the edge; raise UserError with one sentence otherwise."""
     for name in NAMES:
         setattr(config, name, _check(name, getattr(config, name)))
+    if config.kernel % 2 == 0:
+        raise UserError(f"Kernel size must be odd (1, 3, 5 or 7) so that a convolution keeps the image's size, "
+                        f"got {config.kernel}.")
     if config.nesterov and (config.optimizer != "momentum" or config.momentum == 0):
         raise UserError("Nesterov needs the momentum optimizer with momentum above 0.")
     for name, example in (("start_from", "mlp-default"), ("teacher", "cnn-default")):
@@ -237,7 +248,7 @@ def validate(config: TrainConfig) -> TrainConfig:
 
 
 START_FROM = re.compile(r"run:[0-9]{1,9}|[a-z0-9][a-z0-9._-]{0,63}")
-ARCHITECTURE = ("model", "hidden", "channels", "norm_layer", "input_norm")  # what a run shares with its start
+ARCHITECTURE = ("model", "hidden", "channels", "kernel", "convs", "norm_layer", "input_norm")  # what a run shares with its start
 
 
 def parse_sizes(text: str, name: str = "hidden") -> list[int]:

@@ -48,10 +48,14 @@ def _layers(config: TrainConfig):
     out, width = [], 28 * 28
     if config.model == "cnn":
         in_channels, side, bn = 1, 28, config.norm_layer == "batch"
+        area = config.kernel**2
         for channels in config.channels:
-            params = 25 * in_channels * channels + (2 * channels if bn else channels)
-            out.append((params, 2 * 25 * in_channels * channels * side * side, 3 * channels * side * side, True))
-            in_channels, side = channels, side // 2
+            for _ in range(config.convs):
+                params = area * in_channels * channels + (2 * channels if bn else channels)
+                out.append((params, 2 * area * in_channels * channels * side * side, 3 * channels * side * side,
+                            True))
+                in_channels = channels
+            side //= 2
         width = in_channels * side * side
     norm = config.model == "mlp" and config.norm_layer != "none"
     for h in config.hidden:

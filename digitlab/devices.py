@@ -24,3 +24,13 @@ def resolve(name: str = "auto") -> torch.device:
 def accelerators() -> int:
     """How many accelerators (GPUs) this machine has."""
     return torch.accelerator.device_count() if torch.accelerator.is_available() else 0
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether the device computes bfloat16 in hardware (a recent x86 CPU's AVX-512 BF16 or AMX, or a GPU that has
+    it): elsewhere bf16 is emulated, slower than fp32, and a run asking for it trains in fp32."""
+    if device.type == "cpu":
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "mps"

@@ -55,9 +55,16 @@ def _layers(model: Classifier) -> list[tuple[str, nn.Module]]:
         relus = [m for m in model.net if isinstance(m, nn.ReLU)]
         return [(f"hidden layer {k}", m) for k, m in enumerate(relus, 1)]
     if isinstance(model, CNN):
-        maps = [m for m in model.features if isinstance(m, nn.ReLU)]
+        maps, block, conv = [], 1, 0
+        for m in model.features:
+            if isinstance(m, nn.MaxPool2d):
+                block, conv = block + 1, 0
+            elif isinstance(m, nn.ReLU):
+                conv += 1
+                maps.append((block, conv, m))
+        deep = any(conv > 1 for _, conv, _ in maps)
         head = [m for m in model.head if isinstance(m, nn.ReLU)]
-        return ([(f"conv block {k} feature maps", m) for k, m in enumerate(maps, 1)]
+        return ([(f"conv block {b}{f', conv {c}' if deep else ''} feature maps", m) for b, c, m in maps]
                 + [(f"head hidden layer {k}", m) for k, m in enumerate(head, 1)])
     raise UserError(f"Cannot look inside a {type(model).__name__}: only digitlab's MLP and CNN.")
 
@@ -84,11 +91,11 @@ def first_layer(model: Classifier) -> nn.Module:
 
 
 def first_weights(model: Classifier, units: int | None = None) -> np.ndarray:
-    """The first layer's weights as images: (units, 28, 28) for an MLP (the first `units` of them), (channels, 5, 5)
+    """The first layer's weights as images: (units, 28, 28) for an MLP (the first `units` of them), (channels, K, K)
     kernels for a CNN."""
     w = first_layer(model).weight.detach().float().cpu()
     if isinstance(first_layer(model), nn.Conv2d):
-        return w[:, 0].numpy().copy()  # (C, 5, 5): one input channel
+        return w[:, 0].numpy().copy()  # (C, K, K): one input channel
     return w[:units].reshape(-1, 28, 28).numpy().copy()
 
 

@@ -37,16 +37,21 @@ class MLP(Classifier):
 
 
 class CNN(Classifier):
-    """Conv blocks (5x5 conv, [BatchNorm], ReLU, 2x2 max-pool), then an MLP head on the flattened maps."""
+    """Conv blocks ((KxK conv, [BatchNorm], ReLU) x convs, then a 2x2 max-pool), then an MLP head on the flattened
+    maps. One flat Sequential, so that checkpoints of every shape name their weights the same way."""
 
-    def __init__(self, channels=(32, 64), hidden=(128,), dropout: float = 0.0, norm_layer: str = "batch"):
+    def __init__(self, channels=(32, 64), hidden=(128,), dropout: float = 0.0, norm_layer: str = "batch",
+                 kernel: int = 5, convs: int = 1):
         super().__init__()
         layers, in_channels = [], 1
         for out_channels in channels:
-            layers += [nn.Conv2d(in_channels, out_channels, 5, padding=2, bias=norm_layer != "batch")]
-            layers += [nn.BatchNorm2d(out_channels)] if norm_layer == "batch" else []
-            layers += [nn.ReLU(), nn.MaxPool2d(2)]
-            in_channels = out_channels
+            for _ in range(convs):
+                layers += [nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2,
+                                     bias=norm_layer != "batch")]
+                layers += [nn.BatchNorm2d(out_channels)] if norm_layer == "batch" else []
+                layers += [nn.ReLU()]
+                in_channels = out_channels
+            layers += [nn.MaxPool2d(2)]
         self.features = nn.Sequential(*layers)
         side = 28 >> len(channels)
         head, width = [nn.Flatten()], in_channels * side * side
@@ -63,5 +68,5 @@ class CNN(Classifier):
 def build(config: TrainConfig) -> Classifier:
     """The model a config describes."""
     if config.model == "cnn":
-        return CNN(config.channels, config.hidden, config.dropout, config.norm_layer)
+        return CNN(config.channels, config.hidden, config.dropout, config.norm_layer, config.kernel, config.convs)
     return MLP(config.hidden, config.dropout, config.norm_layer)

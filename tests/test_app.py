@@ -335,8 +335,9 @@ def test_my_digits_without_any_invites_to_draw(app_env):
     assert "No digits yet" in at.info[0].value
 
 
-EVERY_SETTING = dict(name="my run", model="cnn", hidden=[100, 20], channels=[8, 16], optimizer="momentum",
-                     batch_size=32, epochs=7, lr=0.0125, device="cpu", dropout=0.3, norm_layer="batch",
+EVERY_SETTING = dict(name="my run", model="cnn", hidden=[100, 20], channels=[8, 16], kernel=3, convs=2,
+                     optimizer="momentum", batch_size=32, epochs=7, lr=0.0125, device="cpu", dropout=0.3,
+                     norm_layer="batch",
                      input_norm="symmetric", weight_decay=1e-4, label_smoothing=0.05, rotate=10.0, shear=5.0,
                      scale=0.1, translate=2.0, elastic=1.5, thickness=0.3, momentum=0.8, nesterov=True,
                      schedule="step", step_size=3, gamma=0.3, precision="bf16", seed=42, shuffle=False,

@@ -36,6 +36,9 @@ def test_range_text():
     ("hidden", [128, 0], "Hidden layer sizes must be between 1 and 65536, got 0."),
     ("hidden", [], "Hidden layer sizes must be a list of 1 to 16 whole numbers such as 512, 128; got []."),
     ("channels", [8, 8, 8], "CNN channels must be a list of 1 to 2 whole numbers"),
+    ("kernel", 4, "Kernel size must be odd (1, 3, 5 or 7) so that a convolution keeps the image's size, got 4."),
+    ("kernel", 9, "Kernel size must be between 1 and 7, got 9."),
+    ("convs", 0, "Convs per block must be between 1 and 3, got 0."),
     ("lr", float("nan"), "Learning rate must be a number, got nan."),
     ("epochs", 2.5, "Epochs must be a whole number, got 2.5."),
     ("epochs", True, "Epochs must be a whole number, got True."),
@@ -144,6 +147,8 @@ def test_bounds_at_their_edges():
 def test_a_run_is_named_by_its_optimizer_and_layers():
     assert TrainConfig(hidden=[64, 32], optimizer="sgd").display_name() == "sgd 784-64-32-10"
     assert TrainConfig(model="cnn", channels=[8, 16], hidden=[32]).display_name() == "adam cnn 8-16|32"
+    deep = TrainConfig(model="cnn", channels=[8, 16], hidden=[32], kernel=3, convs=2)
+    assert deep.display_name() == "adam cnn 8-16 (2x 3x3)|32"
     assert TrainConfig(name="mine").display_name() == "mine"
 
 

@@ -12,7 +12,8 @@ from digitlab.settings import Limits
 
 configs = st.builds(
     TrainConfig, model=st.sampled_from(["mlp", "cnn"]), hidden=st.lists(st.integers(1, 64), min_size=1, max_size=3),
-    channels=st.lists(st.integers(1, 8), min_size=1, max_size=2), norm_layer=st.sampled_from(["none", "batch", "layer"]),
+    channels=st.lists(st.integers(1, 8), min_size=1, max_size=2), kernel=st.sampled_from([1, 3, 5, 7]),
+    convs=st.integers(1, 3), norm_layer=st.sampled_from(["none", "batch", "layer"]),
     dropout=st.sampled_from([0.0, 0.3]))
 
 
@@ -25,6 +26,9 @@ def test_parameters_are_exact_for_any_architecture(config):
 def test_course_and_shipped_models():
     assert cost.params(TrainConfig(hidden=[512, 128])) == 468_874
     assert cost.params(preset("best-mlp")) == 1_333_770 and cost.params(preset("cnn")) == 455_018
+    # best-cnn: 3x3 convs 1-32, 32-32 (no biases: batch norm's), 32-64, 64-64, then 64x7x7-128-10
+    convs = 9 * (32 + 32 * 32 + 32 * 64 + 64 * 64) + 2 * (32 + 32 + 64 + 64)
+    assert cost.params(preset("best-cnn")) == convs + 64 * 7 * 7 * 128 + 128 + 128 * 10 + 10
 
 
 @pytest.mark.parametrize("name", PRESETS)

@@ -79,6 +79,12 @@ def test_activations_have_one_entry_a_hidden_layer_of_its_shape():
     assert [(name, a.shape) for name, a in cnn] == [("conv block 1 feature maps", (4, 28, 28)),
                                                      ("conv block 2 feature maps", (8, 14, 14)),
                                                      ("head hidden layer 1", (12,))]
+    deep = inside.activations(wrap(CNN([4, 8], [12], kernel=3, convs=2), model="cnn", channels=[4, 8], hidden=[12],
+                                   kernel=3, convs=2), drawing())
+    assert [(name, a.shape) for name, a in deep][:4] == [("conv block 1, conv 1 feature maps", (4, 28, 28)),
+                                                          ("conv block 1, conv 2 feature maps", (4, 28, 28)),
+                                                          ("conv block 2, conv 1 feature maps", (8, 14, 14)),
+                                                          ("conv block 2, conv 2 feature maps", (8, 14, 14))]
 
 
 def test_first_weights_are_images_of_the_first_layer():
@@ -88,6 +94,7 @@ def test_first_weights_are_images_of_the_first_layer():
     np.testing.assert_array_equal(w[7].ravel(), mlp.net[0].weight[7].detach().numpy())
     assert inside.snapshot(mlp).shape == (inside.SNAPSHOT_UNITS, 28, 28) and inside.snapshot(mlp).dtype == np.float16
     assert inside.first_weights(CNN([6, 8], [10])).shape == (6, 5, 5)
+    assert inside.first_weights(CNN([6, 8], [10], kernel=3, convs=2)).shape == (6, 3, 3)
     shown, order = inside.by_norm(np.stack([np.full((2, 2), v) for v in (1.0, -3.0, 2.0)]))
     assert list(order) == [1, 2, 0] and shown[0][0, 0] == -3.0
 
@@ -211,8 +218,9 @@ def test_every_preset_comes_back_from_its_command_and_its_address(name):
 
 def test_every_setting_comes_back_from_an_address():
     """Each setting off its default, alone: what the Train page writes into its address reads back the same."""
-    changed = dict(name="my run", model="cnn", hidden=[100, 20], channels=[8, 16], optimizer="momentum",
-                   batch_size=32, epochs=7, lr=0.0125, device="cpu", dropout=0.3, norm_layer="batch",
+    changed = dict(name="my run", model="cnn", hidden=[100, 20], channels=[8, 16], kernel=3, convs=2,
+                   optimizer="momentum", batch_size=32, epochs=7, lr=0.0125, device="cpu", dropout=0.3,
+                   norm_layer="batch",
                    input_norm="symmetric", weight_decay=1e-4, label_smoothing=0.05, rotate=10.0, shear=5.0, scale=0.1,
                    translate=2.0, elastic=1.5, thickness=0.3, momentum=0.8, nesterov=True, schedule="step",
                    step_size=3, gamma=0.3, precision="bf16", seed=42, shuffle=False, start_from="mlp-default",

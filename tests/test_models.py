@@ -2,8 +2,9 @@ import pytest
 import torch
 from torch import nn
 
+from digitlab import cost
 from digitlab.config import TrainConfig
-from digitlab.models import MLP, build
+from digitlab.models import CNN, MLP, build
 
 
 def expected_params(sizes, norm="none"):
@@ -29,3 +30,21 @@ def test_layernorm_dropout_30_5_order():
     names = [type(l).__name__ for l in m.net]
     assert names == ["Linear", "LayerNorm", "ReLU", "Dropout", "Linear", "LayerNorm", "ReLU", "Dropout", "Linear"]
     assert MLP([512, 128]).num_params() == 468_874  # 784-512-128-10, as in the course
+
+
+@pytest.mark.parametrize("kernel, convs", [(5, 1), (3, 2), (3, 3), (7, 1), (1, 2)])
+def test_a_cnns_blocks_have_convs_of_the_kernel_asked_for(kernel, convs):
+    config = TrainConfig(model="cnn", channels=[4, 6], hidden=[10], kernel=kernel, convs=convs, norm_layer="batch")
+    m = build(config)
+    assert m(torch.rand(3, 784)).shape == (3, 10)
+    conv = [l for l in m.features if isinstance(l, nn.Conv2d)]
+    assert [c.kernel_size for c in conv] == [(kernel, kernel)] * 2 * convs
+    assert [c.out_channels for c in conv] == [4] * convs + [6] * convs
+    kinds = [type(l).__name__ for l in m.features]
+    assert kinds == (["Conv2d", "BatchNorm2d", "ReLU"] * convs + ["MaxPool2d"]) * 2
+    assert m.num_params() == cost.params(config)
+
+
+def test_the_shipped_cnns_weights_keep_their_names():
+    names = list(CNN([32, 64], [128]).state_dict())
+    assert names[:3] == ["features.0.weight", "features.1.weight", "features.1.bias"] and "features.5.weight" in names

@@ -99,6 +99,26 @@ def test_bf16_mixed_precision_learns_and_bad_precision_is_refused(tiny):
         cfg(precision="fp16")
 
 
+def test_bf16_trains_in_fp32_where_the_device_only_emulates_it(tiny, monkeypatch):
+    used = []
+    real = torch.autocast
+    monkeypatch.setattr(torch, "autocast", lambda *a, **k: used.append(k.get("dtype")) or real(*a, **k))
+    monkeypatch.setattr(devices, "bf16_native", lambda device: False)
+    events = []
+    r = train(cfg(precision="bf16", epochs=1), tiny, callback=lambda e, i: events.append((e, i)))
+    assert r.precision == "fp32" and not used and events[0][1]["precision"] == "fp32"
+    monkeypatch.setattr(devices, "bf16_native", lambda device: True)
+    assert train(cfg(precision="bf16", epochs=1), tiny).precision == "bf16" and used == [torch.bfloat16] * 13
+
+
+def test_a_deep_cnn_trains_in_channels_last_and_keeps_plain_weights(tiny):
+    r = train(cfg(model="cnn", channels=[4, 8], kernel=3, convs=2, hidden=[16], norm_layer="batch", epochs=2), tiny)
+    assert r.epochs[-1]["val_acc"] > 0.5
+    model = build(cfg(model="cnn", channels=[4, 8], kernel=3, convs=2, hidden=[16], norm_layer="batch"))
+    model.load_state_dict(r.best_state)
+    assert all(v.is_contiguous() for v in r.best_state.values())  # saved as any CNN is, whatever it trained in
+
+
 def test_a_diverging_run_stops_at_once_with_the_step(tiny):
     events = []
     with pytest.raises(UserError, match=r"Training diverged at epoch 1, step \d+: the loss became (nan|inf); lower the "
