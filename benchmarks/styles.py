@@ -3,7 +3,8 @@
 Run: .venv/bin/python benchmarks/styles.py [--per-font 2] [--models checkpoints/mlp-default.pt ...]
 The set: every font of the held-out typefaces of digitlab.synth (serif, sans, mono, script, handwriting; install
 them with `apt-get install $FONT_PACKAGES`, listed in synth.py), each digit drawn per_font times on the 280x280
-canvas at random sizes, positions, slants and pen widths; plus MNIST test digits re-drawn on the canvas (testkit).
+canvas at random sizes, positions, slants and pen widths; the held-out variants of stroke digits (digitlab.strokes:
+flagged 1s, 9s with open loops and curled tails, ...); plus MNIST test digits re-drawn on the canvas (testkit).
 Every drawing goes through the app's own preprocessing (preprocess.to_mnist). Prints accuracy per style, per
 typeface, per digit, the commonest confusions, and the time per drawing; asserts nothing.
 
@@ -18,7 +19,7 @@ import time
 
 import numpy as np
 
-from digitlab import checkpoint, preprocess, synth
+from digitlab import checkpoint, preprocess, strokes, synth
 from digitlab.checkpoint import SHIPPED
 from testkit import redraw
 from testkit.fixtures import official_test_digits
@@ -28,6 +29,8 @@ def drawings(per_font: int, seed: int):
     """(style, typeface, digit, 28x28 the model sees) of the held-out set."""
     for style, face, _, digit, img in synth.style_set(held_out=True, per_font=per_font, seed=seed):
         yield style, face, digit, preprocess.to_mnist(img)
+    for v, img in strokes.drawings(held_out=True, per_variant=10 * per_font, seed=seed):
+        yield "strokes", f"{v.digit}: {v.name}", v.digit, preprocess.to_mnist(img)
     x, y = official_test_digits(500)
     for (size, thicken), i, img in redraw.redraw_set(x[:250], seed=seed):
         yield "MNIST re-drawn", f"size {size}, stroke {thicken:+d}", int(y[i]), preprocess.to_mnist(img)
@@ -99,11 +102,10 @@ def main():
             print(f"-- per {title}" + ("" if key == 0 else " (the 12 hardest)"))
             for g in shown:
                 print(f"   {g if key == 0 else ' / '.join(g):<48} {np.mean(groups[g]):7.2%}  of {len(groups[g])}")
-        fonts = np.array([r[0] != "MNIST re-drawn" for r in rows])
-        print("-- per digit (fonts / MNIST re-drawn)")
+        kind = np.array([{"MNIST re-drawn": 2, "strokes": 1}.get(r[0], 0) for r in rows])
+        print("-- per digit (fonts / strokes / MNIST re-drawn)")
         for d in range(10):
-            f, m = hit[fonts & (y == d)], hit[~fonts & (y == d)]
-            print(f"   {d}: {f.mean():7.2%} / {m.mean():7.2%}")
+            print(f"   {d}: " + " / ".join(f"{hit[(kind == k) & (y == d)].mean():7.2%}" for k in range(3)))
         wrong = collections.Counter((int(t), int(q)) for t, q in zip(y[~hit], pred[~hit]))
         print("-- commonest mistakes (true -> read): " + ", ".join(f"{t}->{q} x{n}" for (t, q), n in wrong.most_common(8)))
     if a.browser:

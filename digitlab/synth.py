@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-from digitlab import UserError, pictures, preprocess
+from digitlab import UserError, pictures, preprocess, strokes
 from digitlab.files import write_atomically
 
 CANVAS = 280
@@ -165,11 +165,14 @@ def style_set(held_out: bool = True, per_font: int = 2, seed: int = 0):
                     yield face.style, face.name, path, digit, render(path, digit, rng)
 
 
-BANK_VERSION = 1  # bump when render() or the preprocessing changes what a bank holds
+BANK_VERSION = 2  # bump when render(), the stroke variants or the preprocessing change what a bank holds
+STROKES_PER_DIGIT = 400  # drawings of each digit's training stroke variants (strokes.py) in a bank
 
 
-def bank(root, per_font: int = 30, seed: int = 0, report=None) -> tuple[np.ndarray, np.ndarray]:
-    """Font digits of the training typefaces only, as the model sees them: uint8 (N, 28, 28) and int64 labels.
+def bank(root, per_font: int = 30, seed: int = 0, report=None,
+         strokes_per_digit: int = STROKES_PER_DIGIT) -> tuple[np.ndarray, np.ndarray]:
+    """Font digits of the training typefaces only, and the training variants of stroke digits (strokes.py: flagged
+    1s, 9s with open loops and curled tails, ...), as the model sees them: uint8 (N, 28, 28) and int64 labels.
 
     Made once (about a minute) and kept in the data folder, named by what it was made from; made again when the
     fonts installed change. report(line) hears about the making.
@@ -177,12 +180,13 @@ def bank(root, per_font: int = 30, seed: int = 0, report=None) -> tuple[np.ndarr
     files = [path for face in typefaces() if not face.held_out for path in face.files]
     if not files:
         raise UserError(f"Font digits need Debian's font packages: apt-get install {FONT_PACKAGES}.")
-    key = hashlib.sha256(repr((BANK_VERSION, per_font, seed, files)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(repr((BANK_VERSION, per_font, seed, files, strokes_per_digit)).encode()).hexdigest()[:16]
     path = Path(root) / "synth" / f"font-digits-{key}.npz"
     if path.exists():
         with np.load(path) as z:
             return z["x"], z["y"]
-    (report or (lambda line: None))(f"drawing {len(files) * 10 * per_font} font digits once, into {path}")
+    (report or (lambda line: None))(f"drawing {len(files) * 10 * per_font} font digits and {10 * strokes_per_digit} "
+                                    f"stroke digits once, into {path}")
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for font in files:
@@ -192,6 +196,14 @@ def bank(root, per_font: int = 30, seed: int = 0, report=None) -> tuple[np.ndarr
                 if seen is not None:
                     xs.append(pictures.to_bytes(seen))
                     ys.append(digit)
+    trained = [v for v in strokes.variants() if not v.held_out]
+    for digit in range(10):
+        mine = [v for v in trained if v.digit == digit]
+        for k in range(strokes_per_digit):
+            seen = preprocess.to_mnist(strokes.render(mine[k % len(mine)], rng))
+            if seen is not None:
+                xs.append(pictures.to_bytes(seen))
+                ys.append(digit)
     x, y = np.stack(xs), np.array(ys, np.int64)
     # whole or not at all: two workers making it at once both end with a good file
     write_atomically(path, lambda f: np.savez_compressed(f, x=x, y=y))

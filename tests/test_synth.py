@@ -39,10 +39,10 @@ def test_the_font_bank_holds_only_training_typefaces_and_is_kept(tmp_path, monke
     drawn = []
     real = synth.render
     monkeypatch.setattr(synth, "render", lambda path, digit, rng: drawn.append(path) or real(path, digit, rng))
-    x, y = synth.bank(tmp_path, per_font=1)
+    x, y = synth.bank(tmp_path, per_font=1, strokes_per_digit=2)
     assert drawn and not set(drawn) & held
     assert x.dtype == np.uint8 and x.shape[1:] == (28, 28) and set(y) == set(range(10))
-    again = synth.bank(tmp_path, per_font=1)  # kept: nothing drawn the second time
+    again = synth.bank(tmp_path, per_font=1, strokes_per_digit=2)  # kept: nothing drawn the second time
     assert len(drawn) == len(set(drawn)) * 10 and np.array_equal(again[0], x)
 
 
