@@ -1,6 +1,8 @@
 """Checkpoint files (state_dict + the config that rebuilds the model + its metrics) and the cards of shipped ones."""
 
 import json
+import os
+import platform
 import shlex
 import shutil
 import subprocess
@@ -12,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitlab import UserError, cost, data, settings
+from digitlab import UserError, cost, data, devices, settings
 from digitlab.config import TrainConfig
 from digitlab.files import write_atomically
 from digitlab.models import Classifier, build
@@ -117,6 +119,19 @@ def git_commit() -> str | None:
     return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
+def machine(run: dict) -> dict:
+    """What trained a run, for its card: the processor, the threads PyTorch used and the precision it trained in."""
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+    except OSError:
+        names = []
+    device = torch.device(run["device"] or "cpu")
+    bf16 = run["config"].get("precision") == "bf16" and devices.bf16_native(device)
+    return dict(processor=names[0] if names else platform.processor() or platform.machine(), cores=os.cpu_count(),
+                threads=torch.get_num_threads(), precision="bf16" if bf16 else "fp32")
+
+
 def card_path(checkpoint_path) -> Path:
     return Path(checkpoint_path).with_suffix(".json")
 
@@ -126,7 +141,7 @@ def write_card(checkpoint_path, run: dict, argv: list[str]) -> Path:
     card = dict(command="digitlab " + shlex.join(argv), seed=run["config"]["seed"], config=run["config"],
                 data_md5=data.MD5, test_acc=run["test_acc"], best_val_acc=run["best_val_acc"], best_epoch=run["best_epoch"],
                 train_seconds=round(run["train_seconds"], 2), num_params=run["num_params"], device=run["device"],
-                torch=torch.__version__, git_commit=git_commit(),
+                torch=torch.__version__, git_commit=git_commit(), machine=machine(run),
                 trained=time.strftime("%Y-%m-%d", time.gmtime(run["finished"])))
     text = json.dumps(card, indent=2) + "\n"
     return write_atomically(card_path(checkpoint_path), lambda f: f.write(text.encode()))

@@ -91,6 +91,8 @@ def test_train_eval_end_to_end(tiny_root, runs, tmp_path, capsys):
     assert card["seed"] == 0 and card["test_acc"] == summary["test_acc"] and "--preset trial-100-50" in card["command"]
     assert card["config"]["hidden"] == [32] and card["config"]["optimizer"] == "adam" and card["config"]["name"] == "mine"
     assert card["data_md5"] == data.MD5 and card["git_commit"] and card["torch"]
+    machine = card["machine"]  # what trained it: the processor, the threads and the precision used
+    assert machine["processor"] and machine["threads"] >= 1 and machine["precision"] == "fp32"
     assert "epoch   2" in out.err
 
     assert main(["--data", str(tiny_root), "eval", str(save), "--json"]) == 0
