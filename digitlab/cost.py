@@ -6,7 +6,9 @@ for free. Memory and time are estimates (within about 2x on the machines measure
 
 from dataclasses import dataclass
 
-from digitlab import UserError, augment
+import torch
+
+from digitlab import UserError, augment, devices
 from digitlab.config import MNIST_TEST, MNIST_TRAIN, TrainConfig
 from digitlab.settings import Limits
 
@@ -18,6 +20,7 @@ OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "rmsprop": 1, "adam": 2, "adamw": 2
 # Measured on the 2-core development machine and a lent H100: sustained FLOP/s of dense layers and of
 # convolutions, and the fixed cost of one optimizer step (launches, Python).
 SPEED = {"cpu": (150e9, 60e9, 0.8e-3), "cuda": (10e12, 5e12, 1.6e-3), "mps": (2e12, 1e12, 1.0e-3)}
+BF16_SPEEDUP = 2.5  # bf16 autocast where the device computes it in hardware (benchmarks/cnn_speed.py: 2.4-2.8x)
 AUGMENT_SECONDS = {"cpu": 2e-5, "cuda": 1e-6, "mps": 2e-6}  # distorting one training image
 
 
@@ -75,7 +78,7 @@ def estimate(config: TrainConfig, device: str = "cpu", teacher: TrainConfig | No
     image is part of the run's work."""
     layers = _layers(config)
     n = sum(p for p, _, _, _ in layers)
-    train = config.train_size()
+    train = config.train_size() + round(config.fonts * config.train_size())  # font digits join every epoch
     steps = config.epochs * -(-train // config.batch_size)
     acts = sum(a for _, _, a, _ in layers)
     passes = 3 * train + config.val_size + TEST_SIZE  # an epoch's images through the model, a training one counting 3
@@ -98,13 +101,19 @@ def step_seconds(config: TrainConfig, device: str = "cpu") -> float:
     return _seconds(config, _layers(config), device, 3 * config.batch_size, 1, config.batch_size)
 
 
+def _bf16_here(device: str) -> bool:
+    """Whether bf16 runs in hardware on a device of this kind: this machine's CPU asked, a GPU assumed to."""
+    return devices.bf16_native(torch.device("cpu")) if device == "cpu" else device in ("cuda", "mps")
+
+
 def _seconds(config: TrainConfig, layers: list, device: str, passes: float, steps: float, distorted: float) -> float:
     """Seconds of work on a device: `passes` images through the model (forward; a training image counts 3: forward,
     backward, update), `steps` optimizer steps, and `distorted` images augmented when config augments."""
     dense = sum(f for _, f, _, conv in layers if not conv)
     conv = sum(f for _, f, _, conv in layers if conv)
     dense_speed, conv_speed, step_cost = SPEED.get(device, SPEED["cpu"])
-    seconds = passes * (dense / dense_speed + conv / conv_speed) + steps * step_cost
+    faster = BF16_SPEEDUP if config.precision == "bf16" and _bf16_here(device) else 1.0
+    seconds = passes * (dense / dense_speed + conv / conv_speed) / faster + steps * step_cost
     if augment.enabled(config):
         seconds += distorted * AUGMENT_SECONDS.get(device, AUGMENT_SECONDS["cpu"])
     return seconds

@@ -109,3 +109,13 @@ def test_a_cnns_layers_and_augmentation_are_priced_by_hand():
                                            (150, "2.5 h"), (600, "10.0 h")])
 def test_durations_read_as_a_person_says_them(minutes, said):
     assert cost.duration(minutes) == said
+
+
+def test_bf16_is_priced_faster_only_where_the_device_has_it(monkeypatch):
+    fp32, bf16 = TrainConfig(model="cnn", channels=[8], hidden=[16]), TrainConfig(model="cnn", channels=[8], hidden=[16],
+                                                                                  precision="bf16")
+    monkeypatch.setattr(cost.devices, "bf16_native", lambda device: True)
+    work = cost.estimate(fp32).minutes - cost.estimate(fp32, "cpu").steps * cost.SPEED["cpu"][2] / 60
+    assert cost.estimate(bf16).minutes == pytest.approx(cost.estimate(fp32).minutes - work * (1 - 1 / cost.BF16_SPEEDUP))
+    monkeypatch.setattr(cost.devices, "bf16_native", lambda device: False)  # emulated: it trains in fp32
+    assert cost.estimate(bf16).minutes == cost.estimate(fp32).minutes
