@@ -59,7 +59,7 @@ class TrainConfig:
                                   low=1, high=1024, items=(1, 2))
     kernel: int = setting(5, "Kernel size", "cnn only: each convolution's kernel is this many pixels square (odd, "
                           "so that it keeps the image's size).", low=1, high=7, step=2)
-    convs: int = setting(1, "Convs per block", "cnn only: convolutions in each block before its pool; two 3x3 see "
+    convs: int = setting(1, "Convolutions", "cnn only: convolutions a block has before its pool; two 3x3 see "
                          "as far as one 5x5 with fewer weights.", low=1, high=3)
     optimizer: str = setting("adam", "Optimizer", "momentum is SGD with momentum (Nesterov optional).",
                              choices=("sgd", "momentum", "adam", "adamw", "rmsprop"))

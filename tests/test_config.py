@@ -38,7 +38,7 @@ def test_range_text():
     ("channels", [8, 8, 8], "CNN channels must be a list of 1 to 2 whole numbers"),
     ("kernel", 4, "Kernel size must be odd (1, 3, 5 or 7) so that a convolution keeps the image's size, got 4."),
     ("kernel", 9, "Kernel size must be between 1 and 7, got 9."),
-    ("convs", 0, "Convs per block must be between 1 and 3, got 0."),
+    ("convs", 0, "Convolutions must be between 1 and 3, got 0."),
     ("lr", float("nan"), "Learning rate must be a number, got nan."),
     ("epochs", 2.5, "Epochs must be a whole number, got 2.5."),
     ("epochs", True, "Epochs must be a whole number, got True."),
