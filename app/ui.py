@@ -212,8 +212,9 @@ def dataset() -> data.MNIST | None:
     return _mnist(str(data.raw_dir()))
 
 
-def models() -> dict[str, str]:
-    return catalog.model_choices(store(), owner=owner_filter())
+def models(flagged: bool = False) -> dict[str, str]:
+    """The models a page can read a drawing with; runs that diverged or did not learn only when flagged is asked."""
+    return catalog.model_choices(store(), owner=owner_filter(), flagged=flagged)
 
 
 def set_address(**params: str) -> None:

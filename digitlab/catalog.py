@@ -12,19 +12,22 @@ def shipped_models(shipped: Path = SHIPPED) -> list[Path]:
     return sorted(shipped.glob("*.pt"), key=lambda p: (p.stem != "mlp-default", p.stem))
 
 
-def finished_runs(store: Store, owner: str | None = None) -> list[dict]:
-    """Completed or cancelled runs whose best checkpoint is on disk, newest first (only owner's, when given)."""
+def finished_runs(store: Store, owner: str | None = None, flagged: bool = False) -> list[dict]:
+    """Completed or cancelled runs whose best checkpoint is on disk, newest first (only owner's, when given); runs
+    that diverged or did not learn (health) only when flagged is asked for."""
     return [r for r in store.runs(Status.COMPLETED, Status.CANCELLED, owner=owner)
-            if r["checkpoint"] and Path(r["checkpoint"]).exists()]
+            if r["checkpoint"] and Path(r["checkpoint"]).exists() and (flagged or not r["health"])]
 
 
-def model_choices(store: Store, shipped: Path = SHIPPED, owner: str | None = None) -> dict[str, str]:
+def model_choices(store: Store, shipped: Path = SHIPPED, owner: str | None = None,
+                  flagged: bool = False) -> dict[str, str]:
     """Label -> checkpoint path: the shipped models (mlp-default first), then every finished run with a checkpoint
-    (only owner's, when given)."""
+    (only owner's, when given; those that did not learn only when flagged is asked for, and labelled so)."""
     out = {f"{p.stem} (shipped)": str(p) for p in shipped_models(shipped)}
-    for run in finished_runs(store, owner):
+    for run in finished_runs(store, owner, flagged):
         acc = f", test {run['test_acc']:.2%}" if run["test_acc"] is not None else ""
-        out[f"run {run['id']}: {run['name']}{acc}"] = run["checkpoint"]
+        warning = f" ⚠ {run['health']['flag']}" if run["health"] else ""
+        out[f"run {run['id']}: {run['name']}{acc}{warning}"] = run["checkpoint"]
     return out
 
 
@@ -37,11 +40,14 @@ def start_choices(store: Store, owner: str | None = None, shipped: Path = SHIPPE
 def default_comparison(runs: list[dict]) -> list[int]:
     """The runs to compare when a person opens the Runs page: the newest batch queued together (the optimizer
     comparison, say) whose runs all completed, else the three newest completed runs; never a running, failed or
-    cancelled one."""
-    done = sorted((r for r in runs if r["status"] == Status.COMPLETED), key=lambda r: r["id"], reverse=True)
+    cancelled one, nor one that diverged or did not learn."""
+    def fine(r: dict) -> bool:
+        return r["status"] == Status.COMPLETED and not r.get("health")
+
+    done = sorted(filter(fine, runs), key=lambda r: r["id"], reverse=True)
     for first in done:
         batch = [r for r in runs if first.get("batch") is not None and r.get("batch") == first["batch"]]
-        if len(batch) > 1 and all(r["status"] == Status.COMPLETED for r in batch):
+        if len(batch) > 1 and all(map(fine, batch)):
             return sorted(r["id"] for r in batch)
     return [r["id"] for r in done[:3]]
 

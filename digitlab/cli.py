@@ -178,13 +178,20 @@ def cmd_train(a) -> int:
     finally:
         if bar is not None:
             bar.close()
-    if a.save and run["checkpoint"]:
+    flagged = run["health"]
+    if a.save and run["checkpoint"] and not flagged:
         checkpoint.publish(run, a.save, a.argv)
-    out = dict(run_id=run_id, status=str(run["status"]), best_val_acc=run["best_val_acc"], test_acc=run["test_acc"],
-               best_epoch=run["best_epoch"], epochs=len(store.epochs(run_id)), train_seconds=run["train_seconds"],
-               device=run["device"], checkpoint=a.save or run["checkpoint"])
+    out = dict(run_id=run_id, status=str(run["status"]), health=flagged, best_val_acc=run["best_val_acc"],
+               test_acc=run["test_acc"], best_epoch=run["best_epoch"], epochs=len(store.epochs(run_id)),
+               train_seconds=run["train_seconds"], device=run["device"],
+               checkpoint=a.save if a.save and not flagged else run["checkpoint"])
+    if flagged:
+        print(f"run {run_id} {flagged['flag']}: {flagged['reason']} {flagged['hint']}"
+              + (f" Not saved to {a.save}." if a.save else ""), file=sys.stderr)
     if a.json:
         print(json.dumps(out))
+    elif run["best_val_acc"] is None:
+        print(f"run {run_id} {flagged['flag'] if flagged else run['status']}: no epoch finished, no checkpoint kept")
     else:
         print(f"run {run_id} {run['status']}: best val acc {run['best_val_acc']:.4f} (epoch {run['best_epoch']}), "
               f"test acc {run['test_acc']:.4f}, {run['train_seconds']:.1f}s of training -> {out['checkpoint']}")
@@ -382,9 +389,10 @@ def cmd_runs(a) -> int:
     def fmt(value, spec):
         return "-" if value is None else format(value, spec)
 
-    print(f"{'id':>4}  {'status':<9} {'name':<28} {'best val':>8} {'test':>7} {'seconds':>8}")
+    print(f"{'id':>4}  {'status':<12} {'name':<28} {'best val':>8} {'test':>7} {'seconds':>8}")
     for r in runs:
-        print(f"{r['id']:>4}  {r['status']:<9} {r['name'][:28]:<28} {fmt(r['best_val_acc'], '8.4f'):>8} "
+        status = r["health"]["flag"] if r["health"] else r["status"]  # a run that did not learn says so
+        print(f"{r['id']:>4}  {status:<12} {r['name'][:28]:<28} {fmt(r['best_val_acc'], '8.4f'):>8} "
               f"{fmt(r['test_acc'], '7.4f'):>7} {fmt(r['train_seconds'], '8.1f'):>8}")
     return 0
 

@@ -9,7 +9,8 @@ def run_row(run: dict) -> dict:
     """One run as a row of the runs table."""
     cfg = run["config"]
     seconds = run["finished"] - run["started"] if run["started"] and run["finished"] else None
-    return {"id": run["id"], "name": run["name"], "owner": run["owner"], "status": str(run["status"]),
+    status = f"{run['health']['flag']} ⚠" if run.get("health") else str(run["status"])  # a run that did not learn
+    return {"id": run["id"], "name": run["name"], "owner": run["owner"], "status": status,
             "optimizer": cfg["optimizer"],
             "lr": cfg["lr"], "batch": cfg["batch_size"], "hidden": "-".join(map(str, cfg["hidden"])),
             "dropout/norm": f"{cfg['dropout']:g} / {cfg['norm_layer']}", "epochs": cfg["epochs"],
@@ -59,9 +60,12 @@ def class_rows(store: Store, people) -> list[dict]:
     return [{"name": p.name, "role": p.role, "runs": sum(r["owner"] == p.name for r in runs),
              "active": sum(r["owner"] == p.name and r["status"].active for r in runs)} for p in people]
 
-def board_rows(store: Store) -> list[dict]:
-    """The class board: everyone's finished runs, best first (name, owner, accuracy; nothing to act on)."""
-    done = [r for r in store.runs(Status.COMPLETED, Status.CANCELLED) if r["test_acc"] is not None]
+def board_rows(store: Store, flagged: bool = False) -> list[dict]:
+    """The class board: everyone's finished runs, best first (name, owner, accuracy; nothing to act on); runs that
+    diverged or did not learn only when flagged is asked for."""
+    done = [r for r in store.runs(Status.COMPLETED, Status.CANCELLED) if r["test_acc"] is not None
+            and (flagged or not r["health"])]
     return [{"run": r["name"], "owner": r["owner"], "model": "-".join(map(str, r["config"]["hidden"])),
-             "optimizer": r["config"]["optimizer"], "best val acc": r["best_val_acc"], "test acc": r["test_acc"]}
+             "optimizer": r["config"]["optimizer"], "best val acc": r["best_val_acc"], "test acc": r["test_acc"],
+             **({"learned": r["health"]["flag"] if r["health"] else "yes"} if flagged else {})}
             for r in sorted(done, key=lambda r: -r["test_acc"])]

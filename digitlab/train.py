@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from digitlab import UserError, augment, devices, inside
+from digitlab import UserError, augment, devices, health, inside
 from digitlab.config import TrainConfig
 from digitlab.data import MNIST, NORMALIZE, Batches, blank_pixel, normalize
+from digitlab.health import Verdict
 from digitlab.models import build
 
 LOG_EVERY = 50  # steps between host syncs for the per-step loss and the cancel check's report
@@ -90,6 +91,7 @@ class Result:
     train_seconds: float = 0.0      # the loop alone, data preparation excluded
     best_state: dict | None = None  # state_dict (on CPU) of the best epoch
     cancelled: bool = False
+    health: Verdict | None = None  # diverged or not learning (stopped early where the evidence was clear)
     device: str = "cpu"
     precision: str = "fp32"         # what it trained in: bf16 asked for falls back to fp32 where it is emulated
     num_params: int = 0
@@ -197,7 +199,7 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
     precision = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
     sizes = torch.full((len(batches),), float(config.batch_size), device=device)  # each step's batch, the last shorter
     sizes[-1] = len(xs["train"]) - config.batch_size * (len(batches) - 1)
-    step = 0
+    step, windows = 0, []  # windows: the mean loss of each LOG_EVERY steps, for health
     t_start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
@@ -225,14 +227,18 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
             if (i + 1) % LOG_EVERY == 0 or i + 1 == len(batches):
                 losses = step_losses[reported : i + 1].tolist()  # one sync per LOG_EVERY
                 check_finite(losses, epoch, reported)
+                windows.append(sum(losses) / len(losses))
+                res.health = health.during(windows, epoch)
                 callback("steps", {"epoch": epoch, "step": i + 1, "global_step": step, "losses": losses})
                 reported = i + 1
                 if i + 1 < len(batches):  # the epoch's end is scored after its evaluation, below
                     score_pins(epoch, step)
+            if res.health is not None:
+                break
             if should_stop():
                 res.cancelled = True
                 break
-        if res.cancelled:
+        if res.cancelled or res.health is not None:
             break
         if sched is not None and not per_step:
             sched.step()
@@ -251,5 +257,8 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
         callback("epoch", m)
         callback("snapshot", {"epoch": epoch, "weights": inside.snapshot(model)})
         score_pins(epoch, step)
+        res.health = health.after_epoch(windows, res.epochs, last=epoch == config.epochs)
+        if res.health is not None and res.health.stop:
+            break
     res.train_seconds = time.perf_counter() - t_start
     return res

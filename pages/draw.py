@@ -20,6 +20,10 @@ ui.routed()
 
 st.title("Draw a digit")
 models = ui.models()
+hidden = len(ui.models(flagged=True)) - len(models)
+if hidden and st.checkbox(f"Show runs that did not learn ({hidden})", key="draw_flagged",
+                          help="Runs that diverged or stayed at chance are left out of the list unless asked for."):
+    models = ui.models(flagged=True)
 if not models:
     st.warning("No model yet: train one on the **Train** page.")
     st.stop()

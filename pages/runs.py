@@ -25,9 +25,12 @@ ui.routed()
 store = ui.store()
 st.title("Runs")
 if ui.class_mode() and not ui.viewer().teacher and ui.board_on():
-    board = tables.board_rows(store)
-    if board:
+    board, every = tables.board_rows(store), tables.board_rows(store, flagged=True)
+    if every:
         with st.expander(f"Class board: {len(board)} finished runs of the class, best first", expanded=False):
+            if len(every) > len(board) and st.checkbox(f"Show runs that did not learn ({len(every) - len(board)})",
+                                                       key="board_flagged"):
+                board = every
             st.dataframe(pd.DataFrame(board), hide_index=True, width="stretch",
                          column_config={k: st.column_config.NumberColumn(format="percent")
                                         for k in ("best val acc", "test acc")})
@@ -47,7 +50,7 @@ percent = [c for c in ("best val acc", "test acc", "your digits acc") if c in ta
 table[percent] = table[percent] * 100
 st.dataframe(table if ui.class_mode() else table.drop(columns="owner"), hide_index=True, width="stretch",
              column_config={**{k: st.column_config.NumberColumn(format="%.2f%%") for k in percent},
-                            "lr": st.column_config.NumberColumn(format="%g")})
+                            "lr": st.column_config.NumberColumn(format="%.3g")})
 
 manageable = {r["id"]: r for r in runs if ui.may_manage(r)}
 if manageable:
@@ -74,6 +77,10 @@ chosen = st.multiselect("Runs to compare", list(labels), default=default, key="c
 ui.set_address(compare=",".join(str(labels[lbl]["id"]) for lbl in chosen))
 if chosen:
     picked = [labels[lbl] for lbl in chosen]
+    for r in picked:
+        if r["health"]:
+            st.warning(f"Run {r['id']} {r['health']['flag']}: {r['health']['reason']} {r['health']['hint']}",
+                       icon=":material/warning:")
     sel = [(lbl, store.epochs(r["id"])) for lbl, r in zip(chosen, picked)]
     colors = [plots.run_color(r["id"]) for r in picked]
     o1, o2, o3 = st.columns([2, 2, 1])

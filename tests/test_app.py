@@ -461,3 +461,19 @@ def preset_epochs(name: str) -> int:
     from digitlab.presets import preset
 
     return preset(name).epochs
+
+
+def test_a_run_that_did_not_learn_is_left_out_of_draw_unless_asked_and_named_on_runs(store_with_run, tiny_root):
+    stuck = store_with_run.create(TrainConfig(hidden=[16], epochs=3, device="cpu", optimizer="sgd", lr=1e-9,
+                                              name="stuck"))
+    workers.work(store_with_run, tiny_root)
+    assert store_with_run.get(stuck)["health"]["flag"] == "not learning"
+    at = open_page("draw")
+    assert not any("stuck" in o for o in at.selectbox(key="draw_model").options)
+    at.checkbox(key="draw_flagged").check().run()
+    assert any(o.startswith(f"run {stuck}: stuck") and o.endswith("⚠ not learning")
+               for o in at.selectbox(key="draw_model").options)
+    at = open_page("runs")
+    assert "not learning ⚠" in at.dataframe[0].value["status"].tolist()
+    at.multiselect(key="compare_runs").select(f"{stuck}: stuck").run()
+    assert any(f"Run {stuck} not learning: validation accuracy" in w.value for w in at.warning)

@@ -47,7 +47,8 @@ def my_digits_report(before: checkpoint.Checkpoint | None, after: checkpoint.Che
 
 def summary_of(result) -> dict:
     return dict(best_epoch=result.best_epoch, best_val_acc=result.best_val_acc, test_acc=result.test_acc,
-                train_seconds=result.train_seconds, num_params=result.num_params)
+                train_seconds=result.train_seconds, num_params=result.num_params,
+                health=json.dumps(result.health.to_dict()) if result.health else None)
 
 
 def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=None) -> dict:

@@ -51,6 +51,7 @@ def _run(row: sqlite3.Row) -> dict:
     d = dict(row)
     d["config"] = {LEGACY_KEYS.get(k, k): v for k, v in json.loads(d["config"]).items()}
     d["status"] = Status(d["status"])
+    d["health"] = json.loads(d["health"]) if d.get("health") else None  # {flag, reason, hint}: a run that did not learn
     return d
 
 

@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS runs (
     owner TEXT NOT NULL DEFAULT '',    -- who launched it ('' on a single-user machine)
     delete_requested INTEGER NOT NULL DEFAULT 0,  -- deleted while running: removed once its worker lets go
     batch INTEGER,                     -- runs queued together (a comparison): the id of the first; NULL alone
-    sweep INTEGER, trial INTEGER       -- a sweep's trial: the sweep's id and Optuna's trial number
+    sweep INTEGER, trial INTEGER,      -- a sweep's trial: the sweep's id and Optuna's trial number
+    health TEXT                        -- JSON {flag, reason, hint} of a run that diverged or did not learn; NULL: fine
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 """
 ADDED_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "delete_requested": "INTEGER NOT NULL DEFAULT 0",
-                 "batch": "INTEGER", "sweep": "INTEGER", "trial": "INTEGER"}
+                 "batch": "INTEGER", "sweep": "INTEGER", "trial": "INTEGER", "health": "TEXT"}
 
 
 def migrate(db) -> None:
