@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from digitlab import admission
 from digitlab.checkpoint import PROJECT
 from digitlab.config import TrainConfig
 from digitlab.runner import workers
@@ -265,12 +266,35 @@ def test_a_watched_run_that_ended_keeps_its_curves_with_the_way_to_runs(store_wi
     at.session_state["watched"] = run_id  # this page watched it run
     at.switch_page("pages/train.py").run()
     assert not at.exception
-    assert any("finished: completed" in m.value for m in at.markdown)
-    assert [m.label for m in at.metric][:3] == ["Train loss", "Val accuracy", "Test accuracy"]
+    said = [m.value for m in at.markdown if f"**{run_id}**" in m.value]
+    assert said and "completed · checkpoint kept (best validation, epoch" in said[0]  # every number says what it is
+    assert len(at.get("plotly_chart")) == 2
     assert not [s for s in at.subheader if s.value == "Recent runs"]  # shown once, above
     at.button(key=f"dismiss{run_id}").click().run()
-    assert not any("finished: completed" in m.value for m in at.markdown)
+    assert not any("checkpoint kept (best validation" in m.value for m in at.markdown)
     assert any(s.value == "Recent runs" for s in at.subheader)
+
+
+def test_a_finished_group_stays_whole_with_each_runs_numbers_labelled(app_env, tiny_root):
+    s = Store(app_env)
+    ids = admission.queue(s, [TrainConfig(hidden=[16], epochs=2, device="cpu", name=n, lr=lr)
+                              for n, lr in (("slow", 1e-4), ("fast", 3e-3))], tiny_root)
+    workers.work(s, tiny_root)
+    at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    at.session_state["watched"] = ids[-1]  # the page watched the group's last run end
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any(h.value == f"Runs {ids[0]}, {ids[1]}, queued together: all 2 finished" for h in at.subheader)
+    for run_id in ids:
+        run = s.get(run_id)
+        line = next(m.value for m in at.markdown if m.value.startswith(f":material/check_circle: **{run_id}**"))
+        assert f"checkpoint kept (best validation, epoch {run['best_epoch']}): test {run['test_acc']:.2%}" in line
+        last = s.epochs(run_id)[-1]
+        assert run["best_epoch"] == last["epoch"] or f"last epoch (2): test {last['test_acc']:.2%}" in line
+    figure = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert {t["name"] for t in figure["data"]} == {f"{ids[0]}: slow", f"{ids[1]}: fast"}  # both overlaid
+    assert not [h for h in at.subheader if h.value == "Recent runs"]  # both are above, not twice
 
 
 def test_one_click_queues_a_course_experiment_whole(app_env):

@@ -70,8 +70,8 @@ def curves(run: dict, epochs: list[dict], figure) -> None:
         last = epochs[-1]
         m = st.columns(4)
         m[0].metric("Train loss", f"{last['train_loss']:.4f}")
-        m[1].metric("Val accuracy", f"{last['val_acc']:.2%}")
-        m[2].metric("Test accuracy", f"{last['test_acc']:.2%}")
+        m[1].metric(f"Val accuracy, epoch {last['epoch']}", f"{last['val_acc']:.2%}")
+        m[2].metric(f"Test accuracy, epoch {last['epoch']}", f"{last['test_acc']:.2%}")
         m[3].metric("Epoch time", f"{last['seconds']:.2f}s")
         a, b = st.columns(2)
         a.plotly_chart(figure("loss"), width="stretch", key=f"l{run['id']}")
@@ -80,30 +80,64 @@ def curves(run: dict, epochs: list[dict], figure) -> None:
         st.plotly_chart(figure("steps"), width="stretch", key=f"s{run['id']}")
 
 
-def show_finished(run: dict) -> None:
-    """The run this page watched, after it ended: its curves stay, with the way to the Runs page."""
-    icon = ICONS[run["status"]]
-    acc = f" · test {run['test_acc']:.2%}" if run["test_acc"] is not None else ""
-    st.subheader(f"Run {run['id']}: {markdown.as_text(run['name'])}")
+def show_finished(run: dict, snap) -> None:
+    """The run this page watched, after it ended, with the runs queued with it: their curves stay overlaid, each
+    run's final numbers labelled, with the way to the Runs page."""
+    group = finished_group(run, snap)
+    ids = tuple(r["id"] for r in group)
+    if len(group) > 1:
+        st.subheader(f"Runs {', '.join(map(str, ids))}, queued together: all {len(group)} finished")
+    else:
+        st.subheader(f"Run {run['id']}: {markdown.as_text(run['name'])}")
     a, b = st.columns([5, 1])
-    a.write(f"{icon} finished: {run['status']}{acc}")
     b.button("Dismiss", key=f"dismiss{run['id']}", on_click=lambda: st.session_state.update(watched=None))
-    st.page_link("pages/runs.py", label="Open in Runs: every chart, the confusion matrix, the mistakes",
-                 icon=":material/monitoring:")
-    if run["status"] == Status.FAILED and run["error"]:
-        st.error(markdown.as_text(run["error"]))
     final = st.session_state.setdefault("final", {})
-    if run["id"] not in final:  # read once: a finished run no longer changes
+    if ids not in final:  # read once: a finished run no longer changes
         final.clear()
         store = ui.store()
-        epochs = store.epochs(run["id"])
-        final[run["id"]] = epochs, {k: plots.epoch_curves([(run["name"], epochs)], k, colors=[plots.run_color(run["id"])])
-                                    for k in ("loss", "acc")}, store.pins(run["id"]), store.pin_scores(run["id"])
-    epochs, figures, drawings, scores = final[run["id"]]
-    curves(run, epochs, figures.get)
+        epochs = {r["id"]: store.epochs(r["id"]) for r in group}
+        named = [(f"{r['id']}: {r['name']}", epochs[r["id"]]) for r in group]
+        colors = [plots.run_color(r["id"]) for r in group]
+        final[ids] = epochs, {k: plots.epoch_curves(named, k, colors=colors) for k in ("loss", "acc")}, \
+            store.pins(run["id"]), store.pin_scores(run["id"])
+    epochs, figures, drawings, scores = final[ids]
+    for r in group:
+        a.markdown(f"{icon_of(r)} **{r['id']}** · {markdown.as_text(r['name'])} · {numbers(r, epochs[r['id']])}")
+        if r["health"]:
+            a.warning(f"{r['health']['reason']} {r['health']['hint']}", icon=":material/warning:")
+        elif r["status"] == Status.FAILED and r["error"]:
+            a.error(markdown.as_text(r["error"]))
+    st.page_link("pages/runs.py", label="Open in Runs: every chart, the confusion matrix, the mistakes",
+                 icon=":material/monitoring:")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(figures["loss"], width="stretch", key=f"fl{run['id']}")
+    c2.plotly_chart(figures["acc"], width="stretch", key=f"fa{run['id']}")
     if drawings:
         st.markdown("**Your pinned drawings, as the network learned them**")
         network.pinned(drawings, scores, run["steps_per_epoch"], f"pinf{run['id']}")
+
+
+def finished_group(run: dict, snap) -> list[dict]:
+    """run and the finished runs queued with it, oldest first."""
+    return sorted([run, *(r for r in catalog.batch_of(run, snap.runs) if not r["status"].active)],
+                  key=lambda r: r["id"])
+
+
+def icon_of(run: dict) -> str:
+    return ":material/warning:" if run.get("health") else ICONS[run["status"]]
+
+
+def numbers(run: dict, epochs: list[dict]) -> str:
+    """A finished run's numbers, each saying what it is: the checkpoint kept (the best validation epoch) and the
+    last epoch, which are not the same model."""
+    state = run["health"]["flag"] if run.get("health") else str(run["status"])
+    if run["test_acc"] is None or not epochs:
+        return f"{state}, no epoch finished"
+    last = epochs[-1]
+    kept = f"checkpoint kept (best validation, epoch {run['best_epoch']}): test {run['test_acc']:.2%}"
+    if last["epoch"] == run["best_epoch"]:
+        return f"{state} · {kept}, also the last epoch"
+    return f"{state} · {kept} · last epoch ({last['epoch']}): test {last['test_acc']:.2%}"
 
 
 def minutes(run: dict) -> float:
@@ -126,11 +160,12 @@ def live() -> None:
     running, queued = snap.running(owner), snap.queued(owner)
     for run in running:
         show_running(run, snap)
-    watched = st.session_state.get("watched")
+    watched, shown = st.session_state.get("watched"), set()
     if watched is not None and watched not in {r["id"] for r in running}:
         ended = [r for r in snap.finished(owner) if r["id"] == watched]
         if ended:
-            show_finished(ended[0])
+            show_finished(ended[0], snap)
+            shown = {r["id"] for r in finished_group(ended[0], snap)}
         elif watched not in {r["id"] for r in queued}:  # deleted meanwhile
             st.session_state.watched = None
     elif not running and not queued:
@@ -147,15 +182,19 @@ def live() -> None:
                     f"#{order.index(run['id']) + 1} in the queue · about {cost.duration(estimated[run['id']])}")
             if ui.may_manage(run):
                 b.button("Cancel", key=f"cq{run['id']}", on_click=cancel_run, args=(run["id"],))
-    done = [r for r in snap.finished(owner) if r["id"] != watched][:5]
+    done = [r for r in snap.finished(owner) if r["id"] != watched and r["id"] not in shown][:5]
     if done:
         st.subheader("Recent runs")
         for run in done:
-            acc = f" · best val {run['best_val_acc']:.2%} · test {run['test_acc']:.2%}" if run["test_acc"] is not None else ""
+            acc = (f" · checkpoint kept (best val {run['best_val_acc']:.2%}, epoch {run['best_epoch']}): test "
+                   f"{run['test_acc']:.2%}" if run["test_acc"] is not None else "")
             secs = f" · {run['train_seconds']:.1f}s" if run["train_seconds"] else ""
             name = markdown.as_text(run["name"])
-            st.write(f"{ICONS[run['status']]} **{run['id']}** · {name} · {run['status']}{acc}{secs}")
-            if run["status"] == Status.FAILED and run["error"]:
+            state = run["health"]["flag"] if run["health"] else run["status"]
+            st.write(f"{icon_of(run)} **{run['id']}** · {name} · {state}{acc}{secs}")
+            if run["health"]:
+                st.caption(f"{run['health']['reason']} {run['health']['hint']}")
+            elif run["status"] == Status.FAILED and run["error"]:
                 st.error(markdown.as_text(run["error"]))
             elif run["error"]:  # a sweep's trial stopped early: why
                 st.caption(markdown.as_text(run["error"]))
