@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from digitlab import admission
+from digitlab import admission, cost, progress
 from digitlab.checkpoint import PROJECT
 from digitlab.config import TrainConfig
 from digitlab.runner import workers
@@ -501,3 +501,14 @@ def test_a_run_that_did_not_learn_is_left_out_of_draw_unless_asked_and_named_on_
     assert "not learning ⚠" in at.dataframe[0].value["status"].tolist()
     at.multiselect(key="compare_runs").select(f"{stuck}: stuck").run()
     assert any(f"Run {stuck} not learning: validation accuracy" in w.value for w in at.warning)
+
+
+def test_the_queue_says_how_many_train_at_once_and_prices_at_the_measured_pace(store_with_run):
+    done = store_with_run.runs()[0]
+    store_with_run.update(done["id"], train_seconds=40 * progress.estimated_seconds(done))  # a slow machine
+    waiting = store_with_run.create(TrainConfig(hidden=[16], epochs=2, device="cpu", name="next"))
+    at = open_page("train")
+    line = next(c.value for c in at.caption if "training slot" in c.value)
+    assert f"{workers.slot_count()} training slot" in line and "5x the model's) over its last 1 completed run" in line
+    expected = progress.estimated_seconds(store_with_run.get(waiting)) * progress.PACE_LIMITS[1] / 60
+    assert any(f"about {cost.duration(expected)}" in m.value for m in at.markdown if "**" + str(waiting) in m.value)

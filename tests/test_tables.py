@@ -98,3 +98,22 @@ def test_the_runs_page_compares_the_last_batch_queued_together_and_never_a_faile
     assert catalog.default_comparison([run(1), run(2), run(3)]) == [3, 2, 1]  # no batch: the newest three
     assert [r["id"] for r in catalog.batch_of(runs[2], runs)] == [2, 4] and catalog.batch_of(runs[0], runs) == []
     assert catalog.best_completed(runs) == 4 and catalog.best_completed([run(7, 0, Status.RUNNING, acc=None)]) is None
+
+
+def done_run(run_id: int, config: TrainConfig, seconds: float, status=Status.COMPLETED, health=None) -> dict:
+    return {"id": run_id, "config": config.to_dict(), "status": status, "train_seconds": seconds, "device": "cpu",
+            "health": health}
+
+
+def test_waiting_runs_are_priced_at_this_machines_measured_pace():
+    config = TrainConfig(hidden=[64], epochs=3, device="cpu")
+    estimate = progress.estimated_seconds(done_run(1, config, 0))
+    assert progress.pace([]) == (1.0, 0)  # nothing measured yet: the model alone
+    runs = [done_run(1, config, 3 * estimate), done_run(2, config, 2 * estimate)]
+    assert progress.pace(runs) == (pytest.approx(2.5), 2)  # this machine took 2.5 times the estimate
+    odd = [done_run(3, config, 999 * estimate, status=Status.FAILED),  # neither a failed run ...
+           done_run(4, config, 999 * estimate, health={"flag": "diverged"})]  # ... nor a flagged one counts
+    assert progress.pace(runs + odd) == (pytest.approx(2.5), 2)
+    assert progress.pace([done_run(5, config, 1e6 * estimate)])[0] == progress.PACE_LIMITS[1]  # clamped
+    many = [done_run(k, config, estimate) for k in range(20)] + [done_run(-1, config, 4 * estimate)]
+    assert progress.pace(many) == (1.0, progress.CALIBRATE_ON)  # the newest ten: the old slow one is forgotten

@@ -59,7 +59,7 @@ def batch_line(run: dict, mates: list[dict], snap, left: float | None) -> str:
     if left is not None:
         ahead = snap.order[:snap.order.index(waiting[-1]) + 1] if waiting else []  # the last one waits for these
         by_id = {r["id"]: r for r in snap.runs}
-        total = left / 60 + sum(minutes(by_id[i]) for i in ahead) / workers.slot_count()
+        total = left / 60 + sum(minutes(by_id[i], snap) for i in ahead) / workers.slot_count()
         line += f" · all done in about {cost.duration(total)}"
     return line
 
@@ -140,9 +140,20 @@ def numbers(run: dict, epochs: list[dict]) -> str:
     return f"{state} · {kept} · last epoch ({last['epoch']}): test {last['test_acc']:.2%}"
 
 
-def minutes(run: dict) -> float:
+def minutes(run: dict, snap) -> float:
+    """A waiting run's training time: its estimate, scaled by this machine's measured pace on the runs before it."""
     config = TrainConfig.from_dict(run["config"])
-    return cost.estimate(config, devices.resolve(config.device).type).minutes
+    seconds = progress.estimated_seconds({**run, "device": devices.resolve(config.device).type})
+    return seconds * progress.pace(snap.runs)[0] / 60
+
+
+def queue_line(slots: int, pace: float, measured: int) -> str:
+    """How many runs train at once here, and what the estimates below are made of."""
+    at_once = "one run trains at a time" if slots == 1 else f"{slots} runs train at once"
+    made = (f"estimates scaled by this machine's measured pace ({pace:.2g}x the model's) over its last {measured} "
+            f"completed run{'s' * (measured != 1)}" if measured else "estimates from the model alone until a run "
+                                                                       "completes here")
+    return f"{slots} training slot{'s' * (slots != 1)} on this machine: {at_once}; {made}."
 
 
 def live() -> None:
@@ -172,9 +183,10 @@ def live() -> None:
         st.caption("No run in progress. Pick a preset or set the hyperparameters in the sidebar, then launch.")
     if queued:
         order = snap.order  # everyone's: a place in the queue counts the runs of others ahead
-        estimated = {r["id"]: minutes(r) for r in queued}
+        estimated = {r["id"]: minutes(r, snap) for r in queued}
         mine = f" of {len(order)}" if len(order) != len(queued) else ""
         st.subheader(f"Queue ({len(queued)}{mine}) · about {cost.duration(sum(estimated.values()))} of training")
+        st.caption(queue_line(workers.slot_count(), *progress.pace(snap.runs)))
         for run in queued:
             a, b = st.columns([5, 1])
             n = run["config"]["epochs"]
