@@ -5,6 +5,15 @@ from digitlab.presets import COURSE
 from digitlab.store import Status, Store
 
 
+def layers(cfg: dict) -> str:
+    """A run's layer sizes as a person reads them: an MLP's hidden layers, a CNN's conv channels then its head."""
+    hidden = "-".join(map(str, cfg["hidden"]))
+    if cfg.get("model") != "cnn":
+        return hidden
+    convs, kernel = cfg.get("convs", 1), cfg.get("kernel", 5)
+    return f"conv {'-'.join(map(str, cfg['channels']))} ({convs}x {kernel}x{kernel}) | {hidden}"
+
+
 def run_row(run: dict) -> dict:
     """One run as a row of the runs table."""
     cfg = run["config"]
@@ -12,7 +21,7 @@ def run_row(run: dict) -> dict:
     status = f"{run['health']['flag']} ⚠" if run.get("health") else str(run["status"])  # a run that did not learn
     return {"id": run["id"], "name": run["name"], "owner": run["owner"], "status": status,
             "optimizer": cfg["optimizer"],
-            "lr": cfg["lr"], "batch": cfg["batch_size"], "hidden": "-".join(map(str, cfg["hidden"])),
+            "lr": cfg["lr"], "batch": cfg["batch_size"], "hidden": layers(cfg),
             "dropout/norm": f"{cfg['dropout']:g} / {cfg['norm_layer']}", "epochs": cfg["epochs"],
             "params": run["num_params"], "best val acc": run["best_val_acc"], "test acc": run["test_acc"],
             "duration (s)": round(seconds, 1) if seconds else None}

@@ -27,6 +27,9 @@ def test_run_row_and_summary_rows():
                test_acc=0.89)
     row = tables.run_row(run)
     assert row["hidden"] == "30-5" and row["dropout/norm"] == "0.5 / layer" and row["duration (s)"] == 12.4
+    cnn = TrainConfig(model="cnn", channels=[32, 64], kernel=3, convs=2, hidden=[128]).to_dict()
+    assert tables.layers(cnn) == "conv 32-64 (2x 3x3) | 128"
+    assert tables.layers({**cnn, "kernel": 5, "convs": 1}) == "conv 32-64 (1x 5x5) | 128"
     assert row["status"] == "completed" and row["owner"] == "ada"
     epochs = [dict(epoch=1, test_acc=0.95, val_acc=0.96, train_loss=0.3, test_loss=0.2),
               dict(epoch=2, test_acc=0.975, val_acc=0.95, train_loss=0.1, test_loss=0.1)]
