@@ -1,13 +1,18 @@
-"""What the Draw page says of a model's ten probabilities: the digit, "not sure" between two, or "one digit?"."""
+"""What the Draw page says of a model's ten probabilities: the digit, "not sure" between two, "one digit?", or
+"too small"."""
 
 SURE = 0.6  # below this top probability the answer is "not sure", with the two likeliest digits
 
 
-def reading(probs, digits: int = 1) -> dict:
+def reading(probs, digits: int = 1, small: bool = False) -> dict:
     """What the Draw page says of ten class probabilities: the digit, or "not sure" between the two likeliest; or,
-    when the drawing holds several digits side by side (digits > 1), that the model reads one digit at a time."""
+    when the drawing holds several digits side by side (digits > 1), that the model reads one digit at a time; or,
+    when its ink is too small to read (preprocess.too_small: a dot scaled up reads as a 0), to draw bigger."""
     p = [float(v) for v in probs]
     first, second = sorted(range(10), key=lambda k: -p[k])[:2]
+    if small:
+        return {"digit": first, "sure": False, "headline": "too small",
+                "detail": "draw bigger: fill about half of the pad", "short": "too small"}
     if digits > 1:
         return {"digit": first, "sure": False, "headline": "one digit?",
                 "detail": f"{digits} digits side by side: the model reads one digit at a time", "short": "one digit?"}

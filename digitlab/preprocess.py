@@ -19,6 +19,8 @@ MAX_SIDE = 1024      # larger images are scaled down first, before any per-pixel
 WORK_SIDE = 112      # a cropped digit larger than this is scaled down to it before its strokes are normalized
 BACKGROUND = 0.04    # a median brighter than this (ink bright) is no clean background: a photo, say
 MIN_CONTRAST = 0.12  # on such a background, ink stands out from it by at least this much (sensor noise does not)
+SMALL = 1 / 7        # ink whose box is shorter than this share of the image's longer side (40 px of the pad's 280)
+                     # is too small to read: scaled up to 20x20, a dot becomes a disc and reads as a 0
 
 
 def to_gray(img) -> np.ndarray | None:
@@ -153,6 +155,18 @@ def shrink(a: np.ndarray, side: int) -> np.ndarray:
         return a
     s = side / max(h, w)
     return _resize(a.astype(np.float32), max(1, round(h * s)), max(1, round(w * s)))
+
+
+def too_small(img) -> bool:
+    """Whether the ink drawn is too small to read (see SMALL): a dot, a tick. False when nothing is drawn."""
+    g = to_gray(img)
+    if g is None:
+        return False
+    mask = g > INK
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if len(rows) == 0:
+        return False
+    return max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 < SMALL * max(g.shape)
 
 
 def to_mnist(img: np.ndarray) -> np.ndarray | None:

@@ -109,12 +109,17 @@ def _dense(stroke: np.ndarray, step: float = 0.02) -> np.ndarray:
 def render(variant: Variant, rng: np.random.Generator, canvas: int = CANVAS) -> np.ndarray:
     """One drawing of a variant as the pad would send it: (canvas, canvas) uint8, white on black, at a random
     height (40-90% of the canvas), width, slant (±15°), rotation (±8°), position and pen width (8-40 px)."""
-    height = rng.uniform(0.4, 0.9) * canvas
+    return draw(variant.strokes, rng, canvas)
+
+
+def draw(strokes_: tuple, rng: np.random.Generator, canvas: int = CANVAS, size: tuple = (0.4, 0.9)) -> np.ndarray:
+    """Strokes in a unit box drawn as render() draws a variant; size: the range of heights, as shares of the canvas."""
+    height = rng.uniform(*size) * canvas
     width = height * rng.uniform(0.75, 1.25)
     slant, turn = np.tan(np.radians(rng.uniform(-15, 15))), np.radians(rng.uniform(-8, 8))
     cos, sin = np.cos(turn), np.sin(turn)
     strokes = []
-    for s in variant.strokes:
+    for s in strokes_:
         p = _wobble(_dense(np.array(s, np.float64)), 0.025, rng) - 0.5
         p = np.stack([p[:, 0] * width - p[:, 1] * height * slant, p[:, 1] * height], 1)
         strokes.append(p @ np.array([[cos, sin], [-sin, cos]]))
@@ -142,3 +147,81 @@ def drawings(held_out: bool = True, per_variant: int = 20, seed: int = 0):
         if v.held_out == held_out:
             for _ in range(per_variant):
                 yield v, render(v, rng)
+
+
+def _star() -> Stroke:
+    a = np.radians(np.arange(6) * 144 - 90)
+    return list(zip(0.5 + 0.45 * np.cos(a), 0.5 + 0.45 * np.sin(a)))
+
+
+def _scribble(rng: np.random.Generator) -> list[Stroke]:
+    """A random zigzag or tangle: what a person draws who is not drawing a digit."""
+    n = int(rng.integers(8, 16))
+    return [[(float(x), float(y)) for x, y in rng.uniform(0, 1, (n, 2))]]
+
+
+def _dots(rng: np.random.Generator) -> list[Stroke]:
+    return [line((x, y), (x + 0.01, y)) for x, y in rng.uniform(0.3, 0.7, (int(rng.integers(1, 3)), 2))]
+
+
+# Drawings that are not digits, by kind: letters that look like no digit (O, I, S, Z, B, G, q and T do), crosses,
+# shapes, scribbles and dots. They only ever measure how often the Draw page says "not a digit?" (answers.py).
+NON_DIGITS = {
+    "letter": {
+        "A": [line((0.1, 0.95), (0.5, 0.05), (0.9, 0.95)), line((0.28, 0.6), (0.72, 0.6))],
+        "E": [line((0.8, 0.05), (0.2, 0.05), (0.2, 0.95), (0.8, 0.95)), line((0.2, 0.5), (0.65, 0.5))],
+        "F": [line((0.8, 0.05), (0.25, 0.05), (0.25, 0.95)), line((0.25, 0.5), (0.65, 0.5))],
+        "H": [line((0.2, 0.05), (0.2, 0.95)), line((0.8, 0.05), (0.8, 0.95)), line((0.2, 0.5), (0.8, 0.5))],
+        "K": [line((0.2, 0.05), (0.2, 0.95)), line((0.8, 0.05), (0.2, 0.55), (0.8, 0.95))],
+        "M": [line((0.1, 0.95), (0.15, 0.05), (0.5, 0.6), (0.85, 0.05), (0.9, 0.95))],
+        "N": [line((0.2, 0.95), (0.2, 0.05), (0.8, 0.95), (0.8, 0.05))],
+        "R": [line((0.25, 0.95), (0.25, 0.05)) + arc(0.4, 0.28, 0.3, 0.23, 270, 450) + [(0.25, 0.51), (0.8, 0.95)]],
+        "W": [line((0.05, 0.05), (0.27, 0.95), (0.5, 0.35), (0.73, 0.95), (0.95, 0.05))],
+        "V": [line((0.15, 0.05), (0.5, 0.95), (0.85, 0.05))],
+        "a": [arc(0.45, 0.62, 0.3, 0.3, 330, 30), line((0.75, 0.3), (0.75, 0.95))],
+        "h": [line((0.25, 0.02), (0.25, 0.95)), line((0.25, 0.6)) + arc(0.5, 0.6, 0.25, 0.22, 180, 360)
+              + [(0.75, 0.95)]],
+        "k": [line((0.25, 0.02), (0.25, 0.95)), line((0.75, 0.4), (0.25, 0.7), (0.75, 0.95))],
+        "m": [line((0.1, 0.95), (0.1, 0.4)) + arc(0.3, 0.5, 0.2, 0.12, 180, 360) + [(0.5, 0.95)],
+              line((0.5, 0.5)) + arc(0.7, 0.5, 0.2, 0.12, 180, 360) + [(0.9, 0.95)]],
+        "x": [line((0.15, 0.1), (0.85, 0.9)), line((0.85, 0.1), (0.15, 0.9))],
+    },
+    "cross": {
+        "plus": [line((0.5, 0.05), (0.5, 0.95)), line((0.05, 0.5), (0.95, 0.5))],
+        "X of two strokes": [line((0.1, 0.05), (0.9, 0.95)), line((0.9, 0.05), (0.1, 0.95))],
+        "hash": [line((0.35, 0.05), (0.3, 0.95)), line((0.7, 0.05), (0.65, 0.95)), line((0.1, 0.35), (0.9, 0.35)),
+                 line((0.1, 0.65), (0.9, 0.65))],
+        "asterisk": [line((0.5, 0.05), (0.5, 0.95)), line((0.1, 0.27), (0.9, 0.73)), line((0.9, 0.27), (0.1, 0.73))],
+    },
+    "shape": {
+        "triangle": [line((0.5, 0.05), (0.95, 0.92), (0.05, 0.92), (0.5, 0.05))],
+        "square": [line((0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9), (0.1, 0.1))],
+        "star": [_star()],
+        "heart": [arc(0.3, 0.3, 0.2, 0.2, 150, 360) + arc(0.7, 0.3, 0.2, 0.2, 180, 390) + [(0.5, 0.95), (0.13, 0.4)]],
+        "arrow": [line((0.05, 0.5), (0.95, 0.5)), line((0.65, 0.2), (0.95, 0.5), (0.65, 0.8))],
+        "check mark": [line((0.05, 0.55), (0.35, 0.9), (0.95, 0.05))],
+        "spiral": [list(zip(0.5 + np.linspace(0.05, 0.45, 50) * np.cos(np.linspace(0, 3 * np.pi, 50)),
+                            0.5 + np.linspace(0.05, 0.45, 50) * np.sin(np.linspace(0, 3 * np.pi, 50))))],
+        "wave": [list(zip(np.linspace(0.02, 0.98, 40), 0.5 + 0.25 * np.sin(np.linspace(0, 4 * np.pi, 40))))],
+        "smiley": [arc(0.5, 0.5, 0.45, 0.45, 0, 360), line((0.35, 0.35), (0.36, 0.36)),
+                   line((0.65, 0.35), (0.66, 0.36)), arc(0.5, 0.55, 0.25, 0.2, 20, 160)],
+        "equals": [line((0.1, 0.35), (0.9, 0.35)), line((0.1, 0.65), (0.9, 0.65))],
+        "horizontal line": [line((0.05, 0.5), (0.95, 0.5))],
+    },
+}
+RANDOM_NON_DIGITS = {"scribble": _scribble, "dot": _dots}
+
+
+def non_digits(per_shape: int = 10, seed: int = 0):
+    """Yields (kind, name, drawing) of things that are not digits: every letter, cross and shape per_shape times,
+    and as many scribbles and dots, drawn the way render() draws a digit (dots small, as a dot is)."""
+    rng = np.random.default_rng(seed)
+    for kind, shapes in NON_DIGITS.items():
+        for name, strokes_ in shapes.items():
+            for _ in range(per_shape):
+                yield kind, name, draw(tuple(tuple(s) for s in strokes_), rng)
+    count = per_shape * len(NON_DIGITS["shape"])
+    for kind, make in RANDOM_NON_DIGITS.items():
+        for _ in range(count):
+            size = (0.4, 0.9) if kind == "scribble" else (0.02, 0.08)
+            yield kind, kind, draw(tuple(tuple(s) for s in make(rng)), rng, size=size)

@@ -56,13 +56,14 @@ def describe(ck, path: str) -> str:
 st.caption(describe(ck, models[label]) + (f"  \nSide by side: {describe(ck2, models[other])}" if ck2 else ""))
 
 
-def read(image) -> tuple[list, np.ndarray | None, np.ndarray, int]:
+def read(image) -> tuple[list, np.ndarray | None, np.ndarray, int, bool]:
     """How the image became 28x28 (preprocess.steps; empty when nothing is drawn), what the model sees of it (None
-    when nothing is drawn), its ten probabilities, and how many digits stand side by side in it."""
+    when nothing is drawn), its ten probabilities, how many digits stand side by side in it, and whether its ink is
+    too small to read."""
     made = (preprocess.steps(image) if image is not None else None) or []
     seen = made[-1][1] if made else None
     digits = preprocess.side_by_side(dict(made)["cropped to the ink"]) if made else 1
-    return made, seen, probabilities(ck, seen), digits
+    return made, seen, probabilities(ck, seen), digits, bool(made) and preprocess.too_small(image)
 
 
 def probabilities(ck, seen: np.ndarray | None) -> np.ndarray:
@@ -102,8 +103,8 @@ def pad() -> None:
                 image = drawing()
             except UserError as e:
                 ui.show_error(e)
-            made, seen, p, digits = read(image)
-            drawing_pad(width, answers.reading(p, digits) if seen is not None else None, on_save=save)
+            made, seen, p, digits, small = read(image)
+            drawing_pad(width, answers.reading(p, digits, small) if seen is not None else None, on_save=save)
             if "save_error" in st.session_state:
                 ui.show_error(UserError(st.session_state.pop("save_error")))
         else:
@@ -114,7 +115,7 @@ def pad() -> None:
                     image = preprocess.read_image(up)
                 except UserError as e:
                     ui.show_error(e)
-            made, seen, p, digits = read(image)
+            made, seen, p, digits, small = read(image)
             if image is not None and seen is None:
                 st.warning("No digit stands out from the background of this picture: photograph one digit, dark "
                            "on light paper, filling about half of the picture.", icon=":material/image_search:")
@@ -122,10 +123,10 @@ def pad() -> None:
         picked = network.explained(p) if st.session_state.get("show_why") else None
         if ck2 is not None:
             st.markdown(f"**{markdown.as_text(label)}**")
-        answer(p, seen, digits, picked=picked, on_pick=network.pick)
+        answer(p, seen, digits, picked=picked, on_pick=network.pick, small=small)
         if ck2 is not None:
             st.markdown(f"**{markdown.as_text(other)}**")
-            answer(probabilities(ck2, seen), seen, digits, key="answer2")
+            answer(probabilities(ck2, seen), seen, digits, key="answer2", small=small)
         show_steps(made)
     if seen is not None:
         with left:

@@ -147,3 +147,16 @@ def test_strokes_are_thickened_and_thinned_evenly_on_every_side():
         np.testing.assert_array_equal(out, out[::-1])
         np.testing.assert_array_equal(out, out[:, ::-1])
         assert abs(preprocess.stroke_width(out > 0.5) * 20 / max(out.shape) - preprocess.STROKE) < 1.0
+
+
+def test_ink_under_a_seventh_of_the_pad_is_too_small_to_read():
+    pad = np.zeros((280, 280), np.uint8)
+    assert not preprocess.too_small(pad)  # nothing drawn is not "too small": it is nothing
+    pad[140:150, 140:152] = 255  # a dot
+    assert preprocess.too_small(pad)
+    pad[100:139, 140:145] = 255  # a stroke 50 px long: a small digit, still read
+    assert not preprocess.too_small(pad)
+    photo = np.zeros((1200, 900), np.uint8)
+    photo[500:560, 400:410] = 255  # the same share of a larger picture: judged by the picture's size
+    assert preprocess.too_small(photo) and not preprocess.too_small(photo[400:700, 300:600])
+    assert not preprocess.too_small(np.zeros((0, 0)))

@@ -40,6 +40,19 @@ def test_a_session_without_a_browser_draws_a_seven_and_reads_the_answer(app):
     assert errors == []
 
 
+def test_a_dot_is_too_small_to_read_not_a_zero(app):
+    async def draw():
+        async with protocol.Session(app) as s:
+            await s.wait(lambda s: PAD in s.components and s.finished, 60)
+            seen = lambda s: (s.components[ANSWER]["data"] or {}).get("seen") is not None  # noqa: E731
+            await protocol.timed(s, PAD, {"image": protocol.pad_image([(140, 140), (143, 141)], width=12)}, seen)
+            return s.components[ANSWER]["data"], s.errors
+
+    answer, errors = asyncio.run(draw())
+    assert answer["headline"] == "too small" and not answer["sure"] and "draw bigger" in answer["detail"]
+    assert errors == []
+
+
 def test_train_pages_refresh_less_often_as_more_watch(app):
     def intervals(sessions):
         return [next(iter(s.auto_reruns.values()))[0] if s.auto_reruns else None for s in sessions]

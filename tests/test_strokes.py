@@ -50,3 +50,15 @@ def test_the_font_bank_draws_only_training_stroke_variants_and_every_digit_alike
     assert drawn and not any(v.held_out for v in drawn)
     assert {v.name for v in drawn if v.digit == 1} == {v.name for v in VARIANTS if v.digit == 1 and not v.held_out}
     assert np.bincount(y, minlength=10).tolist() == [7] * 10 and x.shape == (70, 28, 28)
+
+
+def test_non_digits_are_drawn_like_digits_and_dots_are_too_small_to_read():
+    seen = {}
+    for kind, name, img in strokes.non_digits(per_shape=2, seed=0):
+        assert img.shape == (280, 280) and img.dtype == np.uint8 and img.max() == 255
+        seen.setdefault(kind, []).append((name, img))
+    assert set(seen) == {"letter", "cross", "shape", "scribble", "dot"}
+    assert len(seen["scribble"]) == len(seen["dot"]) == 2 * len(strokes.NON_DIGITS["shape"])
+    assert all(preprocess.too_small(img) for _, img in seen["dot"])
+    assert not any(preprocess.too_small(img) for _, img in seen["letter"] + seen["cross"])
+    assert not set(strokes.NON_DIGITS["letter"]) & set("OoIlSZBGqT")  # letters a digit could be are left out

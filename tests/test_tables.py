@@ -120,3 +120,8 @@ def test_waiting_runs_are_priced_at_this_machines_measured_pace():
     assert progress.pace([done_run(5, config, 1e6 * estimate)])[0] == progress.PACE_LIMITS[1]  # clamped
     many = [done_run(k, config, estimate) for k in range(20)] + [done_run(-1, config, 4 * estimate)]
     assert progress.pace(many) == (1.0, progress.CALIBRATE_ON)  # the newest ten: the old slow one is forgotten
+
+
+def test_ink_too_small_to_read_is_asked_to_be_bigger_whatever_the_model_says():
+    small = answers.reading([0.01] * 9 + [0.91], small=True)  # a dot scaled up reads as a confident digit
+    assert small["headline"] == "too small" and not small["sure"] and small["detail"].startswith("draw bigger")
