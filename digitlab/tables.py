@@ -1,6 +1,7 @@
 """What the pages and the CLI show about runs as tables: plain rows of numbers, computed and tested here, drawn there."""
 
 from digitlab import metrics
+from digitlab.markdown import as_text
 from digitlab.presets import COURSE
 from digitlab.store import Status, Store
 
@@ -46,6 +47,26 @@ def summary_rows(runs: list[tuple[str, list[dict]]], target: float, split: str,
                      f"last {split} acc": s["last_acc"], "last train loss": s["last_train_loss"],
                      "last test loss": s["last_test_loss"], "course": " · ".join(said)})
     return rows
+
+def course_lines(runs: list[tuple[str, list[dict]]], presets: list[str | None]) -> list[str]:
+    """A line per run of a course preset, the course's figures beside the run's, on the same measures: the test
+    accuracy of the checkpoint kept and the first epoch whose test accuracy reached 97% (the course measured both on
+    its test set)."""
+    lines = []
+    for (label, epochs), name in zip(runs, presets):
+        course = COURSE.get(name)
+        if not course or not epochs:
+            continue
+        kept = max(epochs, key=lambda e: e["val_acc"])
+        first = metrics.first_epoch_reaching([e["test_acc"] for e in epochs], 0.97)
+        you = [f"test {kept['test_acc']:.2%}"]
+        said = [f"{course['acc']:.2%}"]
+        if "first_97" in course:
+            you.append(f"97% first at epoch {first}" if first else "97% not reached")
+            said.append(f"97% first at epoch {course['first_97']}")
+        lines.append(f"**{as_text(label)}** ({name}): you {', '.join(you)} · the course {', '.join(said)}")
+    return lines
+
 
 def my_digits_rows(runs: list[dict], results: dict[int, dict]) -> list[dict]:
     """One row per run that trained on My digits or started from a model: what it held out and the accuracy

@@ -102,6 +102,8 @@ if chosen:
     st.caption("Click a run in a legend to hide or show it; the camera icon above a chart saves it as a PNG.")
 
     st.subheader("Summary")
+    for line in tables.course_lines(sel, [r["config"].get("name") for r in picked]):
+        st.markdown(f":material/school: {line}")
     c1, c2, c3 = st.columns([2, 2, 2])
     target = c1.number_input("Target accuracy (%)", 50.0, 100.0, 97.0, step=0.5) / 100
     split = c2.selectbox("Accuracy on", ["test", "val", "train"])

@@ -125,3 +125,14 @@ def test_waiting_runs_are_priced_at_this_machines_measured_pace():
 def test_ink_too_small_to_read_is_asked_to_be_bigger_whatever_the_model_says():
     small = answers.reading([0.01] * 9 + [0.91], small=True)  # a dot scaled up reads as a confident digit
     assert small["headline"] == "too small" and not small["sure"] and small["detail"].startswith("draw bigger")
+
+
+def test_a_course_presets_run_is_set_beside_the_courses_figures_on_the_same_measures():
+    epochs = [{"epoch": k, "val_acc": v, "test_acc": t} for k, (v, t) in
+              enumerate([(0.95, 0.955), (0.971, 0.972), (0.975, 0.974), (0.973, 0.976)], 1)]
+    lines = tables.course_lines([("3: compare-adam", epochs), ("4: mine", epochs), ("5: <b>x</b>", epochs[:1])],
+                                ["compare-adam", None, "seed-assignment"])
+    assert lines == [f"**{markdown.as_text('3: compare-adam')}** (compare-adam): you test 97.40%, 97% first at "
+                     "epoch 2 · the course 97.83%, 97% first at epoch 5",  # the checkpoint kept: best validation's
+                     f"**{markdown.as_text('5: <b>x</b>')}** (seed-assignment): you test 95.50% · the course 98.16%"]
+    assert "<b>" not in lines[1]  # a name is text, never markup
