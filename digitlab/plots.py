@@ -67,6 +67,11 @@ def epoch_curves(runs: list[tuple[str, list[dict]]], metric: str, splits=("train
                                      hovertemplate=f"{as_text(name)} · {s}: %{{y:{'.2%' if metric == 'acc' else '.4f'}}}"
                                                    "<extra></extra>",
                                      marker=dict(size=4), line=dict(color=color, dash=SPLIT_DASH[s])))
+            if epochs:  # its last epoch marked: runs that share their first epochs (10, 3 and 1 of them) all show
+                fig.add_trace(go.Scatter(x=xs[-1:], y=[epochs[-1][f"{s}_{metric}"]], mode="markers",
+                                         legendgroup=as_text(name), showlegend=False, hoverinfo="skip",
+                                         marker=dict(size=11, color=color, symbol="diamond-open",
+                                                     line=dict(width=2, color=color))))
     label = "accuracy" if metric == "acc" else "loss"
     if x == "epoch":
         longest = max((len(e) for _, e in runs), default=1)

@@ -11,12 +11,26 @@ def epochs(n, base):
 def test_epoch_curves_one_trace_per_run_and_split_one_legend_entry_and_colour_per_run():
     colors = [plots.run_color(7), plots.run_color(2)]
     fig = plots.epoch_curves([("a", epochs(3, 0.9)), ("b", epochs(5, 0.8))], "acc", ("val", "test"), colors=colors)
-    assert [(t.name, t.line.dash) for t in fig.data] == [("a", "dash"), ("a", "solid"), ("b", "dash"), ("b", "solid")]
-    assert [t.showlegend for t in fig.data] == [True, False, True, False]  # the legend names runs, not splits
-    assert [t.line.color for t in fig.data] == [colors[0]] * 2 + [colors[1]] * 2
+    lines = curves(fig)
+    assert [(t.name, t.line.dash) for t in lines] == [("a", "dash"), ("a", "solid"), ("b", "dash"), ("b", "solid")]
+    assert [t.showlegend for t in lines] == [True, False, True, False]  # the legend names runs, not splits
+    assert [t.line.color for t in lines] == [colors[0]] * 2 + [colors[1]] * 2
     assert fig.layout.legend.groupclick == "togglegroup" and "dashed val" in fig.layout.title.text
-    assert list(fig.data[3].y) == [0.81] * 5 and fig.layout.yaxis.tickformat == ".1%"
+    assert list(lines[3].y) == [0.81] * 5 and fig.layout.yaxis.tickformat == ".1%"
     assert plots.run_color(7) == plots.run_color(17) != plots.run_color(8)  # a run keeps its colour everywhere
+
+
+def curves(fig):
+    return [t for t in fig.data if t.mode == "lines+markers"]
+
+
+def test_each_runs_last_epoch_is_marked_so_runs_that_coincide_all_show():
+    """The epochs trial: 10, 3 and 1 epochs of one recipe and seed draw one line; each end is marked on it."""
+    runs = [(f"epochs-{n}", epochs(n, 0.9)) for n in (10, 3, 1)]
+    fig = plots.epoch_curves(runs, "acc", ("test",), colors=["red", "green", "blue"])
+    ends = [t for t in fig.data if t.mode == "markers"]
+    assert [(list(t.x), t.marker.color, t.legendgroup, t.showlegend) for t in ends] == \
+        [([10], "red", "epochs-10", False), ([3], "green", "epochs-3", False), ([1], "blue", "epochs-1", False)]
 
 
 def test_epoch_curves_against_seconds_and_on_a_log_scale():
@@ -29,7 +43,7 @@ def test_epoch_curves_against_seconds_and_on_a_log_scale():
 def test_epoch_curves_against_steps_count_each_runs_own_steps_per_epoch():
     fig = plots.epoch_curves([("a", epochs(2, 0.9)), ("b", epochs(2, 0.9))], "acc", ("test",), x="step",
                              steps_per_epoch=[469, 938])  # batch 128 against batch 64
-    assert [list(t.x) for t in fig.data] == [[469, 938], [938, 1876]] and fig.layout.xaxis.title.text == "step"
+    assert [list(t.x) for t in curves(fig)] == [[469, 938], [938, 1876]] and fig.layout.xaxis.title.text == "step"
 
 
 def test_ten_runs_keep_a_readable_plot_area():
