@@ -103,6 +103,10 @@ class TrainConfig:
                              group=SCHEDULE)
     gamma: float = setting(0.5, "Step gamma", "Decay factor of the step schedule.", low=0, low_open=True, high=1,
                            step=0.05, group=SCHEDULE)
+    ema: float = setting(0.0, "Weight averaging", "Score and keep an exponential moving average of the weights, "
+                         "updated every step with this decay (0.999: about the last thousand steps), rather than the "
+                         "weights as they are at the epoch's end. 0: off.", low=0, high=1, high_open=True, step=0.001,
+                         group=SCHEDULE)
     precision: str = setting("fp32", "Precision", "bf16 runs the forward pass in mixed precision: about twice as "
                              "fast on CPUs with AVX-512 BF16 or AMX and on recent GPUs; elsewhere it trains in fp32.",
                              choices=("fp32", "bf16"), group=MORE)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from digitlab import UserError, augment, devices, health, inside
 from digitlab.config import TrainConfig
@@ -199,6 +200,10 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
     precision = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
     sizes = torch.full((len(batches),), float(config.batch_size), device=device)  # each step's batch, the last shorter
     sizes[-1] = len(xs["train"]) - config.batch_size * (len(batches) - 1)
+    # What is scored and kept: the model, or the average of its weights over the last steps (Polyak averaging)
+    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) \
+        if config.ema else None
+    scored = averaged.module if averaged is not None else model
     step, windows = 0, []  # windows: the mean loss of each LOG_EVERY steps, for health
     t_start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
@@ -218,6 +223,8 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             if per_step:
                 sched.step()
             with torch.no_grad():
@@ -244,15 +251,15 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
             sched.step()
         n = len(xs["train"])
         train_loss, train_acc = (step_losses * sizes).sum().item() / n, correct.item() / n
-        val_loss, val_acc = loss_and_accuracy(model, xs["val"], ys["val"])
-        test_loss, test_acc = loss_and_accuracy(model, xs["test"], ys["test"])  # .item() inside syncs the device
+        val_loss, val_acc = loss_and_accuracy(scored, xs["val"], ys["val"])
+        test_loss, test_acc = loss_and_accuracy(scored, xs["test"], ys["test"])  # .item() inside syncs the device
         m = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
                  test_loss=test_loss, test_acc=test_acc, seconds=time.perf_counter() - t0,
                  lr=opt.param_groups[0]["lr"])
         res.epochs.append(m)
         if val_acc > res.best_val_acc or res.best_state is None:  # its checkpoint before its record
             res.best_epoch, res.best_val_acc, res.test_acc = epoch, val_acc, test_acc
-            res.best_state = _cpu_state(model)
+            res.best_state = _cpu_state(scored)
             callback("best", {"epoch": epoch, "metrics": m, "state": res.best_state})
         callback("epoch", m)
         callback("snapshot", {"epoch": epoch, "weights": inside.snapshot(model)})

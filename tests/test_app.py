@@ -363,7 +363,7 @@ EVERY_SETTING = dict(name="my run", model="cnn", hidden=[100, 20], channels=[8, 
                      optimizer="momentum", batch_size=32, epochs=7, lr=0.0125, device="cpu", dropout=0.3,
                      norm_layer="batch",
                      input_norm="symmetric", weight_decay=1e-4, label_smoothing=0.05, rotate=10.0, shear=5.0,
-                     scale=0.1, translate=2.0, elastic=1.5, thickness=0.3, momentum=0.8, nesterov=True,
+                     scale=0.1, translate=2.0, elastic=1.5, thickness=0.3, momentum=0.8, nesterov=True, ema=0.99,
                      schedule="step", step_size=3, gamma=0.3, precision="bf16", seed=42, shuffle=False,
                      start_from="mlp-default", my_digits=0.5, fonts=0.1, val_size=5_000, teacher="cnn-default",
                      distill=0.3)

@@ -178,6 +178,19 @@ def test_each_shipped_card_is_reproduced_by_eval(name, capsys):
     assert json.loads(capsys.readouterr().out)["test_acc"] == pytest.approx(card["test_acc"], abs=1e-4)
 
 
+@pytest.mark.parametrize("name", ["mlp-default", "cnn-default"])
+def test_each_shipped_cards_command_still_trains_the_cards_model(name):
+    """`digitlab ship` retrains from the card's command: its preset must still be the recipe the card records."""
+    from digitlab.checkpoint import card_argv, read_card
+    from digitlab.cli import build_parser, config_from_args
+    from digitlab.config import TrainConfig
+
+    card = read_card(SHIPPED / f"{name}.pt")
+    again = config_from_args(build_parser().parse_args(card_argv(card)))
+    assert again == TrainConfig.from_dict(card["config"])
+    assert card["machine"]["processor"] and card["machine"]["threads"] >= 1 and card["train_seconds"] > 0
+
+
 def test_the_installed_command_runs_with_no_traceback(tmp_path):
     env = {**os.environ, "DIGITLAB_RUNS": str(tmp_path / "runs")}
     digitlab = os.path.join(os.path.dirname(sys.executable), "digitlab")
