@@ -7,7 +7,9 @@ from digitlab.config import MAX_NAME, TrainConfig, validate
 
 _AUGMENT = dict(rotate=12, scale=0.12, translate=2.5, shear=10, elastic=1.5, thickness=0.3, label_smoothing=0.1,
                 schedule="onecycle")
-_COMPARE = dict(hidden=[128, 64], epochs=25, batch_size=64, input_norm="symmetric")
+# The optimizer comparison reads pixels in [0, 1], as the course's figures show it did: in [-1, 1] Adam reached 97%
+# at epoch 8-10 over five seeds against the course's 5, and ended below SGD (README: the course's figures).
+_COMPARE = dict(hidden=[128, 64], epochs=25, batch_size=64, input_norm="none")
 
 PRESETS: dict[str, dict] = {
     "seed-ann": dict(hidden=[512, 128], optimizer="adam", lr=1e-3, batch_size=64, epochs=10, input_norm="symmetric"),
@@ -40,9 +42,14 @@ PRESETS: dict[str, dict] = {
                      norm_layer="batch", optimizer="adamw", weight_decay=0.05, lr=3e-3, batch_size=128, epochs=30,
                      input_norm="mnist", val_size=5_000, precision="bf16"),
 }
-# What the course's notebooks reached with these recipes: test accuracy, and the first epoch at 97% test accuracy.
-COURSE = {"seed-assignment": dict(acc=0.9816), "compare-sgd": dict(acc=0.9718, first_97=22),
-          "compare-momentum": dict(acc=0.9795, first_97=8), "compare-adam": dict(acc=0.9783, first_97=5)}
+# What the course's notebooks reached with these recipes: test accuracy, the first epoch at 97% test accuracy, and
+# where ours differs, why (measured: README, "The course's figures").
+COURSE = {"seed-assignment": dict(acc=0.9816),
+          "compare-sgd": dict(acc=0.9718, first_97=22, why="The course's SGD was slower than ours at learning rate 0.03 "
+                              "(97% at epoch 16 here): its rate was likely lower; at 0.02, 97% comes at epoch 25."),
+          "compare-momentum": dict(acc=0.9795, first_97=8),
+          "compare-adam": dict(acc=0.9783, first_97=5, why="Adam needs pixels in [0, 1] (or MNIST's normalization) to "
+                               "learn this fast: in [-1, 1] it reached 97% at epoch 8 to 10 over five seeds.")}
 # The course's three-optimizer comparison, queued together by one action.
 COMPARISON = ("compare-sgd", "compare-momentum", "compare-adam")
 # The course's experiments that are several runs, each queued together by one action, with what it shows.

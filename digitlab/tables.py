@@ -64,7 +64,8 @@ def course_lines(runs: list[tuple[str, list[dict]]], presets: list[str | None]) 
         if "first_97" in course:
             you.append(f"97% first at epoch {first}" if first else "97% not reached")
             said.append(f"97% first at epoch {course['first_97']}")
-        lines.append(f"**{as_text(label)}** ({name}): you {', '.join(you)} · the course {', '.join(said)}")
+        why = f" · {course['why']}" if "why" in course else ""
+        lines.append(f"**{as_text(label)}** ({name}): you {', '.join(you)} · the course {', '.join(said)}{why}")
     return lines
 
 

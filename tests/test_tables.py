@@ -3,6 +3,7 @@
 import pytest
 
 from digitlab import answers, catalog, checkpoint, markdown, progress, tables
+from digitlab.presets import COURSE
 from digitlab.config import TrainConfig
 from digitlab.models import build
 from digitlab.store import Status, Store
@@ -133,6 +134,6 @@ def test_a_course_presets_run_is_set_beside_the_courses_figures_on_the_same_meas
     lines = tables.course_lines([("3: compare-adam", epochs), ("4: mine", epochs), ("5: <b>x</b>", epochs[:1])],
                                 ["compare-adam", None, "seed-assignment"])
     assert lines == [f"**{markdown.as_text('3: compare-adam')}** (compare-adam): you test 97.40%, 97% first at "
-                     "epoch 2 · the course 97.83%, 97% first at epoch 5",  # the checkpoint kept: best validation's
+                     "epoch 2 · the course 97.83%, 97% first at epoch 5 · " + COURSE["compare-adam"]["why"],
                      f"**{markdown.as_text('5: <b>x</b>')}** (seed-assignment): you test 95.50% · the course 98.16%"]
     assert "<b>" not in lines[1]  # a name is text, never markup
