@@ -50,7 +50,13 @@ percent = [c for c in ("best val acc", "test acc", "your digits acc") if c in ta
 table[percent] = table[percent] * 100
 st.dataframe(table if ui.class_mode() else table.drop(columns="owner"), hide_index=True, width="stretch",
              column_config={**{k: st.column_config.NumberColumn(format="%.2f%%") for k in percent},
-                            "lr": st.column_config.NumberColumn(format="%.3g")})
+                            "id": st.column_config.NumberColumn(pinned=True, width=40),  # in sight when it scrolls
+                            "name": st.column_config.TextColumn(pinned=True),
+                            "lr": st.column_config.NumberColumn(format="%.3g", width=60),
+                            "batch": st.column_config.NumberColumn(width=50),
+                            "epochs": st.column_config.NumberColumn(width=55),
+                            "params": st.column_config.NumberColumn(format="localized"),
+                            "duration": st.column_config.NumberColumn(format="%.0f s")})
 
 manageable = {r["id"]: r for r in runs if ui.may_manage(r)}
 if manageable:
@@ -107,16 +113,17 @@ if chosen:
     c1, c2, c3 = st.columns([2, 2, 2])
     target = c1.number_input("Target accuracy (%)", 50.0, 100.0, 97.0, step=0.5) / 100
     split = c2.selectbox("Accuracy on", ["test", "val", "train"])
-    table = pd.DataFrame(tables.summary_rows(sel, target, split, [r["config"].get("name") for r in picked]))
+    table = pd.DataFrame(tables.summary_rows(sel, target, split))
     percent = [c for c in table.columns if "acc" in c]
     table[percent] = table[percent] * 100  # one format a column: two decimals everywhere
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={**{k: st.column_config.NumberColumn(format="%.2f%%") for k in percent},
+                                "run": st.column_config.TextColumn(pinned=True),
+                                "checkpoint test acc": st.column_config.NumberColumn(
+                                    format="%.2f%%", help="The test accuracy of the checkpoint kept: the epoch with "
+                                                          "the best validation accuracy, not the last."),
                                 **{k: st.column_config.NumberColumn(format="%.4f") for k in table.columns
                                    if "loss" in k}})
-    if table["course"].any():
-        st.caption("course: what the course's notebooks reached with the same recipe (test accuracy, and the first "
-                   "epoch at 97%), for runs of a course preset.")
     per_epoch = pd.concat([pd.DataFrame(e).assign(run=lbl) for lbl, e in sel if e], ignore_index=True)
     c3.download_button("Per-epoch metrics (CSV)", per_epoch.to_csv(index=False).encode(), "digitlab-runs.csv",
                        "text/csv", icon=":material/download:", disabled=per_epoch.empty)
