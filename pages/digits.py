@@ -75,12 +75,15 @@ for label, path in ui.models().items():
                   "MNIST test acc": mnist * 100 if isinstance(mnist, float) else None,
                   "gap (points)": (mine["test_acc"] - mnist) * 100 if isinstance(mnist, float) else None,
                   "mistakes": int((mine["y_true"] != mine["y_pred"]).sum()),
-                  "note": f"trained on {trained_on[path]} of them: its held-out score is below"
-                  if trained_on.get(path) else ""})
+                  "trained on": trained_on.get(path) or None})
 st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch",
              column_config={k: st.column_config.NumberColumn(format="%.2f%%") for k in ("MNIST test acc",
                                                                                       "your digits acc")}
-             | {"gap (points)": st.column_config.NumberColumn(format="%+.2f")})
+             | {"gap (points)": st.column_config.NumberColumn(format="%+.2f"),
+                "model": st.column_config.TextColumn(pinned=True),
+                "trained on": st.column_config.NumberColumn(
+                    help="How many of these digits the model trained on: its score on them flatters it. Its score on "
+                         "the ones it never saw is in the fine-tune table below.")})
 st.caption(f"Scored on {'the class’s' if pooled else 'your'} {len(ui.my_digits(pooled)[0])} digits, through the same "
            "preprocessing as the Draw page. A negative gap: the model reads MNIST better than it reads you.")
 
