@@ -205,7 +205,8 @@ def test_launch_a_run_see_it_complete_and_appear_on_runs(app, page):
     sidebar.get_by_role("spinbutton", name="Epochs").press("Enter")
     sidebar.get_by_text("Estimate: 50,890 parameters").wait_for(timeout=10_000)  # priced before launch
     sidebar.get_by_role("button", name="Launch run").click()
-    page.get_by_text("finished: completed").wait_for(timeout=120_000)  # the run this page watched, curves kept
+    ended = re.compile(r"completed · checkpoint kept \(best validation")  # the run this page watched, curves kept
+    page.get_by_text(ended).wait_for(timeout=120_000)
     page.get_by_role("link", name="Open in Runs").wait_for(timeout=10_000)
     shot(page, "train")
     title = page.get_by_role("heading", name="Run 1:").first.inner_text()
@@ -310,7 +311,7 @@ def test_inside_the_network_for_a_drawing_and_a_run(app, page):
     use.click()
     page.wait_for_function(f"() => location.search.includes('lr={value}')", timeout=15_000)  # form and address
     sidebar.get_by_role("button", name="Launch run").click()
-    page.get_by_text("finished: completed").wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"completed · checkpoint kept \(best validation")).wait_for(timeout=120_000)
     page.get_by_text("Your pinned drawings, as the network learned them").wait_for(timeout=20_000)
     page.get_by_text(re.compile(r"^a 7, reads \d")).wait_for(timeout=10_000)
     shot(page, "train-pinned")
