@@ -12,8 +12,9 @@ ui.routed()
 store = ui.store()
 st.title("What the first layer learned")
 st.caption("The weights of the first layer are what the network looks for in the pixels. An MLP's units are 28×28 "
-           "images, the ones with the largest weights first; a CNN's are its 5×5 kernels. Runs keep them after every "
-           "epoch: slide through training, and set two runs side by side (SGD against Adam, dropout 0.2 against 0.6).")
+           "images, the ones with the largest weights first; a CNN's are its first convolution's kernels. Runs keep "
+           "them after every epoch: slide through training, and set two runs side by side (SGD against Adam, dropout "
+           "0.2 against 0.6).")
 
 runs = [r for r in store.runs(owner=ui.owner_filter())
         if r["status"] == Status.RUNNING or (r["checkpoint"] and r["best_val_acc"] is not None)]

@@ -423,6 +423,9 @@ def test_inside_page_shows_first_layers_of_a_run_and_a_shipped_model(store_with_
     slider.set_value(0).run()
     assert not at.exception
     assert at.query_params["a"] in (run_key, [run_key])
+    at.selectbox(key="first_a").set_value("cnn-default").run()  # the shipped CNN: its kernels, their own size
+    captions = [i.caption for e in at.main if type(e).__name__ == "Image" for i in e.proto.imgs]
+    assert any("32 first conv kernels (3×3)" in c for c in captions), captions
 
 
 def test_sweeps_page_queues_a_sweep_and_shows_its_trials(app_env, tiny_root):

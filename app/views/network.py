@@ -159,6 +159,6 @@ def first_layer(history: dict, label: str, key: str) -> None:
     shown, order = inside.by_norm(w, top=64)
     kernels = w.shape[-1] != 28
     st.image(pictures.heat_tiles(shown, scale=12 if kernels else 2, cols=8, each=True), width="stretch",
-             caption=f"{markdown.as_text(label)}: " + (f"{len(shown)} first conv kernels (5×5)" if kernels else
+             caption=f"{markdown.as_text(label)}: " + (f"{len(shown)} first conv kernels ({w.shape[-1]}×{w.shape[-1]})" if kernels else
                                                      f"{len(shown)} first-layer units as 28×28 images") +
                      ", largest weight norm first; red weights add ink's evidence, blue take it away")
