@@ -4,7 +4,7 @@ All from the config alone (no model is built, no memory spent), so that any requ
 for free. Memory and time are estimates (within about 2x on the machines measured); parameters are exact.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -89,7 +89,8 @@ def estimate(config: TrainConfig, device: str = "cpu", teacher: TrainConfig | No
     activations = 4 * max(2 * acts * config.batch_size, 2 * widest * EVAL_BATCH)  # a training step, or scoring
     if teacher is not None:
         taught = _layers(teacher)
-        seconds += _seconds(teacher, taught, device, config.epochs * train, 0, 0)
+        # the teacher reads each batch inside the student's step, so at the student's precision, not its own
+        seconds += _seconds(replace(teacher, precision=config.precision), taught, device, config.epochs * train, 0, 0)
         weights += 4 * sum(p for p, _, _, _ in taught)
         activations += 4 * sum(a for _, _, a, _ in taught) / 3 * config.batch_size  # its forward pass of a batch
     memory = RUNTIME_MB + (weights + data + activations) / 2**20

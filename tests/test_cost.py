@@ -1,5 +1,7 @@
 """Pricing a run from its config alone: exact parameters, estimates of memory and time, limits named."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -119,3 +121,11 @@ def test_bf16_is_priced_faster_only_where_the_device_has_it(monkeypatch):
     assert cost.estimate(bf16).minutes == pytest.approx(cost.estimate(fp32).minutes - work * (1 - 1 / cost.BF16_SPEEDUP))
     monkeypatch.setattr(cost.devices, "bf16_native", lambda device: False)  # emulated: it trains in fp32
     assert cost.estimate(bf16).minutes == cost.estimate(fp32).minutes
+
+
+def test_a_teacher_is_priced_at_the_students_precision(monkeypatch):
+    monkeypatch.setattr(cost.devices, "bf16_native", lambda device: True)
+    student, teacher = TrainConfig(hidden=[64]), TrainConfig(model="cnn", channels=[8], hidden=[16], precision="bf16")
+    alone = cost.estimate(student).minutes
+    as_fp32 = cost.estimate(student, teacher=replace(teacher, precision="fp32")).minutes
+    assert cost.estimate(student, teacher=teacher).minutes == as_fp32 > alone  # it reads batches in the student's step
