@@ -138,7 +138,7 @@ def config_from_args(a):
 def cmd_train(a) -> int:
     from tqdm import tqdm
 
-    from digitlab import admission, checkpoint, data
+    from digitlab import admission, checkpoint, data, health
     from digitlab.runner import execution
     from digitlab.store import Store, runs_root
 
@@ -191,7 +191,7 @@ def cmd_train(a) -> int:
     if a.json:
         print(json.dumps(out))
     elif run["best_val_acc"] is None:
-        print(f"run {run_id} {flagged['flag'] if flagged else run['status']}: no epoch finished, no checkpoint kept")
+        print(f"run {run_id} {health.state(run)}: no epoch finished, no checkpoint kept")
     else:
         print(f"run {run_id} {run['status']}: best val acc {run['best_val_acc']:.4f} (epoch {run['best_epoch']}), "
               f"test acc {run['test_acc']:.4f}, {run['train_seconds']:.1f}s of training -> {out['checkpoint']}")
@@ -377,6 +377,7 @@ def cmd_predict(a) -> int:
 
 
 def cmd_runs(a) -> int:
+    from digitlab import health
     from digitlab.store import Store
 
     store = Store(a.runs)
@@ -391,8 +392,7 @@ def cmd_runs(a) -> int:
 
     print(f"{'id':>4}  {'status':<12} {'name':<28} {'best val':>8} {'test':>7} {'seconds':>8}")
     for r in runs:
-        status = r["health"]["flag"] if r["health"] else r["status"]  # a run that did not learn says so
-        print(f"{r['id']:>4}  {status:<12} {r['name'][:28]:<28} {fmt(r['best_val_acc'], '8.4f'):>8} "
+        print(f"{r['id']:>4}  {health.state(r):<12} {r['name'][:28]:<28} {fmt(r['best_val_acc'], '8.4f'):>8} "
               f"{fmt(r['test_acc'], '7.4f'):>7} {fmt(r['train_seconds'], '8.1f'):>8}")
     return 0
 

@@ -32,8 +32,10 @@ class Verdict:
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "stop"}
 
-    def describe(self) -> str:
-        return f"{self.flag.capitalize()}: {self.reason} {self.hint}"
+
+def state(run: dict) -> str:
+    """What a run's status says to a person: its flag when it diverged or did not learn, else its status."""
+    return run["health"]["flag"] if run.get("health") else str(run["status"])
 
 
 def during(windows: list[float], epoch: int) -> Verdict | None:

@@ -160,13 +160,9 @@ def shrink(a: np.ndarray, side: int) -> np.ndarray:
 def too_small(img) -> bool:
     """Whether the ink drawn is too small to read (see SMALL): a dot, a tick. False when nothing is drawn."""
     g = to_gray(img)
-    if g is None:
+    if g is None or not (g > INK).any():
         return False
-    mask = g > INK
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if len(rows) == 0:
-        return False
-    return max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 < SMALL * max(g.shape)
+    return max(_crop(g).shape) < SMALL * max(g.shape)
 
 
 def to_mnist(img: np.ndarray) -> np.ndarray | None:

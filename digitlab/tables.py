@@ -1,6 +1,6 @@
 """What the pages and the CLI show about runs as tables: plain rows of numbers, computed and tested here, drawn there."""
 
-from digitlab import metrics
+from digitlab import health, metrics
 from digitlab.markdown import as_text
 from digitlab.presets import COURSE
 from digitlab.store import Status, Store
@@ -19,7 +19,7 @@ def run_row(run: dict) -> dict:
     """One run as a row of the runs table."""
     cfg = run["config"]
     seconds = run["finished"] - run["started"] if run["started"] and run["finished"] else None
-    status = f"{run['health']['flag']} ⚠" if run.get("health") else str(run["status"])  # a run that did not learn
+    status = health.state(run) + (" ⚠" if run.get("health") else "")  # a run that did not learn says so
     return {"id": run["id"], "name": run["name"], "owner": run["owner"], "status": status,
             "optimizer": cfg["optimizer"],
             "lr": cfg["lr"], "batch": cfg["batch_size"], "hidden": layers(cfg),

@@ -8,7 +8,7 @@ import streamlit as st
 
 from app import ui
 from app.views import network
-from digitlab import catalog, cost, devices, markdown, plots, progress
+from digitlab import catalog, cost, devices, health, markdown, plots, progress
 from digitlab.config import TrainConfig
 from digitlab.live import FASTEST
 from digitlab.runner import workers
@@ -23,7 +23,7 @@ def cancel_run(run_id: int) -> None:
     ui.live().refresh()
 
 
-def show_running(run: dict, snap) -> None:
+def show_running(run: dict, snap, pace: float) -> None:
     epochs = snap.epochs.get(run["id"], [])
     done = progress.progress(run, len(epochs))
     left = progress.seconds_left(run, done["fraction"], time.time())
@@ -35,7 +35,7 @@ def show_running(run: dict, snap) -> None:
                                          + (f" · about {cost.duration(left / 60)} left" if left else ""))
     mates = catalog.batch_of(run, snap.runs)
     if mates:
-        st.caption(batch_line(run, mates, snap, left))
+        st.caption(batch_line(run, mates, snap, left, pace))
     if run["cancel_requested"]:
         cancel.write("cancelling…")
     elif ui.may_manage(run):
@@ -49,7 +49,7 @@ def show_running(run: dict, snap) -> None:
     st.session_state.watched = run["id"]
 
 
-def batch_line(run: dict, mates: list[dict], snap, left: float | None) -> str:
+def batch_line(run: dict, mates: list[dict], snap, left: float | None, pace: float) -> str:
     """Where a comparison stands: its finished runs (drawn beside this one) and when the last one should end."""
     done = [m for m in mates if not m["status"].active]
     waiting = [m["id"] for m in mates if m["status"] == Status.QUEUED and m["id"] in snap.order]
@@ -59,7 +59,7 @@ def batch_line(run: dict, mates: list[dict], snap, left: float | None) -> str:
     if left is not None:
         ahead = snap.order[:snap.order.index(waiting[-1]) + 1] if waiting else []  # the last one waits for these
         by_id = {r["id"]: r for r in snap.runs}
-        total = left / 60 + sum(minutes(by_id[i], snap) for i in ahead) / workers.slot_count()
+        total = left / 60 + sum(minutes(by_id[i], pace) for i in ahead) / workers.slot_count()
         line += f" · all done in about {cost.duration(total)}"
     return line
 
@@ -80,9 +80,9 @@ def curves(run: dict, epochs: list[dict], figure) -> None:
         st.plotly_chart(figure("steps"), width="stretch", key=f"s{run['id']}")
 
 
-def show_finished(run: dict, snap) -> None:
+def show_finished(run: dict, snap) -> set[int]:
     """The run this page watched, after it ended, with the runs queued with it: their curves stay overlaid, each
-    run's final numbers labelled, with the way to the Runs page."""
+    run's final numbers labelled, with the way to the Runs page. Returns the ids it showed."""
     group = finished_group(run, snap)
     ids = tuple(r["id"] for r in group)
     if len(group) > 1:
@@ -115,6 +115,7 @@ def show_finished(run: dict, snap) -> None:
     if drawings:
         st.markdown("**Your pinned drawings, as the network learned them**")
         network.pinned(drawings, scores, run["steps_per_epoch"], f"pinf{run['id']}")
+    return set(ids)
 
 
 def finished_group(run: dict, snap) -> list[dict]:
@@ -130,7 +131,7 @@ def icon_of(run: dict) -> str:
 def numbers(run: dict, epochs: list[dict]) -> str:
     """A finished run's numbers, each saying what it is: the checkpoint kept (the best validation epoch) and the
     last epoch, which are not the same model."""
-    state = run["health"]["flag"] if run.get("health") else str(run["status"])
+    state = health.state(run)
     if run["test_acc"] is None or not epochs:
         return f"{state}, no epoch finished"
     last = epochs[-1]
@@ -140,11 +141,10 @@ def numbers(run: dict, epochs: list[dict]) -> str:
     return f"{state} · {kept} · last epoch ({last['epoch']}): test {last['test_acc']:.2%}"
 
 
-def minutes(run: dict, snap) -> float:
-    """A waiting run's training time: its estimate, scaled by this machine's measured pace on the runs before it."""
+def minutes(run: dict, pace: float) -> float:
+    """A waiting run's training time: its estimate, scaled by this machine's measured pace (progress.pace)."""
     config = TrainConfig.from_dict(run["config"])
-    seconds = progress.estimated_seconds({**run, "device": devices.resolve(config.device).type})
-    return seconds * progress.pace(snap.runs)[0] / 60
+    return progress.estimated_seconds({**run, "device": devices.resolve(config.device).type}) * pace / 60
 
 
 def queue_line(slots: int, pace: float, measured: int) -> str:
@@ -169,24 +169,24 @@ def live() -> None:
                    "training keeps its speed.")
     owner = ui.owner_filter()
     running, queued = snap.running(owner), snap.queued(owner)
+    pace, measured = progress.pace(snap.runs)  # once a refresh: every waiting run is priced with it
     for run in running:
-        show_running(run, snap)
+        show_running(run, snap, pace)
     watched, shown = st.session_state.get("watched"), set()
     if watched is not None and watched not in {r["id"] for r in running}:
         ended = [r for r in snap.finished(owner) if r["id"] == watched]
         if ended:
-            show_finished(ended[0], snap)
-            shown = {r["id"] for r in finished_group(ended[0], snap)}
+            shown = show_finished(ended[0], snap)
         elif watched not in {r["id"] for r in queued}:  # deleted meanwhile
             st.session_state.watched = None
     elif not running and not queued:
         st.caption("No run in progress. Pick a preset or set the hyperparameters in the sidebar, then launch.")
     if queued:
         order = snap.order  # everyone's: a place in the queue counts the runs of others ahead
-        estimated = {r["id"]: minutes(r, snap) for r in queued}
+        estimated = {r["id"]: minutes(r, pace) for r in queued}
         mine = f" of {len(order)}" if len(order) != len(queued) else ""
         st.subheader(f"Queue ({len(queued)}{mine}) · about {cost.duration(sum(estimated.values()))} of training")
-        st.caption(queue_line(workers.slot_count(), *progress.pace(snap.runs)))
+        st.caption(queue_line(workers.slot_count(), pace, measured))
         for run in queued:
             a, b = st.columns([5, 1])
             n = run["config"]["epochs"]
@@ -202,8 +202,7 @@ def live() -> None:
                    f"{run['test_acc']:.2%}" if run["test_acc"] is not None else "")
             secs = f" · {run['train_seconds']:.1f}s" if run["train_seconds"] else ""
             name = markdown.as_text(run["name"])
-            state = run["health"]["flag"] if run["health"] else run["status"]
-            st.write(f"{icon_of(run)} **{run['id']}** · {name} · {state}{acc}{secs}")
+            st.write(f"{icon_of(run)} **{run['id']}** · {name} · {health.state(run)}{acc}{secs}")
             if run["health"]:
                 st.caption(f"{run['health']['reason']} {run['health']['hint']}")
             elif run["status"] == Status.FAILED and run["error"]:
