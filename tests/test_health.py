@@ -99,3 +99,8 @@ def test_the_cli_says_a_run_diverged_in_its_json_and_does_not_ship_it(tiny_root,
     assert "diverged: the training loss reached" in err and f"Not saved to {save}." in err and not save.exists()
     cli.main(["runs"])
     assert "diverged" in capsys.readouterr().out
+    stuck = tmp_path / "stuck.pt"  # stopped after two epochs: it has a checkpoint, and still is not shipped
+    assert cli.main(["--data", str(tiny_root), "train", "--hidden", "32", "--epochs", "4", "--optimizer", "sgd",
+                     "--lr", "1e-9", "--device", "cpu", "--save", str(stuck), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["health"]["flag"] == health.NOT_LEARNING and summary["checkpoint"] and not stuck.exists()

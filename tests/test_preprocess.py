@@ -160,3 +160,8 @@ def test_ink_under_a_seventh_of_the_pad_is_too_small_to_read():
     photo[500:560, 400:410] = 255  # the same share of a larger picture: judged by the picture's size
     assert preprocess.too_small(photo) and not preprocess.too_small(photo[400:700, 300:600])
     assert not preprocess.too_small(np.zeros((0, 0)))
+    edge = np.zeros((280, 280), np.uint8)
+    edge[100:140, 100:105] = 255  # 40 px: a seventh of the pad, just read
+    assert not preprocess.too_small(edge)
+    edge[139] = 0  # 39 px
+    assert preprocess.too_small(edge)

@@ -203,3 +203,15 @@ def test_the_kept_checkpoint_is_the_best_validation_epoch_never_the_best_test_on
     r = train(cfg(epochs=4), tiny, callback=lambda e, i: best.append(i["epoch"]) if e == "best" else None)
     assert (r.best_epoch, r.best_val_acc, r.test_acc) == (2, 0.90, 0.60)
     assert best == [1, 2]  # a checkpoint written at each new best validation accuracy, and only then
+
+
+def test_weight_averaging_scores_and_keeps_the_average_not_the_last_weights(tiny):
+    plain, averaged = train(cfg(epochs=2), tiny), train(cfg(epochs=2, ema=0.9), tiny)
+    assert averaged.epochs[-1]["val_acc"] > 0.9  # it learns as well
+    assert averaged.epochs[-1]["train_loss"] == plain.epochs[-1]["train_loss"]  # the same steps, the same model...
+    assert averaged.epochs[-1]["val_loss"] != plain.epochs[-1]["val_loss"]  # ... but the average is what is scored
+    model = build(cfg(ema=0.9))
+    model.load_state_dict(averaged.best_state)  # kept as a plain model's weights, whatever was averaged
+    x, y = normalize(tiny.val_x, "mnist"), tiny.val_y
+    best = averaged.epochs[averaged.best_epoch - 1]
+    assert loss_and_accuracy(model, x, y) == pytest.approx((best["val_loss"], best["val_acc"]))
