@@ -122,6 +122,11 @@ def may_manage(run: dict) -> bool:
     return roster.may_manage(viewer(), run)
 
 
+def may_see(run: dict) -> bool:
+    """Whether this viewer may look at a run in depth (report on it, export it): their own, or any for a teacher."""
+    return owner_filter() is None or run["owner"] == viewer().name
+
+
 def board_on() -> bool:
     """Whether students see the class board: the setting, until a teacher switches it on the Class page."""
     return store().option("board", str(settings.current().classroom.board)) == "True"

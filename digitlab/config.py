@@ -6,6 +6,7 @@ so a bound or a help text is written in one place only.
 
 import math
 import re
+import shlex
 from dataclasses import asdict, dataclass, field, fields
 
 from digitlab import UserError
@@ -273,6 +274,11 @@ def changed(config: TrainConfig, base: TrainConfig = DEFAULTS) -> dict:
 def _text(v) -> str:
     """A setting's value as text that reads back exactly: repr for floats (0.1 stays 0.1, 1e-05 stays 1e-05)."""
     return repr(v) if isinstance(v, float) else str(v)
+
+
+def command_line(config: TrainConfig) -> str:
+    """The CLI command that reproduces a run's configuration exactly."""
+    return " ".join(["digitlab train", shlex.join(to_argv(config))]).strip()
 
 
 def to_argv(config: TrainConfig) -> list[str]:

@@ -26,6 +26,7 @@ class Limits:
     checkpoint_mb: float = 200.0       # bytes of one checkpoint file, and of what it holds unpacked
     digits_per_person: int = 2000      # drawings one person may keep in My digits
     digits_zip_mb: float = 16.0        # bytes of one My digits zip to import (also server.maxUploadSize)
+    report_runs: int = 12              # runs in one report (each adds its figures and a test-set evaluation)
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,11 @@ def summary_rows(runs: list[tuple[str, list[dict]]], target: float, split: str) 
                      "last test loss": s["last_test_loss"]})
     return rows
 
-def course_lines(runs: list[tuple[str, list[dict]]], presets: list[str | None]) -> list[str]:
-    """A line per run of a course preset, the course's figures beside the run's, on the same measures: the test
+def course_rows(runs: list[tuple[str, list[dict]]], presets: list[str | None]) -> list[dict]:
+    """A row per run of a course preset, the course's figures beside the run's, on the same measures: the test
     accuracy of the checkpoint kept and the first epoch whose test accuracy reached 97% (the course measured both on
-    its test set)."""
-    lines = []
+    its test set); why: what explains a difference, where the course's story is not ours."""
+    rows = []
     for (label, epochs), name in zip(runs, presets):
         course = COURSE.get(name)
         if not course or not epochs:
@@ -59,9 +59,15 @@ def course_lines(runs: list[tuple[str, list[dict]]], presets: list[str | None]) 
         if "first_97" in course:
             you.append(f"97% first at epoch {first}" if first else "97% not reached")
             said.append(f"97% first at epoch {course['first_97']}")
-        why = f" · {course['why']}" if "why" in course else ""
-        lines.append(f"**{as_text(label)}** ({name}): you {', '.join(you)} · the course {', '.join(said)}{why}")
-    return lines
+        rows.append({"run": label, "preset": name, "you": ", ".join(you), "course": ", ".join(said),
+                     "why": course.get("why", "")})
+    return rows
+
+
+def course_lines(runs: list[tuple[str, list[dict]]], presets: list[str | None]) -> list[str]:
+    """course_rows as lines of Markdown, for the Runs page."""
+    return [f"**{as_text(r['run'])}** ({r['preset']}): you {r['you']} · the course {r['course']}"
+            + (f" · {r['why']}" if r["why"] else "") for r in course_rows(runs, presets)]
 
 
 def my_digits_rows(runs: list[dict], results: dict[int, dict]) -> list[dict]:

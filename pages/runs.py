@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.views import network
+from app.views import network, takehome
 from digitlab import (
     UserError,
     addresses,
@@ -127,6 +127,8 @@ if chosen:
     per_epoch = pd.concat([pd.DataFrame(e).assign(run=lbl) for lbl, e in sel if e], ignore_index=True)
     c3.download_button("Per-epoch metrics (CSV)", per_epoch.to_csv(index=False).encode(), "digitlab-runs.csv",
                        "text/csv", icon=":material/download:", disabled=per_epoch.empty)
+    with st.expander("Report to hand in: these runs in one HTML file or PDF", icon=":material/description:"):
+        takehome.report_of(store, [r["id"] for r in picked])
 
 st.divider()
 st.subheader("One run in depth")
@@ -144,6 +146,8 @@ run = finished[st.selectbox("Run", labels_done, index=start, help="Opens on the 
 ui.set_address(run=str(run["id"]))
 with st.expander("The command that reproduces this run"):
     network.show_command(run["config"])
+with st.expander("As PyTorch: this run as plain code to take home", icon=":material/code:"):
+    takehome.show_export(run)
 drawings = store.pins(run["id"])
 if drawings:
     st.markdown("**Pinned drawings, as the network learned them**")

@@ -107,6 +107,8 @@ def test_runs_page_shows_a_completed_run_in_depth(store_with_run):
     assert list(summary["run"]) == ["1: smoke"] and summary["at epoch"][0] in (1, 2)
     assert "course" not in summary and not [m for m in at.markdown if "the course" in m.value]  # no course preset
     assert [b.value for b in at.selectbox if b.label == "Run"] == ["1: smoke"]  # in depth: the best completed run
+    assert {"Script (.py)", "Notebook (.ipynb)"} <= {b.proto.label for b in at.get("download_button")}  # take it home
+    assert any("class Net(nn.Module)" in c.value and "(digitlab run 1)" in c.value for c in at.code)
     at.multiselect(key="doomed").set_value([1]).run()
     at.button(key="delete_runs").click().run()
     assert not at.exception and Store(store_with_run.root).runs() == []

@@ -1,13 +1,11 @@
 """The views inside the network that pages share (Streamlit only: the work is in digitlab.inside and lrfind)."""
 
-import shlex
-
 import numpy as np
 import streamlit as st
 
 from app import ui
 from digitlab import UserError, admission, inside, markdown, pictures, plots
-from digitlab.config import TrainConfig, to_argv
+from digitlab.config import TrainConfig, command_line
 from digitlab.store import MAX_PINS
 
 IMAGE = 224  # pixels on screen of one 28x28 picture (8 per pixel): big enough to see each pixel, three to a row
@@ -17,8 +15,7 @@ PINS = "pins"  # session_state: drawings pinned on the Draw page for the next ru
 
 def command(config: dict | TrainConfig) -> str:
     """The CLI command that reproduces a run's configuration exactly."""
-    config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    return " ".join(["digitlab train", shlex.join(to_argv(config))]).strip()
+    return command_line(config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config))
 
 
 def show_command(config: dict | TrainConfig) -> None:

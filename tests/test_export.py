@@ -1,0 +1,159 @@
+"""A run as plain PyTorch: every preset's script, and one per setting changed alone, trains on the fixture set in a
+subprocess and writes a checkpoint `digitlab eval` reads; on the CPU it ends where digitlab's own loop does; the
+notebook validates and runs; what plain code cannot carry is said or refused."""
+
+import ast
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+import torch
+from nbclient import NotebookClient
+
+from digitlab import UserError, data, export, train
+from digitlab.cli import main
+from digitlab.config import TrainConfig, validate
+from digitlab.presets import PRESETS, preset
+from testkit.fixtures import digests, write_dataset
+
+ALONE = {  # each setting changed alone, from a small MLP
+    "sgd": dict(optimizer="sgd"), "momentum": dict(optimizer="momentum", nesterov=True), "adamw": dict(optimizer="adamw"),
+    "rmsprop": dict(optimizer="rmsprop"), "step": dict(schedule="step", step_size=1), "cosine": dict(schedule="cosine"),
+    "onecycle": dict(schedule="onecycle"), "batchnorm": dict(norm_layer="batch"), "layernorm": dict(norm_layer="layer"),
+    "dropout": dict(dropout=0.3), "symmetric": dict(input_norm="symmetric"), "none": dict(input_norm="none"),
+    "decay": dict(weight_decay=1e-3), "smoothing": dict(label_smoothing=0.1), "rotate": dict(rotate=10.0),
+    "shear": dict(shear=10.0), "scale": dict(scale=0.1), "translate": dict(translate=2.0), "elastic": dict(elastic=2.0),
+    "thickness": dict(thickness=0.5), "ema": dict(ema=0.9), "bf16": dict(precision="bf16"), "no shuffle": dict(shuffle=False),
+    "val_size": dict(val_size=6000), "seed": dict(seed=7), "deep": dict(hidden=[64, 32, 16]),
+    "cnn": dict(model="cnn", channels=[4, 8], hidden=[16], kernel=3, convs=2),
+}
+SMALL = dict(hidden=[32], epochs=1, batch_size=32, device="cpu")
+
+
+def configs() -> dict[str, TrainConfig]:
+    made = {f"preset {name}": preset(name, epochs=1, device="cpu") for name in PRESETS}
+    made.update({f"alone {k}": validate(TrainConfig(**{**SMALL, **v})) for k, v in ALONE.items()})
+    return made
+
+
+@pytest.fixture(scope="module")
+def fixture_data(tmp_path_factory):
+    root = write_dataset(tmp_path_factory.mktemp("data"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(data, "MD5", digests(root))
+        data.prepare(root)
+        yield root
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, fixture_data):
+    """Every config's script, run one after another in one subprocess on the fixture set: {name: checkpoint}."""
+    folder = tmp_path_factory.mktemp("exported")
+    runs = {}
+    for k, (name, config) in enumerate(configs().items()):
+        path = folder / f"run{k}.py"
+        path.write_text(export.script(config, name))
+        runs[name] = (str(path), str(folder / f"run{k}.pt"))
+    driver = ("import runpy, sys, json\n"
+              f"for script, out in json.loads({json.dumps(json.dumps(list(runs.values())))}):\n"
+              f"    sys.argv = [script, '--data', {str(fixture_data)!r}, '--out', out, '--epochs', '1']\n"
+              "    runpy.run_path(script, run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {name: out for name, (_, out) in runs.items()}
+
+
+@pytest.mark.parametrize("name", list(configs()))
+def test_every_export_trains_and_digitlab_eval_reads_its_checkpoint(name, exported, fixture_data, capsys, monkeypatch):
+    monkeypatch.setattr(data, "MD5", digests(fixture_data))
+    capsys.readouterr()
+    assert main(["--data", str(fixture_data), "eval", exported[name], "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    saved = torch.load(exported[name], weights_only=True)["metrics"]
+    assert scored["test_acc"] == pytest.approx(saved["test_acc"], abs=1e-6)  # the script's own test = digitlab's
+
+
+def test_every_export_is_plain_python_importing_only_torch_torchvision_numpy_and_the_standard_library():
+    allowed = {"torch", "torchvision", "numpy"} | set(sys.stdlib_module_names)
+    for name, config in configs().items():
+        tree = ast.parse(export.script(config, name))
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert imported <= allowed, (name, imported - allowed)
+
+
+@pytest.mark.parametrize("name", ["preset compare-adam", "preset best-cnn", "alone momentum", "alone step",
+                                  "alone dropout", "alone batchnorm", "alone elastic", "alone no shuffle",
+                                  "alone symmetric", "alone ema"])
+def test_on_the_cpu_the_script_ends_where_digitlab_does(name, exported, fixture_data):
+    config = configs()[name]
+    res = train.train(config, data.load(fixture_data, check_md5=False, val_size=config.val_size))
+    ck = torch.load(exported[name], weights_only=True)
+    assert ck["metrics"]["epoch"] == res.best_epoch
+    assert ck["metrics"]["val_acc"] == pytest.approx(res.best_val_acc, abs=1e-9)
+    assert ck["metrics"]["train_loss"] == pytest.approx(res.epochs[0]["train_loss"], rel=1e-4)
+    assert ck["state_dict"].keys() == res.best_state.keys()
+    for k, v in res.best_state.items():
+        assert torch.allclose(ck["state_dict"][k].float(), v.float(), atol=1e-4), (name, k)
+
+
+def test_the_notebook_validates_and_runs(tmp_path, fixture_data):
+    config = preset("compare-momentum", epochs=1, device="cpu", dropout=0.2, rotate=5.0)
+    nb = export.notebook(config, "compare-momentum", data_dir=str(fixture_data), checkpoint=str(tmp_path / "nb.pt"))
+    nbformat.validate(nb)
+    assert [c.cell_type for c in nb.cells[:2]] == ["markdown", "code"] and len(nb.cells) >= 12
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "best epoch 1" in shown and "saved" in shown
+    assert torch.load(tmp_path / "nb.pt", weights_only=True)["metrics"]["epoch"] == 1
+
+
+def test_what_plain_code_cannot_carry_is_said_or_refused():
+    config = preset("best-mlp", epochs=1, fonts=0.1, my_digits=0.5, teacher="cnn-default")
+    code = export.script(config, "t")
+    for what in ("Font digits (10% of each epoch", "My digits (50%", "The teacher (cnn-default, 50% of the loss)"):
+        assert what in code
+    assert "fonts" not in ast.literal_eval(code.split("config = ", 1)[1].split("  # digitlab's settings")[0])
+    with pytest.raises(UserError, match=r"^This run starts from the weights of mlp-default, which a plain script "):
+        export.script(preset("fast", start_from="mlp-default"), "t")
+
+
+def test_a_hostile_name_stays_text(tmp_path):
+    name = '"""; import os; os.system("x") #\\ <img src=x onerror=alert(1)> [a](http://x)\n# heading'
+    code = export.script(preset("fast"), name)
+    ast.parse(code)  # still one docstring, no code of the name's
+    assert "os.system" not in "".join(ast.get_source_segment(code, n) or "" for n in ast.parse(code).body[1:])
+    first = export.notebook(preset("fast"), name).cells[0].source
+    assert "\\<img" in first and "<img" not in first.replace("\\<", "")  # escaped: Markdown shows it as text
+    assert "](http" not in first and "\n# heading" not in first
+
+
+def test_the_cli_writes_both_or_says_why_not(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--preset", "compare-adam", "--script", "a.py", "--notebook", "a.ipynb"]) == 0
+    assert "wrote a.py" in capsys.readouterr().out
+    nbformat.validate(nbformat.read(tmp_path / "a.ipynb", as_version=4))
+    compile((tmp_path / "a.py").read_text(), "a.py", "exec")
+    for argv, said in ((["export", "--preset", "fast"], "Say where it goes"),
+                       (["export", "--script", "b.py"], "Name one run"),
+                       (["export", "--preset", "fast", "--script", "b.txt"], "should end in .py"),
+                       (["export", "99", "--script", "b.py"], "There is no run 99")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and said in err[0]
+    assert not (tmp_path / "b.py").exists() and not (tmp_path / "b.txt").exists()
+
+
+def test_a_stored_run_exports_with_its_settings(tmp_path, capsys, monkeypatch):
+    from digitlab.store import Store
+
+    monkeypatch.setenv("DIGITLAB_RUNS", str(tmp_path / "runs"))
+    store = Store(tmp_path / "runs")
+    run_id = store.create(preset("compare-sgd", epochs=3))
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", str(run_id), "--script", "r.py"]) == 0
+    code = (tmp_path / "r.py").read_text()
+    assert f"(digitlab run {run_id})" in code and "EPOCHS          = 3" in code and "torch.optim.SGD(" in code
+    assert f"default='run{run_id}.pt'" in code
