@@ -1,9 +1,10 @@
 """How often the Draw page says "not a digit?" of things that are not digits, and wrongly of digits.
 
-Run: .venv/bin/python benchmarks/non_digits.py [--per-shape 10] [--models checkpoints/mlp-default.pt ...]
+Run: .venv/bin/python benchmarks/non_digits.py [--per-shape 10] [--models checkpoints/mlp-default.pt ...] [--gate F]
 Non-digits: digitlab.strokes.NON_DIGITS (letters that look like no digit, crosses, shapes) and random scribbles and
 dots, drawn like the pad's. Digits: the held-out styles set (held-out typefaces and stroke variants, MNIST test
-digits re-drawn), none of which ever trains. Every drawing goes through the app's preprocessing. For each model,
+digits re-drawn), none of which ever trains. Every drawing goes through the app's preprocessing. What the Draw page
+uses is the gate (digitlab/gate.py, checkpoints/gate.pt), whatever model reads the digit. Beside it, for each model,
 each way of telling (the top probability under answers.SURE; the Mahalanobis distance of the penultimate layer
 to the nearest digit's mean, with one covariance shared by the ten, fit on MNIST's training images, Lee et al. 2018,
 its threshold the distance 99.9% of MNIST's validation digits stay under; the energy of the logits) it prints
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from digitlab import answers, checkpoint, data, preprocess, strokes, synth
+from digitlab import answers, checkpoint, data, gate, preprocess, strokes, synth
 from digitlab.checkpoint import SHIPPED, Checkpoint
 from digitlab.data import MNIST, normalize
 from testkit import redraw
@@ -91,44 +92,58 @@ def main():
     p.add_argument("--per-font", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--models", nargs="+", default=[str(SHIPPED / "mlp-default.pt"), str(SHIPPED / "cnn-default.pt")])
+    p.add_argument("--gate", default=str(gate.SHIPPED), help="the gate file to measure (default: the shipped one)")
     a = p.parse_args()
     others = [(kind, img) for kind, _, img in strokes.non_digits(a.per_shape, a.seed)]
     digits = list(digit_set(a.per_font, a.seed))
-    print(f"{len(others)} non-digits, {len(digits)} held-out digits")
+    the_gate = gate.load(a.gate)
+    print(f"{len(others)} non-digits, {len(digits)} held-out digits; gate {a.gate} (threshold {the_gate.threshold:.3f}, "
+          f"{the_gate.card.get('calibrated_on')})")
+    seen = {}
     for group, items in (("non-digits", others), ("digits", digits)):
-        small = [preprocess.too_small(img) for _, img in items]
+        small = np.array([preprocess.too_small(img) for _, img in items])
+        images = [None if s else preprocess.to_mnist(img) for s, (_, img) in zip(small, items)]
+        kept = np.array([m is not None for m in images])
+        x = np.stack([m for m in images if m is not None])
+        seen[group] = dict(kinds=[k for k, _ in items], small=small, kept=kept, x=x)
         print(f"  'too small: draw bigger' (ink under {preprocess.SMALL * strokes.CANVAS:.0f} of the pad's "
-              f"{strokes.CANVAS} px): {np.mean(small):.1%} of {group}")
+              f"{strokes.CANVAS} px): {small.mean():.1%} of {group}")
+
+    def report(way: str, flags: dict) -> None:
+        """flags: per group, a flag per kept (not too small) drawing; too small ones count as flagged."""
+        line = []
+        for group, r in seen.items():
+            flagged = r["small"].copy()
+            flagged[r["kept"]] |= flags[group]
+            per = collections.defaultdict(list)
+            for k, f in zip(r["kinds"], flagged):
+                per[k].append(f)
+            digits_ = group == "digits"
+            line.append(f"{group} {'wrongly ' * digits_}flagged {flagged.mean():6.2%} ("
+                        + ", ".join(f"{k} {np.mean(v):.1%}" for k, v in per.items()) + ")")
+        print(f"  {way:14s}: " + "; ".join(line))
+
+    gated = {group: the_gate.flags(r["x"]) for group, r in seen.items()}
+    print("\n== the gate alone (whatever model reads the digit), too small counted as flagged")
+    report("gate", gated)
     for path in a.models:
         ck = checkpoint.load(path)
         known = fit(ck, data.load(val_size=ck.config.val_size))
         print(f"\n== {path}: Mahalanobis threshold {known.threshold:.1f} (from {known.calibrated_on})")
-        results = {}
-        for group, items in (("non-digits", others), ("digits", digits)):
-            kept = [(k, preprocess.to_mnist(img)) for k, img in items if not preprocess.too_small(img)]
-            x = np.stack([m for _, m in kept if m is not None])
-            with torch.no_grad():
-                logits, feats = logits_and_features(ck, x)
-            probs = logits.softmax(-1).numpy()
-            results[group] = dict(kinds=[k for k, m in kept if m is not None],
-                                  unsure=probs.max(1) < answers.SURE,
-                                  energy=-torch.logsumexp(logits, -1).numpy(),
-                                  far=known.distance(feats) > known.threshold)
-        for way in ("unsure", "far", "either"):
-            shares = {}
-            for group, r in results.items():
-                flagged = r["unsure"] | r["far"] if way == "either" else r[way]
-                per = collections.defaultdict(list)
-                for k, f in zip(r["kinds"], flagged):
-                    per[k].append(f)
-                shares[group] = (flagged.mean(), {k: np.mean(v) for k, v in per.items()})
-            (nd, nd_per), (dg, dg_per) = shares["non-digits"], shares["digits"]
-            print(f"  {way:7s}: non-digits flagged {nd:6.1%} ({', '.join(f'{k} {v:.0%}' for k, v in nd_per.items())})"
-                  f"; digits wrongly flagged {dg:5.2%} ({', '.join(f'{k} {v:.1%}' for k, v in dg_per.items())})")
-        e_nd, e_dg = results["non-digits"]["energy"], results["digits"]["energy"]
-        cut = np.quantile(e_dg, 0.99)  # the energy that flags 1% of these digits (an oracle: tuned on the test)
+        ways = collections.defaultdict(dict)
+        energy = {}
+        for group, r in seen.items():
+            logits, feats = logits_and_features(ck, r["x"])
+            unsure = logits.softmax(-1).numpy().max(1) < answers.SURE
+            ways["unsure"][group] = unsure
+            ways["far"][group] = known.distance(feats) > known.threshold
+            ways["gate or unsure"][group] = gated[group] | unsure
+            energy[group] = -torch.logsumexp(logits, -1).numpy()
+        for way, flags in ways.items():
+            report(way, flags)
+        cut = np.quantile(energy["digits"], 0.99)  # the energy that flags 1% of these digits (an oracle: tuned on the test)
         print(f"  energy at the 1%-of-digits cut (tuned on these digits, so optimistic): non-digits flagged "
-              f"{np.mean(e_nd > cut):.1%}")
+              f"{np.mean(energy['non-digits'] > cut):.1%} of those not too small")
 
 
 if __name__ == "__main__":

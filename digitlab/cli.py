@@ -101,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--json", action="store_true", help="print the trials as one JSON line at the end")
     w.add_argument("--preset", help="the recipe every trial starts from")
     add_train_flags(w)  # fixed settings of every trial
+    x = command("export", "a run as plain PyTorch: a script or a notebook that trains the same model the same way")
+    x.add_argument("run", nargs="?", type=int, help="the run's number (`digitlab runs`)")
+    x.add_argument("--preset", help="a preset instead of a run (`digitlab presets`)")
+    x.add_argument("--script", metavar="FILE.py", help="write a Python script here")
+    x.add_argument("--notebook", metavar="FILE.ipynb", help="write a Jupyter notebook here")
+    o = command("report", "the report of some runs to hand in: curves, the course's summary, confusion matrices, "
+                          "per-class metrics, mistakes, commands and code, in one HTML file or a PDF")
+    o.add_argument("run_ids", nargs="+", type=int, metavar="RUN", help="the runs' numbers (`digitlab runs`)")
+    o.add_argument("-o", "--output", required=True, metavar="FILE", help="report.html, or report.pdf (needs Chromium)")
     command("sweeps", "list the sweeps in the store")
     command("runs", "list the runs in the store")
     command("cancel", "cancel a queued or running run").add_argument("run_id", type=int)
@@ -111,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     command("restore", "put the newest backup (or BACKUP) in place of a damaged run store").add_argument(
         "backup", nargs="?", help="a file in the runs folder's backups/ (default: the newest)")
     command("presets", "list the presets")
+    g = command("gate", "train the gate that tells a drawing that is no digit (the Draw page's \"not a digit?\")")
+    g.add_argument("--save", default=None, help="where to write it (default: the shipped checkpoints/gate.pt)")
+    g.add_argument("--epochs", type=int, default=5, help="passes over its data (1 to 50; default 5)")
+    g.add_argument("--per-kind", type=int, default=2500, help="drawings of each kind of non-digit (100 to 20000)")
+    g.add_argument("--seed", type=int, default=0)
     s = command("ship", "retrain a shipped checkpoint from the command on its card, and rewrite the card")
     s.add_argument("name", help="a shipped model, such as mlp-default")
     s.add_argument("--checkpoints", help="the folder of shipped checkpoints (default: the project's checkpoints/)")
@@ -359,20 +373,64 @@ def cmd_eval(a) -> int:
 
 
 def cmd_predict(a) -> int:
-    from digitlab import checkpoint, preprocess
+    from digitlab import answers, checkpoint, gate, preprocess
 
     ck = checkpoint.load(a.checkpoint)
     images = [preprocess.read_image(p) for p in a.images]  # all readable before any output
     for path, img in zip(a.images, images):
         x = preprocess.to_mnist(img)
         if x is None:
-            res = dict(image=path, digit=None, probabilities=None)
+            res = dict(image=path, digit=None, answer="nothing drawn", probabilities=None)
             line = f"{path}: nothing drawn"
         else:
             p = ck.predict_proba(x[None])[0]
-            res = dict(image=path, digit=int(p.argmax()), probabilities=[round(float(v), 6) for v in p])
-            line = f"{path}: {res['digit']} ({p.max():.1%})  " + " ".join(f"{k}:{v:.2f}" for k, v in enumerate(p))
+            said = answers.reading(p, small=preprocess.too_small(img), other=gate.not_a_digit(x))
+            res = dict(image=path, digit=int(p.argmax()), answer=said["headline"],
+                       probabilities=[round(float(v), 6) for v in p])
+            line = (f"{path}: {said['headline']} ({said['detail']})  "
+                    + " ".join(f"{k}:{v:.2f}" for k, v in enumerate(p)))
         print(json.dumps(res) if a.json else line)
+    return 0
+
+
+def cmd_export(a) -> int:
+    from digitlab import export
+    from digitlab.files import write_atomically
+    from digitlab.presets import preset
+    from digitlab.store import Store
+
+    if (a.run is None) == (a.preset is None):
+        raise UserError("Name one run (its number) or one --preset to export.")
+    if not a.script and not a.notebook:
+        raise UserError("Say where it goes: --script FILE.py, --notebook FILE.ipynb, or both.")
+    made = export.of_run(Store(a.runs).get(a.run)) if a.run is not None else \
+        dict(config=preset(a.preset), title=f"the {a.preset} preset", checkpoint=f"{a.preset}.pt")
+    texts = {path: export.text(path, **made) for path in (a.script, a.notebook) if path}  # both, or neither
+    for path, content in texts.items():
+        write_atomically(Path(path), lambda f, content=content: f.write(content.encode()))
+        print(f"wrote {path}")
+    for line in export.left_out(made["config"]):
+        print(f"left out: {line}")
+    return 0
+
+
+def cmd_report(a) -> int:
+    from digitlab import report
+    from digitlab.store import Store
+
+    path = report.save(Store(a.runs), a.run_ids, a.output, root=a.data)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_gate(a) -> int:
+    from digitlab import gate
+
+    if not 1 <= a.epochs <= 50 or not 100 <= a.per_kind <= 20000:
+        raise UserError("The gate takes --epochs from 1 to 50 and --per-kind from 100 to 20000: choose within them.")
+    made = gate.build(per_kind=a.per_kind, epochs=a.epochs, seed=a.seed, report=lambda line: print(line, flush=True))
+    path = gate.save(made, a.save or gate.SHIPPED)
+    print(f"saved {path}: flags a drawing when P(not a digit) > {made.threshold:.4f}, set on {made.card['calibrated_on']}")
     return 0
 
 

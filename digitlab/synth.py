@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
@@ -150,6 +152,31 @@ def render(path: str, digit: int, rng: np.random.Generator, canvas: int = CANVAS
     out = Image.new("L", (canvas, canvas))
     out.paste(im, (int(rng.integers(0, canvas - im.size[0] + 1)), int(rng.integers(0, canvas - im.size[1] + 1))))
     return np.asarray(out)
+
+
+def redraw(img28, size: int, top: int, left: int, thicken: int = 0, canvas: int = 280) -> np.ndarray:
+    """One (28, 28) digit (of MNIST, say) as the pad would send it drawn: (canvas, canvas) uint8, white on black.
+
+    size: pixels of the digit's longer side; (top, left): where its box starts;
+    thicken: pixels added to (or, negative, taken from) each side of every stroke.
+    """
+    a = np.asarray(img28, dtype=np.float32)
+    a = a / 255 if a.max() > 1 else a
+    rows, cols = np.flatnonzero(a.max(1) > 0.1), np.flatnonzero(a.max(0) > 0.1)
+    a = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    s = size / max(a.shape)
+    h, w = max(1, round(a.shape[0] * s)), max(1, round(a.shape[1] * s))
+    big = F.interpolate(torch.from_numpy(a)[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+    big = big.clamp(0, 1).numpy()
+    if thicken:
+        disk = _disk(abs(thicken))
+        op = ndimage.grey_dilation if thicken > 0 else ndimage.grey_erosion
+        big = op(np.pad(big, abs(thicken)), footprint=disk)
+        h, w = big.shape
+    top, left = int(np.clip(top, 0, canvas - h)), int(np.clip(left, 0, canvas - w))
+    out = np.zeros((canvas, canvas), np.float32)
+    out[top : top + min(h, canvas), left : left + min(w, canvas)] = big[:canvas, :canvas]
+    return (out * 255).round().astype(np.uint8)
 
 
 def style_set(held_out: bool = True, per_font: int = 2, seed: int = 0):

@@ -9,6 +9,7 @@ from app.views import network
 from digitlab import (
     UserError,
     answers,
+    gate,
     handwriting,
     markdown,
     pictures,
@@ -56,14 +57,16 @@ def describe(ck, path: str) -> str:
 st.caption(describe(ck, models[label]) + (f"  \nSide by side: {describe(ck2, models[other])}" if ck2 else ""))
 
 
-def read(image) -> tuple[list, np.ndarray | None, np.ndarray, int, bool]:
+def read(image) -> tuple[list, np.ndarray | None, np.ndarray, dict]:
     """How the image became 28x28 (preprocess.steps; empty when nothing is drawn), what the model sees of it (None
-    when nothing is drawn), its ten probabilities, how many digits stand side by side in it, and whether its ink is
-    too small to read."""
+    when nothing is drawn), its ten probabilities, and how it looks (answers.reading's digits, small, other): how many
+    digits stand side by side in it, whether its ink is too small to read, whether the gate finds it no digit."""
     made = (preprocess.steps(image) if image is not None else None) or []
     seen = made[-1][1] if made else None
-    digits = preprocess.side_by_side(dict(made)["cropped to the ink"]) if made else 1
-    return made, seen, probabilities(ck, seen), digits, bool(made) and preprocess.too_small(image)
+    looks = {"digits": preprocess.side_by_side(dict(made)["cropped to the ink"]) if made else 1,
+             "small": bool(made) and preprocess.too_small(image),
+             "other": seen is not None and gate.not_a_digit(seen)}
+    return made, seen, probabilities(ck, seen), looks
 
 
 def probabilities(ck, seen: np.ndarray | None) -> np.ndarray:
@@ -103,8 +106,8 @@ def pad() -> None:
                 image = drawing()
             except UserError as e:
                 ui.show_error(e)
-            made, seen, p, digits, small = read(image)
-            drawing_pad(width, answers.reading(p, digits, small) if seen is not None else None, on_save=save)
+            made, seen, p, looks = read(image)
+            drawing_pad(width, answers.reading(p, **looks) if seen is not None else None, on_save=save)
             if "save_error" in st.session_state:
                 ui.show_error(UserError(st.session_state.pop("save_error")))
         else:
@@ -115,7 +118,7 @@ def pad() -> None:
                     image = preprocess.read_image(up)
                 except UserError as e:
                     ui.show_error(e)
-            made, seen, p, digits, small = read(image)
+            made, seen, p, looks = read(image)
             if image is not None and seen is None:
                 st.warning("No digit stands out from the background of this picture: photograph one digit, dark "
                            "on light paper, filling about half of the picture.", icon=":material/image_search:")
@@ -123,10 +126,10 @@ def pad() -> None:
         picked = network.explained(p) if st.session_state.get("show_why") else None
         if ck2 is not None:
             st.markdown(f"**{markdown.as_text(label)}**")
-        answer(p, seen, digits, picked=picked, on_pick=network.pick, small=small)
+        answer(p, seen, looks, picked=picked, on_pick=network.pick)
         if ck2 is not None:
             st.markdown(f"**{markdown.as_text(other)}**")
-            answer(probabilities(ck2, seen), seen, digits, key="answer2", small=small)
+            answer(probabilities(ck2, seen), seen, looks, key="answer2")
         show_steps(made)
     if seen is not None:
         with left:

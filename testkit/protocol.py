@@ -127,13 +127,15 @@ async def timed(session: Session, component: str, state: dict, answered, timeout
     return time.perf_counter() - t0
 
 
-def pad_image(points, width: int = 20) -> str:
-    """What the Draw page's pad sends after one stroke through points: a PNG data URL of its canvas, white on black."""
+def pad_image(*strokes, width: int = 20) -> str:
+    """What the Draw page's pad sends after strokes, each through its points: a PNG data URL of its canvas, white on
+    black."""
     image = Image.new("L", (SIDE, SIDE), 0)
     pen = ImageDraw.Draw(image)
-    pen.line(points, fill=255, width=width, joint="curve")
-    for x, y in (points[0], points[-1]):  # the canvas's round caps
-        pen.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
+    for points in strokes:
+        pen.line(points, fill=255, width=width, joint="curve")
+        for x, y in (points[0], points[-1]):  # the canvas's round caps
+            pen.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
     png = io.BytesIO()
     image.save(png, "PNG")
     return PREFIX + base64.b64encode(png.getvalue()).decode()

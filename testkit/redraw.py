@@ -6,37 +6,8 @@ A held-out check of the preprocessing: a model should read these about as well a
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
-
-def redraw(img28, size: int, top: int, left: int, thicken: int = 0, canvas: int = 280) -> np.ndarray:
-    """One (28, 28) digit as a (canvas, canvas) uint8 drawing, white on black.
-
-    size: pixels of the digit's longer side; (top, left): where its box starts;
-    thicken: pixels added to (or, negative, taken from) each side of every stroke.
-    """
-    a = np.asarray(img28, dtype=np.float32)
-    a = a / 255 if a.max() > 1 else a
-    rows, cols = np.flatnonzero(a.max(1) > 0.1), np.flatnonzero(a.max(0) > 0.1)
-    a = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    s = size / max(a.shape)
-    h, w = max(1, round(a.shape[0] * s)), max(1, round(a.shape[1] * s))
-    big = F.interpolate(torch.from_numpy(a)[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
-    big = big.clamp(0, 1).numpy()
-    if thicken:
-        disk = _disk(abs(thicken))
-        op = ndimage.grey_dilation if thicken > 0 else ndimage.grey_erosion
-        big = op(np.pad(big, abs(thicken)), footprint=disk)
-        h, w = big.shape
-    top, left = int(np.clip(top, 0, canvas - h)), int(np.clip(left, 0, canvas - w))
-    out = np.zeros((canvas, canvas), np.float32)
-    out[top : top + min(h, canvas), left : left + min(w, canvas)] = big[:canvas, :canvas]
-    return (out * 255).round().astype(np.uint8)
-
-
-def _disk(r: int) -> np.ndarray:
-    y, x = np.mgrid[-r : r + 1, -r : r + 1]
-    return x * x + y * y <= r * r
+from digitlab.synth import redraw  # noqa: F401 - tests and benchmarks call it from here
 
 
 VARIANTS = [(size, thicken) for size in (110, 180, 250) for thicken in (-2, 0, 4, 8)]

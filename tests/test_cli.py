@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from digitlab import data
 from digitlab.checkpoint import SHIPPED
@@ -117,8 +117,16 @@ def test_predict_reads_known_digits(tmp_path, capsys):
     assert main(["predict", model, *map(str, paths), str(tmp_path / "blank.png"), "--json"]) == 0
     res = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [r["digit"] for r in res[:-1]] == list(y)
+    assert [r["answer"] for r in res[:-1]] == [str(d) for d in y]  # sure, and none taken for a non-digit
     assert all(sum(r["probabilities"]) == pytest.approx(1, abs=1e-4) for r in res[:-1])
     assert res[-1]["digit"] is None
+
+    cross = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(cross).line([(50, 50), (230, 230)], fill=0, width=24)
+    ImageDraw.Draw(cross).line([(230, 50), (50, 230)], fill=0, width=24)
+    cross.save(tmp_path / "x.png")
+    assert main(["predict", model, str(tmp_path / "x.png")]) == 0
+    assert "not a digit? (it looks like none of 0-9" in capsys.readouterr().out
 
     (tmp_path / "notimage.png").write_text("text")
     assert "not an image" in one_sentence_error(capsys, main(["predict", model, str(tmp_path / "notimage.png")]))

@@ -53,6 +53,25 @@ def test_a_dot_is_too_small_to_read_not_a_zero(app):
     assert errors == []
 
 
+def _answer_to(app, *strokes):
+    async def draw():
+        async with protocol.Session(app) as s:
+            await s.wait(lambda s: PAD in s.components and s.finished, 60)
+            seen = lambda s: (s.components[ANSWER]["data"] or {}).get("seen") is not None  # noqa: E731
+            await protocol.timed(s, PAD, {"image": protocol.pad_image(*strokes)}, seen)
+            return s.components[ANSWER]["data"], s.errors
+
+    return asyncio.run(draw())
+
+
+def test_an_x_of_two_strokes_is_not_read_as_a_digit(app):
+    answer, errors = _answer_to(app, [(60, 50), (220, 230)], [(220, 50), (60, 230)])
+    assert answer["headline"] == "not a digit?" and not answer["sure"] and "none of 0-9" in answer["detail"]
+    assert errors == []
+    answer, errors = _answer_to(app, SEVEN)  # while a digit still is one
+    assert answer["headline"] == "7" and errors == []
+
+
 def test_train_pages_refresh_less_often_as_more_watch(app):
     def intervals(sessions):
         return [next(iter(s.auto_reruns.values()))[0] if s.auto_reruns else None for s in sessions]

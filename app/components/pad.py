@@ -88,14 +88,14 @@ def decode(sent) -> np.ndarray:
     return preprocess.read_image(file)
 
 
-def answer(probs, seen: np.ndarray | None, digits: int = 1, key: str = "answer", picked: int | None = None,
-           on_pick=None, small: bool = False) -> None:
+def answer(probs, seen: np.ndarray | None, looks: dict | None = None, key: str = "answer", picked: int | None = None,
+           on_pick=None) -> None:
     """Show the model's reading of seen (a 28x28 image in [0, 1], or None before anything is drawn), made of a drawing
-    that holds `digits` digits side by side. With on_pick, a click on a digit's bar calls on_pick(digit) (a number
-    from the browser: checked there); `picked` is underlined."""
+    that looks as `looks` says (answers.reading's digits, small and other). With on_pick, a click on a digit's bar
+    calls on_pick(digit) (a number from the browser: checked there); `picked` is underlined."""
     probs = [round(float(v), 4) for v in probs]
     data = {"probs": probs, "seen": None, "picked": picked, "pickable": on_pick is not None,
-            **answers.reading(probs, digits, small)}
+            **answers.reading(probs, **(looks or {}))}
     if seen is not None:
         data["seen"] = pictures.to_bytes(seen).ravel().tolist()
     callbacks = {"on_picked_change": lambda: on_pick(st.session_state[key].get("picked"))} if on_pick else {}
