@@ -1,6 +1,7 @@
 """Streamlit helpers the pages share: the router, cached resources, the model list. The core stays Streamlit-free."""
 
 import functools
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -14,6 +15,7 @@ from digitlab import (
     checkpoint,
     data,
     evaluation,
+    files,
     handwriting,
     markdown,
     roster,
@@ -202,6 +204,32 @@ def _checkpoint(path: str, mtime: float) -> checkpoint.Checkpoint:
 def model(path) -> checkpoint.Checkpoint:
     p = Path(path)
     return _checkpoint(str(p), p.stat().st_mtime if p.exists() else 0.0)
+
+
+UPLOADS_KEPT = 32  # uploaded checkpoints kept on disk at once (the oldest go first): a bound on what visitors fill
+
+
+def uploaded_model(up) -> str:
+    """A checkpoint a person uploaded (from an exported script, say) kept where ui.model reads it: its path. Its size
+    is checked before it is read whole, and checkpoint.load checks the rest (what it holds, the model it builds)."""
+    limit = settings.current().limits.checkpoint_mb
+    if up.size > limit * 2**20:
+        raise UserError(f"{up.name} has {up.size / 2**20:.1f} MB, over the limit of {limit:g} MB "
+                        "(limits.checkpoint_mb in the settings): upload a checkpoint written by digitlab.")
+    blob = up.getvalue()
+    folder = Path(runs_folder()) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(blob).hexdigest()[:24]}.pt"  # the same file uploaded twice is kept once
+    if not path.exists():
+        files.write_atomically(path, lambda f: f.write(blob))
+        for old in sorted(folder.glob("*.pt"), key=lambda q: q.stat().st_mtime)[:-UPLOADS_KEPT]:
+            old.unlink(missing_ok=True)
+    try:
+        model(path)  # refused files are not kept
+    except UserError as e:
+        path.unlink(missing_ok=True)
+        raise UserError(str(e).replace(str(path), up.name)) from None
+    return str(path)
 
 
 @st.cache_resource

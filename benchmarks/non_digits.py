@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/non_digits.py [--per-shape 10] [--models checkp
 Non-digits: digitlab.strokes.NON_DIGITS (letters that look like no digit, crosses, shapes) and random scribbles and
 dots, drawn like the pad's. Digits: the held-out styles set (held-out typefaces and stroke variants, MNIST test
 digits re-drawn), none of which ever trains. Every drawing goes through the app's preprocessing. What the Draw page
-uses is the gate (digitlab/gate.py, checkpoints/gate.pt), whatever model reads the digit. Beside it, for each model,
+uses is the gate (digitlab/gate.py, checkpoints/gate/gate.pt), whatever model reads the digit. Beside it, for each model,
 each way of telling (the top probability under answers.SURE; the Mahalanobis distance of the penultimate layer
 to the nearest digit's mean, with one covariance shared by the ten, fit on MNIST's training images, Lee et al. 2018,
 its threshold the distance 99.9% of MNIST's validation digits stay under; the energy of the logits) it prints
@@ -94,7 +94,8 @@ def main():
     p.add_argument("--models", nargs="+", default=[str(SHIPPED / "mlp-default.pt"), str(SHIPPED / "cnn-default.pt")])
     p.add_argument("--gate", default=str(gate.SHIPPED), help="the gate file to measure (default: the shipped one)")
     a = p.parse_args()
-    others = [(kind, img) for kind, _, img in strokes.non_digits(a.per_shape, a.seed)]
+    named = list(strokes.non_digits(a.per_shape, a.seed))
+    others = [(kind, img) for kind, _, img in named]
     digits = list(digit_set(a.per_font, a.seed))
     the_gate = gate.load(a.gate)
     print(f"{len(others)} non-digits, {len(digits)} held-out digits; gate {a.gate} (threshold {the_gate.threshold:.3f}, "
@@ -126,6 +127,13 @@ def main():
     gated = {group: the_gate.flags(r["x"]) for group, r in seen.items()}
     print("\n== the gate alone (whatever model reads the digit), too small counted as flagged")
     report("gate", gated)
+    r = seen["non-digits"]
+    flagged = r["small"].copy()
+    flagged[r["kept"]] |= gated["non-digits"]
+    per = collections.defaultdict(list)
+    for (kind, name, _), f in zip(named, flagged):
+        per[name].append(f)
+    print("  per drawing: " + ", ".join(f"{name} {np.mean(v):.0%}" for name, v in per.items()))
     for path in a.models:
         ck = checkpoint.load(path)
         known = fit(ck, data.load(val_size=ck.config.val_size))

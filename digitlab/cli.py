@@ -7,6 +7,7 @@ import shlex
 import shutil
 import signal
 import sys
+import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "backup", nargs="?", help="a file in the runs folder's backups/ (default: the newest)")
     command("presets", "list the presets")
     g = command("gate", "train the gate that tells a drawing that is no digit (the Draw page's \"not a digit?\")")
-    g.add_argument("--save", default=None, help="where to write it (default: the shipped checkpoints/gate.pt)")
+    g.add_argument("--save", default=None, help="where to write it (default: the shipped checkpoints/gate/gate.pt)")
     g.add_argument("--epochs", type=int, default=5, help="passes over its data (1 to 50; default 5)")
     g.add_argument("--per-kind", type=int, default=2500, help="drawings of each kind of non-digit (100 to 20000)")
     g.add_argument("--seed", type=int, default=0)
@@ -428,7 +429,9 @@ def cmd_gate(a) -> int:
 
     if not 1 <= a.epochs <= 50 or not 100 <= a.per_kind <= 20000:
         raise UserError("The gate takes --epochs from 1 to 50 and --per-kind from 100 to 20000: choose within them.")
+    start = time.perf_counter()
     made = gate.build(per_kind=a.per_kind, epochs=a.epochs, seed=a.seed, report=lambda line: print(line, flush=True))
+    made.card.update(command=shlex.join(["digitlab", *sys.argv[1:]]), seconds=round(time.perf_counter() - start))
     path = gate.save(made, a.save or gate.SHIPPED)
     print(f"saved {path}: flags a drawing when P(not a digit) > {made.threshold:.4f}, set on {made.card['calibrated_on']}")
     return 0

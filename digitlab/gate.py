@@ -17,6 +17,7 @@ the digit: a model of one's own, trained for a minute, has no sense of what is n
 """
 
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +30,7 @@ from digitlab import UserError, data, pictures, preprocess, strokes, synth
 from digitlab.files import write_atomically
 
 FORMAT = "digitlab-gate"
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "gate.pt"
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "gate" / "gate.pt"  # a folder of its own: not a model
 OTHER = 10                # the class "not a digit"
 QUANTILE = 0.005          # of held-back digits that the threshold lets be flagged
 NEGATIVES_VERSION = 2     # bump when what negatives() makes changes
@@ -280,9 +281,13 @@ def build(root=None, per_kind: int = 2500, epochs: int = 5, seed: int = 0, repor
 
 
 def save(gate: Gate, path) -> Path:
+    """The gate written whole or not at all, with its card beside it (PATH.json) for people to read."""
     blob = {"format": FORMAT, "version": 1, "threshold": gate.threshold, "card": gate.card,
             "state_dict": gate.net.state_dict()}
-    return write_atomically(Path(path), lambda f: torch.save(blob, f))
+    path = write_atomically(Path(path), lambda f: torch.save(blob, f))
+    card = json.dumps({"threshold": gate.threshold, **gate.card}, indent=2) + "\n"
+    write_atomically(path.with_suffix(".json"), lambda f: f.write(card.encode()))
+    return path
 
 
 def load(path=SHIPPED) -> Gate:
@@ -295,7 +300,7 @@ def load(path=SHIPPED) -> Gate:
         return Gate(net.eval(), float(blob["threshold"]), dict(blob["card"]))
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-sentence answer
         raise UserError(f"{path} is not a gate file digitlab wrote ({type(e).__name__}): make it again with "
-                        "`digitlab gate --save checkpoints/gate.pt`.") from None
+                        "`digitlab gate --save checkpoints/gate/gate.pt`.") from None
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,14 @@ hidden = len(ui.models(flagged=True)) - len(models)
 if hidden and st.checkbox(f"Show runs that did not learn ({hidden})", key="draw_flagged",
                           help="Runs that diverged or stayed at chance are left out of the list unless asked for."):
     models = ui.models(flagged=True)
+with st.expander("Your own model: a checkpoint from a script digitlab exported (As PyTorch on Runs)",
+                 icon=":material/upload_file:"):
+    up = st.file_uploader("A .pt file that `digitlab eval` reads", type=["pt"], key="own_model")
+    if up is not None:
+        try:
+            models = {f"your upload: {up.name}": ui.uploaded_model(up), **models}
+        except UserError as e:
+            ui.show_error(e)
 if not models:
     st.warning("No model yet: train one on the **Train** page.")
     st.stop()

@@ -109,6 +109,9 @@ def test_runs_page_shows_a_completed_run_in_depth(store_with_run):
     assert [b.value for b in at.selectbox if b.label == "Run"] == ["1: smoke"]  # in depth: the best completed run
     assert {"Script (.py)", "Notebook (.ipynb)"} <= {b.proto.label for b in at.get("download_button")}  # take it home
     assert any("class Net(nn.Module)" in c.value and "(digitlab run 1)" in c.value for c in at.code)
+    at.button(key="make_report").click().run()  # the report of the runs compared, made on demand
+    assert not at.exception and "Report (HTML)" in {b.proto.label for b in at.get("download_button")}
+    assert at.session_state.report["html"].startswith(b"<!doctype html>") and b"1: smoke" in at.session_state.report["html"]
     at.multiselect(key="doomed").set_value([1]).run()
     at.button(key="delete_runs").click().run()
     assert not at.exception and Store(store_with_run.root).runs() == []

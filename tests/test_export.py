@@ -6,8 +6,10 @@ import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 from nbclient import NotebookClient
@@ -157,3 +159,27 @@ def test_a_stored_run_exports_with_its_settings(tmp_path, capsys, monkeypatch):
     code = (tmp_path / "r.py").read_text()
     assert f"(digitlab run {run_id})" in code and "EPOCHS          = 3" in code and "torch.optim.SGD(" in code
     assert f"default='run{run_id}.pt'" in code
+
+
+class Upload:
+    """What st.file_uploader hands the page."""
+
+    def __init__(self, name, blob):
+        self.name, self.size, self._blob = name, len(blob), blob
+
+    def getvalue(self):
+        return self._blob
+
+
+def test_the_script_s_checkpoint_uploads_to_the_draw_page_and_junk_is_refused_and_not_kept(exported, runs, monkeypatch):
+    from app import ui
+    from digitlab import settings
+
+    path = ui.uploaded_model(Upload("mine.pt", open(exported["preset compare-adam"], "rb").read()))
+    assert ui.model(path).config.hidden == [128, 64] and ui.model(path).predict_proba(np.zeros((1, 28, 28))).shape == (1, 10)
+    with pytest.raises(UserError, match=r"^junk\.pt is corrupt or not a PyTorch file"):
+        ui.uploaded_model(Upload("junk.pt", b"PK\x03\x04 not really"))
+    monkeypatch.setattr(settings, "current", lambda: settings.Settings(limits=settings.Limits(checkpoint_mb=0.001)))
+    with pytest.raises(UserError, match=r"^big\.pt has 0\.0 MB, over the limit of 0\.001 MB"):
+        ui.uploaded_model(Upload("big.pt", b"\0" * 5000))
+    assert [p.name for p in (runs / "uploads").iterdir()] == [Path(path).name]  # only the good one is kept

@@ -77,7 +77,7 @@ def test_reading_says_not_a_digit_and_still_names_the_model_s_guess():
 @pytest.fixture(scope="module")
 def shipped():
     made = gate.shipped()
-    assert made is not None, "checkpoints/gate.pt is missing: make it with `digitlab gate`"
+    assert made is not None, "checkpoints/gate/gate.pt is missing: make it with `digitlab gate`"
     return made
 
 
