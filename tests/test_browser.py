@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import data
 from testkit import redraw
 from testkit.browser import CHROMIUM, PAD, READING, SEVEN, launch_browser, running_app, stroke
-from testkit.fixtures import digests, official_test_digits, write_dataset
+from testkit.fixtures import official_test_digits, prepared_dataset
 
 LOCAL = {"localhost", "127.0.0.1", None}  # None: data: and blob: addresses
 HOSTILE = "e2e ![x](http://127.0.0.2:9/x.png) <b>b</b> :smile: [a](http://127.0.0.2:9)"
@@ -26,10 +25,7 @@ pytestmark = [pytest.mark.browser,
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    root = write_dataset(tmp_path_factory.mktemp("data"))
-    with pytest.MonkeyPatch.context() as mp:  # prepared (and stamped) through the real MD5 check
-        mp.setattr(data, "MD5", digests(root))
-        data.prepare(root)
+    root = prepared_dataset(tmp_path_factory.mktemp("data"))
     runs = tmp_path_factory.mktemp("runs")
     with running_app({"DIGITLAB_RUNS": str(runs), "DIGITLAB_DATA": str(root)}) as url:
         yield url

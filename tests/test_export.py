@@ -18,7 +18,7 @@ from digitlab import UserError, data, export, train
 from digitlab.cli import main
 from digitlab.config import TrainConfig, validate
 from digitlab.presets import PRESETS, preset
-from testkit.fixtures import digests, write_dataset
+from testkit.fixtures import digests, prepared_dataset
 
 ALONE = {  # each setting changed alone, from a small MLP
     "sgd": dict(optimizer="sgd"), "momentum": dict(optimizer="momentum", nesterov=True), "adamw": dict(optimizer="adamw"),
@@ -42,11 +42,7 @@ def configs() -> dict[str, TrainConfig]:
 
 @pytest.fixture(scope="module")
 def fixture_data(tmp_path_factory):
-    root = write_dataset(tmp_path_factory.mktemp("data"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(data, "MD5", digests(root))
-        data.prepare(root)
-        yield root
+    return prepared_dataset(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="module")

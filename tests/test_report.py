@@ -70,7 +70,7 @@ def test_the_report_holds_every_chosen_run_s_figures_and_numbers(comparison, tin
         assert f"{run['best_val_acc']:.2%}" in text and f"{run['test_acc']:.2%}" in text
         shown = [t for t in curves if t.get("name", "").startswith(f"{run_id}: ") and t.get("mode") == "lines+markers"]
         assert sorted(t["y"] for t in shown) == sorted([e[f"{s}_acc"] for e in epochs] for s in ("train", "val", "test"))
-        assert f"digitlab train --name" in text and f"(digitlab run {run_id})" in text
+        assert "digitlab train --name" in text and f"(digitlab run {run_id})" in text
     for heading in ("The data", "The models", "Curves", "Summary", "Per-class precision, recall and F1",
                     "Misclassified digits", "The command that reproduces it", "As plain PyTorch",
                     "The course's figures beside yours"):

@@ -6,20 +6,16 @@ import contextlib
 
 import pytest
 
-from digitlab import data
 from testkit import protocol
 from testkit.browser import SEVEN, running_app
-from testkit.fixtures import digests, write_dataset
+from testkit.fixtures import prepared_dataset
 
 PAD, ANSWER = "digitlab.drawing_pad", "digitlab.drawing_answer"
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    root = write_dataset(tmp_path_factory.mktemp("data"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(data, "MD5", digests(root))
-        data.prepare(root)
+    root = prepared_dataset(tmp_path_factory.mktemp("data"))
     with running_app({"DIGITLAB_RUNS": str(tmp_path_factory.mktemp("runs")), "DIGITLAB_DATA": str(root)}) as url:
         yield url
 
