@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS sweeps (                    -- hyperparameter searche
     owner TEXT NOT NULL DEFAULT '', created REAL NOT NULL,
     status TEXT NOT NULL DEFAULT 'running'                 -- running, done or cancelled
 );
+CREATE TABLE IF NOT EXISTS lesson_answers (            -- Lessons: each person's last answer to each question
+    owner TEXT NOT NULL, lesson TEXT NOT NULL, question TEXT NOT NULL,
+    answer TEXT NOT NULL, correct INTEGER NOT NULL, tries INTEGER NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (owner, lesson, question)
+);
 CREATE TABLE IF NOT EXISTS steps (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL, epoch INTEGER NOT NULL, loss REAL,

@@ -1,0 +1,225 @@
+"""Lessons: every shipped lesson loads; every question is marked right and wrong from a store of fixture runs whose
+numbers decide it; a missing run is named; a bad lesson file is one sentence; progress survives a new Store."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from digitlab import UserError, lessons
+from digitlab.presets import preset
+from digitlab.runner import workers
+from digitlab.store import Status, Store
+
+
+def fake_run(store: Store, name: str, val_accs, val_losses=None, test_acc=None, train_accs=None, owner="") -> int:
+    """A completed run of a preset with these per-epoch figures, as a worker would have stored it."""
+    run_id = store.create(preset(name, epochs=len(val_accs)), owner=owner)
+    for k, acc in enumerate(val_accs):
+        store.add_epoch(run_id, dict(epoch=k + 1, train_loss=0.5, train_acc=(train_accs or val_accs)[k],
+                                     val_loss=(val_losses or [1 - a for a in val_accs])[k], val_acc=acc,
+                                     test_loss=0.3, test_acc=acc, seconds=1.0, lr=1e-3))
+    store.finish(run_id, Status.COMPLETED, best_epoch=1, best_val_acc=max(val_accs),
+                 test_acc=test_acc if test_acc is not None else max(val_accs), num_params=1)
+    return run_id
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "runs")
+    fake_run(s, "compare-sgd", [0.90, 0.95, 0.96, 0.971], test_acc=0.972)
+    fake_run(s, "compare-momentum", [0.93, 0.965, 0.972, 0.975], test_acc=0.978)
+    fake_run(s, "compare-adam", [0.95, 0.971, 0.975, 0.976], test_acc=0.977)
+    fake_run(s, "epochs-10", [0.96, 0.97, 0.975, 0.974], val_losses=[0.2, 0.1, 0.08, 0.09])
+    fake_run(s, "epochs-3", [0.96, 0.97, 0.975], train_accs=[0.96, 0.99, 0.999])
+    fake_run(s, "epochs-1", [0.96], train_accs=[0.95])
+    fake_run(s, "trial-100-50", [0.97], test_acc=0.975)
+    fake_run(s, "trial-30-5", [0.93], test_acc=0.931)
+    fake_run(s, "dropout-0.2", [0.96, 0.975], test_acc=0.98)
+    fake_run(s, "dropout-0.4", [0.95, 0.972], test_acc=0.979)
+    fake_run(s, "dropout-0.6", [0.90, 0.95], test_acc=0.96)
+    fake_run(s, "seed-assignment", [0.97, 0.981], test_acc=0.9812)
+    return s
+
+
+# What the fixture runs decide, for every shipped question but those that need a checkpoint or My digits (below).
+EXPECTED = {("3-optimizers", "first-97"): "compare-adam", ("3-optimizers", "ends-best"): "compare-momentum",
+            ("4-how-long", "turns-up"): "4", ("4-how-long", "gap"): "epochs-3", ("5-how-wide", "wider"): "trial-100-50",
+            ("5-how-wide", "params-narrow"): "23765", ("6-regularization", "best-dropout"): "dropout-0.2",
+            ("6-regularization", "first-97"): "dropout-0.2", ("2-first-network", "params"): "118282",
+            ("2-first-network", "reached"): "yes", ("1-data", "held-out"): "12000", ("1-data", "chooses"): "val",
+            ("7-reading-results", "recall"): "truth"}
+
+
+def question(lesson_id: str, qid: str) -> lessons.Question:
+    lesson = next(lesson for lesson in lessons.all_lessons() if lesson.id == lesson_id)
+    return next(q for q in lesson.questions if q.id == qid)
+
+
+def test_the_eight_lessons_load_in_order_and_every_question_is_covered_here():
+    shipped = lessons.all_lessons()
+    assert [lesson.number for lesson in shipped] == list(range(1, 9))
+    every = {(lesson.id, q.id) for lesson in shipped for q in lesson.questions}
+    assert every == set(EXPECTED) | {("7-reading-results", "hardest"), ("8-your-handwriting", "closed")}
+
+
+def _wrong(q: lessons.Question, right: str) -> str:
+    if q.kind == "number":
+        return str(float(right) + q.tolerance + 1)
+    return next(k for k in q.choices if k != right)
+
+
+@pytest.mark.parametrize("lesson_id,qid", sorted(EXPECTED))
+def test_every_question_is_right_and_wrong_by_the_learner_s_runs(store, lesson_id, qid):
+    q = question(lesson_id, qid)
+    right = EXPECTED[(lesson_id, qid)]
+    marked = lessons.mark(q, lessons.clean(q, right), store, None)
+    assert marked.correct and marked.reason, marked
+    wrong = lessons.mark(q, lessons.clean(q, _wrong(q, right)), store, None)
+    assert not wrong.correct and wrong.reason == marked.reason
+
+
+def test_the_runs_decide_not_a_key(store):
+    q = question("3-optimizers", "first-97")
+    assert lessons.mark(q, "compare-adam", store, None).correct
+    fake_run(store, "compare-sgd", [0.971, 0.98], test_acc=0.99)  # a newer SGD run, first at epoch 1
+    marked = lessons.mark(q, "compare-adam", store, None)
+    assert not marked.correct and marked.expected == "SGD" and "SGD at epoch 1" in marked.reason
+    assert lessons.mark(question("3-optimizers", "ends-best"), "compare-sgd", store, None).correct
+
+
+def test_a_missing_run_is_named_and_a_learner_sees_only_their_own(store, tmp_path):
+    q = question("3-optimizers", "first-97")
+    empty = Store(tmp_path / "other")
+    fake_run(empty, "compare-adam", [0.98])
+    with pytest.raises(lessons.Missing) as missing:
+        lessons.mark(q, "compare-adam", empty, None)
+    assert missing.value.presets == ["compare-sgd", "compare-momentum"]
+    lesson = next(lesson for lesson in lessons.all_lessons() if lesson.id == "3-optimizers")
+    assert lessons.missing_runs(lesson, empty, None) == ["compare-sgd", "compare-momentum"]
+    assert lessons.missing_runs(lesson, store, "bob") == ["compare-sgd", "compare-momentum", "compare-adam"]
+    with pytest.raises(lessons.Missing, match="fine-tune on My digits"):
+        lessons.mark(question("8-your-handwriting", "closed"), "yes", store, None)
+
+
+def test_lowest_recall_is_read_from_the_run_s_own_checkpoint(tmp_path, tiny_root):
+    from digitlab import data, evaluation, checkpoint
+
+    s = Store(tmp_path / "runs")
+    s.create(preset("compare-adam", epochs=1, device="cpu"))
+    workers.work(s, tiny_root)
+    mnist = data.load(tiny_root)
+    per = evaluation.evaluate_checkpoint(checkpoint.load(s.runs()[0]["checkpoint"]), mnist)["per_class"][:10]
+    lowest = str(min(per, key=lambda r: (r["recall"], r["digit"]))["digit"])
+    q = question("7-reading-results", "hardest")
+    assert lessons.mark(q, lowest, s, None, mnist=lambda: mnist).correct
+    assert not lessons.mark(q, str((int(lowest) + 1) % 10), s, None, mnist=lambda: mnist).correct
+
+
+def test_the_fine_tune_question_reads_what_the_fine_tune_recorded(store):
+    from digitlab.runner.execution import MY_DIGITS
+
+    run_id = fake_run(store, "fast", [0.98])
+    store.update(run_id, config=json.dumps(preset("fast", my_digits=0.5).to_dict()))
+    folder = store.run_dir(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MY_DIGITS).write_text(json.dumps({"trained": [1, 2], "held_out": [3, 4, 5, 6],
+                                                "before": {"held_out_acc": 0.5}, "after": {"held_out_acc": 0.75}}))
+    marked = lessons.mark(question("8-your-handwriting", "closed"), "yes", store, None)
+    assert marked.correct and "50.0% before the fine-tune, 75.0% after (up)" in marked.reason
+
+
+@pytest.mark.parametrize("answer,said", [("", "1 to 100 characters"), ("x" * 101, "1 to 100 characters"),
+                                         (["Adam"], "text or a number"), (True, "text or a number"),
+                                         ("Adamw", "Answer with one of: SGD, momentum, Adam"),
+                                         ("<b>Adam</b>", "Answer with one of")])
+def test_an_answer_is_checked_before_anything_reads_it(answer, said):
+    with pytest.raises(UserError, match=said):
+        lessons.clean(question("3-optimizers", "first-97"), answer)
+    assert lessons.clean(question("3-optimizers", "first-97"), " adam ") == "compare-adam"  # a label, any case
+    for bad in ("twelve", "nan", "1e999"):
+        with pytest.raises(UserError):
+            lessons.clean(question("2-first-network", "params"), bad)
+    assert lessons.clean(question("2-first-network", "params"), "118,282") == "118282"
+
+
+GOOD = """number = 9
+title = "Mine"
+page = "train"
+text = "A lesson of mine."
+[[questions]]
+id = "q"
+ask = "Which?"
+kind = "choice"
+check = "best_checkpoint"
+presets = ["trial-100-50", "trial-30-5"]
+choices = { "trial-100-50" = "wide", "trial-30-5" = "narrow" }
+"""
+
+
+@pytest.mark.parametrize("change,said", [
+    (("page = \"train\"", "page = \"nowhere\""), "page must be one of"),
+    (("number = 9", "number = \"nine\""), "number must be a whole number"),
+    (("check = \"best_checkpoint\"", "check = \"import os\""), "check must be one of"),
+    (("presets = [\"trial-100-50\", \"trial-30-5\"]", "presets = [\"trial-100-50\"]"), "reads 2 or more preset"),
+    (("presets = [\"trial-100-50\", \"trial-30-5\"]", "presets = [\"no-such\", \"trial-30-5\"]"), "preset names"),
+    (("title = \"Mine\"", "title = \"Mine\"\nsecret = 1"), "unknown key 'secret'"),
+    (("kind = \"choice\"", "kind = \"essay\""), "kind must be one of"),
+    (("[[questions]]", "[[questions]"), "not valid TOML"),
+])
+def test_a_bad_lesson_file_is_one_sentence_naming_it(tmp_path, change, said):
+    path = tmp_path / "9-mine.toml"
+    path.write_text(GOOD.replace(*change))
+    with pytest.raises(UserError, match=rf"^Lesson file 9-mine\.toml: .*{said}"):
+        lessons.load(path)
+    path.write_text(GOOD)
+    assert lessons.load(path).questions[0].choices == {"trial-100-50": "wide", "trial-30-5": "narrow"}
+
+
+def test_oversized_and_misnamed_files_are_refused_before_they_are_read(tmp_path):
+    big = tmp_path / "9-big.toml"
+    big.write_bytes(b"#" * (lessons.MAX_FILE + 1))
+    with pytest.raises(UserError, match="over the limit of 65,536"):
+        lessons.load(big)
+    odd = tmp_path / "My Lesson.toml"
+    odd.write_text(GOOD)
+    with pytest.raises(UserError, match="lowercase letters, digits and dashes"):
+        lessons.load(odd)
+
+
+def test_progress_survives_a_new_store_and_counts_tries(tmp_path):
+    s = Store(tmp_path / "runs")
+    s.record_answer("", "3-optimizers", "first-97", "compare-sgd", False)
+    s.record_answer("", "3-optimizers", "first-97", "compare-adam", True)
+    s.record_answer("bob", "1-data", "chooses", "test", False)
+    again = Store(tmp_path / "runs")  # as after a restart
+    mine = again.answers("")
+    assert [(a["question"], a["answer"], a["correct"], a["tries"]) for a in mine] == [
+        ("first-97", "compare-adam", True, 2)]
+    assert {a["owner"] for a in again.answers()} == {"", "bob"}
+    assert again.open_lessons() is None
+    again.set_open_lessons(["3-optimizers", "1-data"])
+    assert Store(tmp_path / "runs").open_lessons() == ["1-data", "3-optimizers"]
+
+
+def test_the_lessons_folder_holds_only_lessons():
+    assert sorted(p.suffix for p in Path(lessons.FOLDER).iterdir()) == [".toml"] * 8
+
+
+def test_the_cli_lists_shows_answers_and_remembers(store, capsys, monkeypatch):
+    from digitlab.cli import main
+
+    monkeypatch.setenv("DIGITLAB_RUNS", str(store.root))
+    assert main(["lessons", "3", "--answer", "first-97=Adam", "--answer", "ends-best=sgd"]) == 0
+    out = capsys.readouterr().out
+    assert "first-97: right: Adam. In your runs val accuracy first reached 97%: SGD at epoch 4" in out
+    assert "ends-best: not quite: momentum." in out
+    assert main(["lessons"]) == 0
+    assert "3. Optimizers                   1/2 answered right" in capsys.readouterr().out
+    assert main(["lessons", "3"]) == 0
+    assert "first-97: Which optimizer first reached 97%" in capsys.readouterr().out
+    for argv, said in ((["lessons", "9"], "There is no lesson 9"), (["lessons", "3", "--answer", "nope=1"],
+                       "has no question 'nope'"), (["lessons", "1", "--launch"], "has no runs to launch"),
+                       (["lessons", "3", "--answer", "first-97=Adamw"], "Answer with one of")):
+        assert main(argv) == 2
+        assert said in capsys.readouterr().err
