@@ -65,7 +65,8 @@ def run_app() -> None:
                  st.Page(PAGES / "inside.py", title="Inside", icon=":material/neurology:"),
                  st.Page(PAGES / "sweeps.py", title="Sweeps", icon=":material/tune:"),
                  st.Page(PAGES / "digits.py", title="My digits", icon=":material/gesture:"),
-                 st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:")]
+                 st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:"),
+                 st.Page(PAGES / "lessons.py", title="Lessons", icon=":material/school:")]
         if class_mode() and viewer().teacher:
             pages.append(st.Page(PAGES / "classroom.py", title="Class", icon=":material/groups:"))
         nav = st.navigation(pages)

@@ -92,6 +92,23 @@ def class_rows(store: Store, people) -> list[dict]:
     return [{"name": p.name, "role": p.role, "runs": sum(r["owner"] == p.name for r in runs),
              "active": sum(r["owner"] == p.name and r["status"].active for r in runs)} for p in people]
 
+def lesson_rows(store: Store, people, lessons) -> list[dict]:
+    """Per student of the roster: for each lesson, how many of its questions they answered right ("2/2"), and in
+    all; what the Class page shows a teacher."""
+    answers = store.answers()
+    rows = []
+    for p in people:
+        if p.role != "student":
+            continue
+        row = {"name": p.name}
+        for lesson in lessons:
+            right = sum(a["owner"] == p.name and a["lesson"] == lesson.id and a["correct"] for a in answers)
+            row[f"{lesson.number}. {lesson.title}"] = f"{right}/{len(lesson.questions)}"
+        row["answers given"] = sum(a["owner"] == p.name for a in answers)
+        rows.append(row)
+    return rows
+
+
 def board_rows(store: Store, flagged: bool = False) -> list[dict]:
     """The class board: everyone's finished runs, best first (name, owner, accuracy; nothing to act on); runs that
     diverged or did not learn only when flagged is asked for."""

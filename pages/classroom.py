@@ -1,10 +1,11 @@
-"""The teacher's page: who is in the class, a new password for one of them, and the class board switch."""
+"""The teacher's page: who is in the class, a new password for one of them, the class board switch, and the
+lessons: which are open to the class, and each student's progress and answers."""
 
 import pandas as pd
 import streamlit as st
 
 from app import ui
-from digitlab import UserError, roster, settings, tables
+from digitlab import UserError, lessons, roster, settings, tables
 
 ui.routed()
 if not ui.viewer().teacher:  # the router lists this page for teachers only; an address typed by hand ends here
@@ -38,3 +39,29 @@ with right:
     if on != was:
         store.set_option("board", str(on))
         st.rerun()
+
+st.subheader("Lessons")
+try:
+    shipped = lessons.all_lessons()
+except UserError as e:
+    ui.show_error(e)
+    st.stop()
+opened = set(store.open_lessons() or [])
+st.caption("Students see only the lessons you open: open one at a time as the class gets to it.")
+columns = st.columns(4)
+for k, lesson in enumerate(shipped):
+    on = columns[k % 4].toggle(f"{lesson.number}. {lesson.title}", value=lesson.id in opened, key=f"open:{lesson.id}")
+    if on != (lesson.id in opened):
+        store.set_open_lessons(sorted(opened ^ {lesson.id}))
+        st.rerun()
+st.dataframe(pd.DataFrame(tables.lesson_rows(store, people.values(), shipped)), hide_index=True, width="stretch")
+given = store.answers()
+if given:
+    with st.expander(f"Every answer given ({len(given)})"):
+        asks = {(lesson.id, q.id): (lesson, q) for lesson in shipped for q in lesson.questions}
+        st.dataframe(pd.DataFrame([{"student": a["owner"], "lesson": asks[(a["lesson"], a["question"])][0].number,
+                                    "question": asks[(a["lesson"], a["question"])][1].ask,
+                                    "answer": asks[(a["lesson"], a["question"])][1].choices.get(a["answer"], a["answer"]),
+                                    "right": a["correct"], "tries": a["tries"]}
+                                   for a in given if (a["lesson"], a["question"]) in asks]),
+                     hide_index=True, width="stretch")

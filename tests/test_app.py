@@ -520,3 +520,49 @@ def test_the_queue_says_how_many_train_at_once_and_prices_at_the_measured_pace(s
     assert f"{workers.slot_count()} training slot" in line and "5x the model's) over its last 1 completed run" in line
     expected = progress.estimated_seconds(store_with_run.get(waiting)) * progress.PACE_LIMITS[1] / 60
     assert any(f"about {cost.duration(expected)}" in m.value for m in at.markdown if "**" + str(waiting) in m.value)
+
+
+def test_a_lesson_checks_an_answer_against_your_runs_and_remembers_it_after_a_restart(app_env):
+    from tests.test_lessons import fake_run
+
+    s = Store(app_env)
+    at = open_page("lessons")
+    at.selectbox(key="lesson").set_value("3. Optimizers").run()
+    assert "compare-sgd, compare-momentum, compare-adam" in everything_shown(at)  # the runs to launch, named
+    at.button(key="lesson_launch").click().run()
+    queued = s.runs(Status.QUEUED)
+    assert not at.exception and sorted(r["name"] for r in queued) == ["compare-adam", "compare-momentum", "compare-sgd"]
+    for r in queued:
+        s.delete(r["id"])
+    fake_run(s, "compare-sgd", [0.90, 0.971])
+    fake_run(s, "compare-momentum", [0.93, 0.972])
+    fake_run(s, "compare-adam", [0.971, 0.98], test_acc=0.981)
+    at = open_page("lessons")
+    at.selectbox(key="lesson").set_value("3. Optimizers").run()
+    at.radio(key="a:3-optimizers/first-97").set_value("compare-sgd").run()
+    at.button(key="check:3-optimizers/first-97").click().run()
+    assert not at.exception and at.error and at.error[0].value.startswith("Not quite: Adam. ")
+    at.radio(key="a:3-optimizers/first-97").set_value("compare-adam").run()
+    at.button(key="check:3-optimizers/first-97").click().run()
+    assert at.success and "Adam at epoch 1" in at.success[0].value
+    again = open_page("lessons")  # a new session, as after a restart: the answer is kept
+    again.selectbox(key="lesson").set_value("3. Optimizers").run()
+    assert "You answered Adam: right (2 tries)" in everything_shown(again)
+    assert again.query_params["lesson"] == ["3"] or again.query_params["lesson"] == "3"
+
+
+def test_a_teacher_opens_lessons_one_at_a_time_and_sees_each_student_s_progress(classroom):
+    bob = signed_in("bob", "bob-pass-123", "lessons")
+    assert "Your teacher has not opened a lesson yet" in everything_shown(bob)
+    ada = signed_in("ada", "teacher-pass-1", "classroom")
+    ada.toggle(key="open:1-data").set_value(True).run()
+    assert classroom.open_lessons() == ["1-data"]
+    bob = signed_in("bob", "bob-pass-123", "lessons")
+    assert bob.selectbox(key="lesson").options == ["1. The data"]  # only the lesson opened
+    bob.radio(key="a:1-data/chooses").set_value("val").run()
+    bob.button(key="check:1-data/chooses").click().run()
+    assert bob.success and "Validation chooses" in bob.success[0].value
+    ada = signed_in("ada", "teacher-pass-1", "classroom")
+    progress = ada.dataframe[1].value
+    assert list(progress["name"]) == ["bob", "cy"] and list(progress["1. The data"]) == ["1/2", "0/2"]
+    assert "validation" in ada.dataframe[2].value.to_string() and "bob" in ada.dataframe[2].value.to_string()
