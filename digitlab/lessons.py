@@ -91,6 +91,9 @@ def _label(q: Question, value: str) -> str:
     return q.choices.get(value, value)
 
 
+SPLITS = {"train": "training", "val": "validation", "test": "test"}
+
+
 def _first_to_target(q, store, runs, ctx) -> Verdict:
     firsts = {}
     for name, run in zip(q.presets, _needed(q, runs)):
@@ -99,9 +102,9 @@ def _first_to_target(q, store, runs, ctx) -> Verdict:
     reached = {k: v for k, v in firsts.items() if v is not None}
     said = "; ".join(f"{_label(q, k)} at epoch {v}" if v else f"{_label(q, k)} never" for k, v in firsts.items())
     if not reached:
-        return Verdict("none", f"In your runs none reached {q.target:.0%} {q.split} accuracy ({said}).")
+        return Verdict("none", f"In your runs none reached {q.target:.0%} {SPLITS[q.split]} accuracy ({said}).")
     first = min(reached, key=lambda k: (reached[k], q.presets.index(k)))
-    return Verdict(first, f"In your runs {q.split} accuracy first reached {q.target:.0%}: {said}.")
+    return Verdict(first, f"In your runs {SPLITS[q.split]} accuracy first reached {q.target:.0%}: {said}.")
 
 
 def _best_checkpoint(q, store, runs, ctx) -> Verdict:

@@ -212,7 +212,7 @@ def test_the_cli_lists_shows_answers_and_remembers(store, capsys, monkeypatch):
     monkeypatch.setenv("DIGITLAB_RUNS", str(store.root))
     assert main(["lessons", "3", "--answer", "first-97=Adam", "--answer", "ends-best=sgd"]) == 0
     out = capsys.readouterr().out
-    assert "first-97: right: Adam. In your runs val accuracy first reached 97%: SGD at epoch 4" in out
+    assert "first-97: right: Adam. In your runs validation accuracy first reached 97%: SGD at epoch 4" in out
     assert "ends-best: not quite: momentum." in out
     assert main(["lessons"]) == 0
     assert "3. Optimizers                   1/2 answered right" in capsys.readouterr().out
