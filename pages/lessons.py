@@ -56,8 +56,10 @@ if lesson.launch:
             ui.show_error(e)
 page = {"data": "data.py", "train": "train.py", "runs": "runs.py", "draw": "draw.py", "digits": "digits.py",
         "inside": "inside.py"}[lesson.page]
-st.page_link(f"pages/{page}", label=f"Open the {lesson.page.capitalize()} page for this lesson",
-             icon=":material/arrow_forward:")
+to_train = {"lesson": str(lesson.number), **({"preset": lesson.launch[0]} if lesson.launch else {})}
+st.page_link(f"pages/{page}", label=f"Open the {lesson.page.capitalize()} page for this lesson"
+             + (" (only its settings in view)" if lesson.page == "train" and lesson.controls else ""),
+             icon=":material/arrow_forward:", query_params=to_train if lesson.page == "train" else None)
 if lesson.watch:
     st.markdown(f"**What to watch.** {lesson.watch}")
 if missing:

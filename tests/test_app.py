@@ -566,3 +566,18 @@ def test_a_teacher_opens_lessons_one_at_a_time_and_sees_each_student_s_progress(
     progress = ada.dataframe[1].value
     assert list(progress["name"]) == ["bob", "cy"] and list(progress["1. The data"]) == ["1/2", "0/2"]
     assert "validation" in ada.dataframe[2].value.to_string() and "bob" in ada.dataframe[2].value.to_string()
+
+
+def test_a_lesson_opens_the_train_form_with_only_its_settings_in_view(app_env):
+    at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
+    at.query_params["lesson"] = "3"
+    at.query_params["preset"] = "compare-sgd"
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    shown = {w.label for kind in ("selectbox", "number_input", "text_input", "slider", "checkbox", "toggle")
+             for w in at.sidebar.get(kind)}
+    assert {"Optimizer", "Learning rate", "Momentum", "Epochs"} <= shown and "Dropout" not in shown
+    assert at.toggle(key="lesson_only").value and at.query_params["lesson"] in (["3"], "3")
+    at.toggle(key="lesson_only").set_value(False).run()  # every setting again
+    assert "Dropout" in {w.label for kind in ("number_input", "slider") for w in at.sidebar.get(kind)}

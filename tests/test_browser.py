@@ -17,7 +17,7 @@ from testkit.fixtures import official_test_digits, prepared_dataset
 LOCAL = {"localhost", "127.0.0.1", None}  # None: data: and blob: addresses
 HOSTILE = "e2e ![x](http://127.0.0.2:9/x.png) <b>b</b> :smile: [a](http://127.0.0.2:9)"
 SHOTS = os.environ.get("DIGITLAB_SHOTS")  # a folder to save screenshots in, for people to look at
-NAV = ["Draw", "Train", "Runs", "Inside", "Sweeps", "My digits", "Data"]
+NAV = ["Draw", "Train", "Runs", "Inside", "Sweeps", "My digits", "Data", "Lessons"]
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
@@ -229,14 +229,14 @@ def test_upload_a_phone_photo_of_a_digit_on_unevenly_lit_paper(app, page, tmp_pa
     Image.fromarray(redraw.photo(np.zeros((280, 280), np.uint8))).save(tmp_path / "blank.jpg")
     page.goto(app)
     page.get_by_text("Upload an image").click()
-    page.locator('input[type="file"]').set_input_files(str(tmp_path / "three.jpg"))
+    page.locator('input[type="file"][accept*=".png"]').set_input_files(str(tmp_path / "three.jpg"))
     page.locator(READING).wait_for(timeout=20_000)
     assert page.locator(READING).locator(".headline").inner_text().strip() == "3"
     page.get_by_text("Show how the drawing becomes 28×28").click()
     page.get_by_text("background taken away").wait_for(timeout=20_000)
     page.wait_for_timeout(1500)
     shot(page, "upload")
-    page.locator('input[type="file"]').set_input_files(str(tmp_path / "blank.jpg"))
+    page.locator('input[type="file"][accept*=".png"]').set_input_files(str(tmp_path / "blank.jpg"))
     page.get_by_text("No digit stands out from the background").wait_for(timeout=20_000)
 
 
@@ -318,9 +318,42 @@ def test_inside_the_network_for_a_drawing_and_a_run(app, page):
     page.get_by_text("Pinned drawings, as the network learned them").wait_for(timeout=30_000)
     page.get_by_text("The command that reproduces this run").click()
     page.get_by_text(f"digitlab train --name watched --hidden 32 --batch-size 16 --epochs 2 --lr {value}").wait_for(
-        timeout=10_000)
+        timeout=30_000)
     shot(page, "runs-pinned")
     page.goto(f"{app}/inside?a=run:{run_id}")
     page.get_by_text(re.compile(r"32 first-layer units as 28×28 images")).first.wait_for(timeout=30_000)
     page.get_by_role("slider").first.wait_for(timeout=10_000)
     shot(page, "inside")
+
+
+def test_lesson_three_end_to_end_launch_wait_answer(browser, tmp_path_factory):
+    """A learner on the Lessons page queues the optimizer comparison in one click, waits for it to train, and answers
+    from their own runs; at 1400x1000 and on a phone."""
+    from digitlab import lessons
+    from digitlab.store import Status, Store
+
+    root = prepared_dataset(tmp_path_factory.mktemp("data"))
+    runs = tmp_path_factory.mktemp("runs")
+    with running_app({"DIGITLAB_RUNS": str(runs), "DIGITLAB_DATA": str(root)}) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/lessons?lesson=3")
+        page.get_by_role("button", name=re.compile("Queue this lesson's 3 runs")).click()
+        page.get_by_text("Queued runs").wait_for(timeout=30_000)
+        store = Store(runs)
+        deadline = time.time() + 240
+        while time.time() < deadline and len(store.runs(Status.COMPLETED)) < 3:
+            time.sleep(1)
+        assert sorted(r["name"] for r in store.runs(Status.COMPLETED)) == ["compare-adam", "compare-momentum",
+                                                                          "compare-sgd"]
+        q = next(q for lesson in lessons.all_lessons() if lesson.number == 3 for q in lesson.questions
+                 if q.id == "ends-best")
+        right = lessons.mark(q, "compare-sgd", store, None).expected  # what these runs say, as the page shows it
+        for width, height in ((1400, 1000), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(f"{url}/lessons?lesson=3")
+            page.get_by_role("radiogroup").nth(1).get_by_text(right, exact=True).click()  # the second question's
+            page.get_by_role("button", name="Check").nth(1).click()
+            page.get_by_text(f"Right: {right}.").wait_for(timeout=30_000)
+            shot(page, f"lesson-3-{width}")
+        assert [a["correct"] for a in store.answers("")] == [True]
+        page.close()

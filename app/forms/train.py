@@ -13,6 +13,7 @@ from digitlab import (
     admission,
     catalog,
     devices,
+    lessons,
     lrfind,
     markdown,
     pictures,
@@ -121,6 +122,9 @@ def from_address() -> None:
     and the defaults."""
     params = st.query_params.to_dict()
     name = params.pop("preset", "custom")
+    lesson = params.pop("lesson", None)
+    st.session_state.train_lesson = next((x for x in lessons.all_lessons() if str(x.number) == lesson and x.controls),
+                                         None) if lesson else None
     try:
         if name != "custom" and name not in PRESETS:
             raise UserError(f"The address names an unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
@@ -134,7 +138,9 @@ def from_address() -> None:
 def to_address(config: TrainConfig, chosen: str) -> None:
     """The address follows the form: copying it hands out this very experiment."""
     base = validate(preset(chosen)) if chosen != "custom" else TrainConfig()  # a link: the preset, then what differs
-    want = {**({"preset": chosen} if chosen != "custom" else {}), **to_query(config, base)}
+    lesson = st.session_state.get("train_lesson")
+    want = {**({"preset": chosen} if chosen != "custom" else {}), **to_query(config, base),
+            **({"lesson": str(lesson.number)} if lesson else {})}
     if st.query_params.to_dict() != want:
         st.query_params.from_dict(want)
 
@@ -202,6 +208,10 @@ def sidebar() -> Pressed:
                 f"**{spec(k).label}** {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in set_here.items()))
         else:
             set_here = {}
+        lesson = st.session_state.get("train_lesson")
+        if lesson and st.toggle(f"Only lesson {lesson.number}'s settings", value=True, key="lesson_only",
+                                help="The settings this lesson is about; the rest keep the preset's values."):
+            groups = {"": [n for n in NAMES if n in lesson.controls]}
         with st.container(border=True):
             widgets(groups.pop(""))
             for title, names in groups.items():
