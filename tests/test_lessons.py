@@ -39,6 +39,7 @@ def store(tmp_path):
     fake_run(s, "dropout-0.4", [0.95, 0.972], test_acc=0.979)
     fake_run(s, "dropout-0.6", [0.90, 0.95], test_acc=0.96)
     fake_run(s, "seed-assignment", [0.97, 0.981], test_acc=0.9812)
+    fake_run(s, "nmlp-30-5", [0.92], test_acc=0.925)
     return s
 
 
@@ -48,7 +49,8 @@ EXPECTED = {("3-optimizers", "first-97"): "compare-adam", ("3-optimizers", "ends
             ("5-how-wide", "params-narrow"): "23765", ("6-regularization", "best-dropout"): "dropout-0.2",
             ("6-regularization", "first-97"): "dropout-0.2", ("2-first-network", "params"): "118282",
             ("2-first-network", "reached"): "yes", ("1-data", "held-out"): "12000", ("1-data", "chooses"): "val",
-            ("7-reading-results", "recall"): "truth"}
+            ("7-reading-results", "recall"): "truth", ("6-regularization", "layernorm"): "trial-30-5",
+            ("8-your-handwriting", "held-back"): "measure"}
 
 
 def question(lesson_id: str, qid: str) -> lessons.Question:
