@@ -105,6 +105,12 @@ def test_draw_a_seven_and_read_the_prediction(app, page):
     stroke(page, canvas, [(220, 60), (220, 220)])
     page.get_by_text("2 digits side by side").first.wait_for(timeout=15_000)
     assert page.locator(".badge").inner_text() == "one digit?"
+    page.get_by_role("button", name="Clear").click()
+    stroke(page, canvas, [(60, 50), (220, 230)])  # an X of two strokes: no digit, and no label offered to save it
+    stroke(page, canvas, [(220, 50), (60, 230)])
+    page.get_by_text("it looks like none of 0-9").first.wait_for(timeout=15_000)
+    assert page.locator(".badge").inner_text() == "not a digit?" and page.locator(".save button.guess").count() == 0
+    shot(page, "draw-not-a-digit")
 
 
 def test_save_a_drawing_with_a_corrected_label_and_see_it_on_my_digits(app, page):

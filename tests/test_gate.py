@@ -70,6 +70,8 @@ def test_a_file_that_is_not_a_gate_is_one_sentence(tmp_path):
 def test_reading_says_not_a_digit_and_still_names_the_model_s_guess():
     r = answers.reading([0.02] * 8 + [0.84, 0.0], other=True)
     assert r["headline"] == "not a digit?" and not r["sure"] and "none of 0-9" in r["detail"] and "8" in r["detail"]
+    assert r["digit"] == 8 and r["guess"] is None  # the pad's Save offers no label for it
+    assert answers.reading([0.02] * 8 + [0.84, 0.0])["guess"] == 8
     assert answers.reading([0.02] * 8 + [0.84, 0.0], digits=2, other=True)["headline"] == "one digit?"
     assert answers.reading([0.02] * 8 + [0.84, 0.0], small=True, other=True)["headline"] == "too small"
 

@@ -40,7 +40,7 @@ export default function ({ parentElement, data, setStateValue, setTriggerValue }
     if (reading) {
       badge.textContent = reading.short;
       badge.classList.toggle("unsure", !reading.sure);
-      saving.querySelectorAll("button").forEach((b) => b.classList.toggle("guess", +b.dataset.digit === reading.digit));
+      saving.querySelectorAll("button").forEach((b) => b.classList.toggle("guess", +b.dataset.digit === reading.guess));
     }
   };
   const send = () => setStateValue("image", pad.strokes.length ? canvas.toDataURL("image/png") : null);
