@@ -19,7 +19,6 @@ from torch import nn
 
 from digitlab import UserError, augment, data, markdown, train
 from digitlab.config import MNIST_TRAIN, TrainConfig, spec
-from digitlab.files import write_atomically
 from digitlab.models import build
 
 
@@ -366,9 +365,3 @@ def text(path, config: TrainConfig, title: str, **kw) -> str:
 
         return nbformat.writes(notebook(config, title, **kw))
     raise UserError(f"{path} should end in .py (a script) or .ipynb (a notebook).")
-
-
-def save(path, config: TrainConfig, title: str, **kw) -> Path:
-    """The export written whole or not at all."""
-    made = text(path, config, title, **kw).encode()
-    return write_atomically(Path(path), lambda f: f.write(made))

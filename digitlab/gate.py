@@ -12,8 +12,9 @@ split, as it is and re-drawn the way the pad draws (synth.redraw, then the app's
 stroke digits of the training typefaces and variants (synth.bank). Half the MNIST negatives are re-drawn too: what
 went through the preprocessing and what did not are on both sides, so that the gate cannot tell a digit by its
 texture. Its threshold on the probability of "not a digit" is set on digits it never trained on (MNIST's validation
-split, as it is and re-drawn, and a share of the bank held back), so that at most QUANTILE of them are flagged. The Draw page asks it of every drawing, whatever model reads
-the digit: a model of one's own, trained for a minute, has no sense of what is not a digit.
+split, as it is and re-drawn, and a share of the bank held back), so that at most QUANTILE of them are flagged.
+The Draw page asks it of every drawing, whatever model reads the digit: a model of one's own, trained for a minute,
+has no sense of what is not a digit.
 """
 
 import hashlib
@@ -51,7 +52,8 @@ class Net(nn.Module):
                                     nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 11))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers((x.reshape(len(x), 1, 28, 28) - 0.1307) / 0.3081)
+        mean, std = data.NORMALIZE["mnist"]
+        return self.layers((x.reshape(len(x), 1, 28, 28) - mean) / std)
 
 
 @dataclass

@@ -11,17 +11,16 @@ typed (names above all) is escaped.
 import base64
 import datetime
 import html
-import io
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
-from PIL import Image
 
 from digitlab import UserError, checkpoint, data, evaluation, export, handwriting, pictures, plots, settings, tables
 from digitlab.config import MNIST_TEST, MNIST_TRAIN, TrainConfig, changed, command_line
+from digitlab.files import write_atomically
 from digitlab.presets import COURSE
 from digitlab.store import Store
 
@@ -74,10 +73,9 @@ def _figure(fig: go.Figure, height: int | None = None) -> str:
 
 
 def _png(img28, scale: int = 2) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(pictures.to_bytes(np.asarray(img28, np.float32) / 255)).resize(
-        (28 * scale, 28 * scale), Image.Resampling.NEAREST).save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    """A uint8 (28, 28) image as a PNG data: URL, its pixels repeated scale times: embedded, never fetched."""
+    png = handwriting.image_png(pictures.enlarge(np.asarray(img28, np.uint8), scale))
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def chosen(store: Store, run_ids: list[int], may_see=None, limits=None) -> list[dict]:
@@ -212,8 +210,6 @@ def pdf(document: str, path, chromium: str = "/usr/bin/chromium") -> Path:
     """The report printed on A4 by headless Chromium (its figures drawn first), written whole or not at all."""
     from playwright.sync_api import Error, sync_playwright
 
-    from digitlab.files import write_atomically
-
     if not Path(chromium).exists():
         raise UserError(f"A PDF needs Chromium at {chromium}: install it (`apt-get install chromium`) or save the "
                         "report as .html and print it from a browser.")
@@ -238,8 +234,6 @@ def pdf(document: str, path, chromium: str = "/usr/bin/chromium") -> Path:
 
 def save(store: Store, run_ids: list[int], path, **kw) -> Path:
     """The report written to path: .html, or .pdf (printed by Chromium)."""
-    from digitlab.files import write_atomically
-
     suffix = Path(path).suffix
     if suffix not in (".html", ".pdf"):
         raise UserError(f"{path} should end in .html (the report) or .pdf (the report printed).")

@@ -51,10 +51,11 @@ def show_export(run: dict) -> None:
     for line in export.left_out(made["config"]):
         st.caption(f"Left out: {line}")
     c1, c2 = st.columns(2)
-    c1.download_button("Script (.py)", export.text("run.py", **made), file_name=f"digitlab-run{run['id']}.py",
+    script = export.text("run.py", **made)
+    c1.download_button("Script (.py)", script, file_name=f"digitlab-run{run['id']}.py",
                        mime="text/x-python", icon=":material/code:", key=f"py{run['id']}")
     c2.download_button("Notebook (.ipynb)", export.text("run.ipynb", **made), file_name=f"digitlab-run{run['id']}.ipynb",
                        mime="application/x-ipynb+json", icon=":material/menu_book:", key=f"nb{run['id']}")
     st.caption("Only torch, torchvision and numpy: `python digitlab-run{0}.py --data data` trains the same model on "
                "MNIST and writes run{0}.pt, which `digitlab eval` and the Draw page read.".format(run["id"]))
-    st.code(export.script(**made), language="python", line_numbers=True, height=420)
+    st.code(script, language="python", line_numbers=True, height=420)
