@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--role", choices=("student", "teacher"), help="with add: the person's role")
     r.add_argument("--roster", help="the roster file (default: classroom.roster in the settings)")
     r.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    r.add_argument("--email", help="with add or reset: the address a school account signs them in with")
+    r.add_argument("--no-password", action="store_true", help="with add: no password (a school account only)")
     v = command("serve", "start the app (class mode when the settings say so) on the address the settings give")
     v.add_argument("--port", type=int, default=8501)
     return p
@@ -584,7 +586,7 @@ def cmd_roster(a) -> int:
         raise UserError("No roster file: give --roster PATH, or set classroom.roster in the settings file.")
     if a.action == "list":
         for person in roster.load(path).values():
-            print(f"{person.name:<32} {person.role}")
+            print(f"{person.name:<32} {person.role:<8} {person.email}".rstrip())
         return 0
     if not a.name:
         raise UserError(f"`digitlab roster {a.action}` needs a NAME.")
@@ -594,14 +596,17 @@ def cmd_roster(a) -> int:
         return 0
     if a.action == "add" and not a.role:
         raise UserError("`digitlab roster add` needs --role student or --role teacher.")
-    if a.password_stdin:
+    if a.no_password:
+        password = None
+    elif a.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass(f"password for {a.name}: ")
         if getpass.getpass("again: ") != password:
             raise UserError("The two passwords differ: run the command again.")
-    person = roster.set_password(path, a.name, password, a.role)
-    print(f"{person.name} ({person.role}) {'added to' if a.action == 'add' else 'has a new password in'} {path}")
+    person = roster.set_password(path, a.name, password, a.role, a.email)
+    what = "added to" if a.action == "add" else "has a new password in" if password else "changed in"
+    print(f"{person.name} ({person.role}{', ' + person.email if person.email else ''}) {what} {path}")
     return 0
 
 
@@ -614,12 +619,9 @@ def cmd_serve(a) -> int:
 
     s = settings.current()
     address = s.classroom.address if s.classroom.enabled else "localhost"
+    flags = []
     if s.classroom.enabled:
-        from digitlab import roster
-
-        if not roster.load(s.classroom.roster):
-            raise UserError(f"The roster {s.classroom.roster} has nobody in it: add a teacher with "
-                            "`digitlab roster add NAME --role teacher`.")
+        flags = _class_flags(s, a.port)
     store = Store(a.runs)
     env = {**os.environ, "DIGITLAB_RUNS": str(store.root)}
     if a.data:
@@ -627,14 +629,42 @@ def cmd_serve(a) -> int:
     # The supervisor lives here, from the start, whether or not anybody opens a page; the app's own stands by.
     Supervisor(store, a.data).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the app with us, not leave it behind
-    app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(checkpoint.PROJECT / "streamlit_app.py"),
-                            "--server.address", address, "--server.port", str(a.port)], cwd=checkpoint.PROJECT, env=env)
+    script = "server_app.py" if s.classroom.enabled else "streamlit_app.py"  # class mode: with our session routes
+    app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(checkpoint.PROJECT / script),
+                            "--server.address", address, "--server.port", str(a.port), *flags],
+                           cwd=checkpoint.PROJECT, env=env)
     try:
         return app.wait()
     finally:
         if app.poll() is None:
             app.terminate()
             app.wait(10)
+
+
+def _class_flags(s, port: int) -> list[str]:
+    """Class mode's checks before it listens, and Streamlit's flags for HTTPS: the teacher's certificate, or one
+    made beside the settings; its fingerprint printed for students to check. Plain HTTP only when the settings say."""
+    import socket
+
+    from digitlab import roster, sessions, settings, tls
+
+    if not roster.load(s.classroom.roster):
+        raise UserError(f"The roster {s.classroom.roster} has nobody in it: add a teacher with "
+                        "`digitlab roster add NAME --role teacher`.")
+    sessions.secret(settings.secret_file(s, "secret"))  # made now, or refused now if others may read it
+    if s.classroom.plain_http:
+        print("WARNING: class mode without encryption (classroom.plain_http = true): passwords and sessions cross "
+              "the network in clear. Use it only behind a proxy that serves HTTPS.", file=sys.stderr)
+        return []
+    own = bool(s.classroom.certificate)
+    cert_path = Path(s.classroom.certificate) if own else settings.secret_file(s, "cert.pem")
+    key_path = Path(s.classroom.key) if own else settings.secret_file(s, "key.pem")
+    cert, made = tls.ensure(cert_path, key_path, own)
+    print(f"HTTPS with {'a new certificate made for' if made else 'the certificate for'} {', '.join(tls.hosts(cert))}\n"
+          f"  {cert_path}\n  SHA-256 fingerprint {tls.fingerprint(cert)}\n"
+          f"  students open https://{socket.gethostname()}:{port} and check that their browser shows this "
+          "fingerprint before they accept the certificate", flush=True)
+    return ["--server.sslCertFile", str(cert_path), "--server.sslKeyFile", str(key_path)]
 
 
 def cmd_presets(a) -> int:

@@ -1,7 +1,8 @@
 """The people of a class: names, roles, and passwords kept only as salted argon2 hashes (argon2-cffi).
 
-A roster is a TOML file of tables `[people.NAME]` with `role = "student" | "teacher"` and `password = "<hash>"`,
-written by `digitlab roster`. Sign-in failures are counted per name: after a few, that name waits.
+A roster is a TOML file of tables `[people.NAME]` with `role = "student" | "teacher"`, `password = "<hash>"` ("" for
+one who signs in only with a school account) and, optionally, `email` (how a school account finds them), written by
+`digitlab roster`. Sign-in failures are counted per name: after a few, that name waits.
 """
 
 import json
@@ -20,6 +21,7 @@ from digitlab.settings import read_toml
 
 ROLES = ("student", "teacher")
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
 MIN_PASSWORD, MAX_PASSWORD = 8, 256
 FAILURES_ALLOWED, LOCKOUT_SECONDS = 5, 60.0
 _hasher = PasswordHasher()
@@ -31,6 +33,7 @@ class Person:
     name: str
     role: str
     password_hash: str
+    email: str = ""
 
     @property
     def teacher(self) -> bool:
@@ -57,15 +60,31 @@ def check_password(password: str) -> str:
     return password
 
 
+def check_email(email: str) -> str:
+    """An e-mail address as the roster keeps it (lowercase), or one sentence."""
+    if not isinstance(email, str) or not EMAIL.fullmatch(email.strip()):
+        raise UserError(f"{email!r} is not an e-mail address: give one like pupil@school.org.")
+    return email.strip().lower()
+
+
 def load(path) -> dict[str, Person]:
     path = Path(path)
     raw = read_toml(path, f"No roster at {path}: create it with `digitlab roster add NAME --role teacher`.")
-    people = {}
+    people, emails = {}, {}
     for name, entry in (raw.get("people") or {}).items():
         if not isinstance(entry, dict) or entry.get("role") not in ROLES or not isinstance(entry.get("password"), str):
             raise UserError(f"The roster entry {name!r} in {path} needs a role (student or teacher) and a password hash.")
-        people[check_name(name)] = Person(name, entry["role"], entry["password"])
+        email = check_email(entry["email"]) if entry.get("email") else ""
+        if email and emails.setdefault(email, name) != name:
+            raise UserError(f"{emails[email]} and {name} in {path} have the same e-mail {email}: give each their own.")
+        people[check_name(name)] = Person(name, entry["role"], entry["password"], email)
     return people
+
+
+def by_email(people: dict[str, Person], email: str) -> Person | None:
+    """The person a school account's e-mail address belongs to."""
+    email = email.strip().lower() if isinstance(email, str) else ""
+    return next((p for p in people.values() if email and p.email == email), None)
 
 
 def save(path, people: dict[str, Person]) -> None:
@@ -74,20 +93,35 @@ def save(path, people: dict[str, Person]) -> None:
     lines = ["# digitlab class roster: written by `digitlab roster`; passwords are argon2 hashes.", ""]
     for p in sorted(people.values(), key=lambda p: p.name):
         lines += [f"[people.{json.dumps(p.name)}]", f"role = {json.dumps(p.role)}",
-                  f"password = {json.dumps(p.password_hash)}", ""]
+                  f"password = {json.dumps(p.password_hash)}"] + ([f"email = {json.dumps(p.email)}"] if p.email else []) + [""]
     text = "\n".join(lines)
     write_atomically(path, lambda f: f.write(text.encode()), mode=0o600)
 
 
-def set_password(path, name: str, password: str, role: str | None = None) -> Person:
-    """Add a person, or give one a new password (and, if given, a new role)."""
+def set_password(path, name: str, password: str | None, role: str | None = None, email: str | None = None) -> Person:
+    """Add a person, or give one a new password (and, if given, a new role or e-mail). password None: none at all
+    (a school account signs them in); an existing person keeps theirs."""
     path = Path(path)
     people = load(path) if path.exists() else {}
-    name, password = check_name(name), check_password(password)
-    role = role or (people[name].role if name in people else None)
+    name = check_name(name)
+    if password is not None:
+        check_password(password)
+    was = people.get(name)
+    role = role or (was.role if was else None)
     if role not in ROLES:
         raise UserError(f"{name} is not in the roster yet: give a role, student or teacher.")
-    people[name] = Person(name, role, _hasher.hash(password))
+    email = check_email(email) if email else (was.email if was else "")
+    if email and (other := by_email(people, email)) is not None and other.name != name:
+        raise UserError(f"{other.name} already has the e-mail {email}: give {name} their own.")
+    if password is not None:
+        hashed = _hasher.hash(check_password(password))
+    elif was is not None and email == was.email and role == was.role:
+        raise UserError(f"{name} is in the roster already: give a new password, role or e-mail.")
+    else:
+        hashed = was.password_hash if was else ""
+    if not hashed and not email:
+        raise UserError(f"{name} needs a password or an e-mail address (for a school account) to sign in with.")
+    people[name] = Person(name, role, hashed, email)
     save(path, people)
     return people[name]
 
@@ -133,8 +167,8 @@ class SignIn:
             raise UserError(f"Too many failed sign-ins for this name: wait {wait:.0f} seconds, then try again.")
         person = load(self.path).get(name)
         try:
-            _hasher.verify(person.password_hash if person else _DUMMY, password[:MAX_PASSWORD])
-            if person is None:
+            _hasher.verify(person.password_hash if person and person.password_hash else _DUMMY, password[:MAX_PASSWORD])
+            if person is None or not person.password_hash:
                 raise VerifyMismatchError
         except (VerificationError, InvalidHashError):
             with self._lock:

@@ -41,6 +41,20 @@ class Classroom:
     roster: str = ""                   # TOML file of people (relative paths: beside the settings file)
     address: str = "0.0.0.0"           # where the app listens in class mode
     board: bool = True                 # students see everyone's runs, read-only
+    certificate: str = ""              # PEM certificate for HTTPS (relative: beside the settings); "": digitlab makes one
+    key: str = ""                      # the certificate's private key (PEM, unencrypted), with certificate
+    plain_http: bool = False           # serve the class unencrypted: only behind a proxy that encrypts it
+    session_hours: float = 2.0         # how long a sign-in lasts in a browser (a lesson): reloads and tabs stay in
+    oidc: "Oidc | None" = None         # [classroom.oidc]: sign in with the school's accounts too
+
+
+@dataclass(frozen=True)
+class Oidc:
+    provider: str = "school account"   # what the button says: "Sign in with <provider>"
+    server_metadata_url: str = ""      # the provider's .well-known/openid-configuration
+    client_id: str = ""
+    client_secret: str = ""
+    redirect_uri: str = ""             # https://THIS-MACHINE:8501/oauth2callback, as registered with the provider
 
 
 @dataclass(frozen=True)
@@ -65,15 +79,19 @@ BOUNDS = {"max_params": (1_000, 10**10), "max_memory_mb": (64, 10**7), "max_step
           "max_run_minutes": (0.1, 10**6), "queued_per_person": (1, 10_000), "upload_mb": (0.01, 1_000),
           "image_pixels": (784, 10**9), "checkpoint_mb": (0.01, 100_000),
           "digits_per_person": (1, 1_000_000), "digits_zip_mb": (0.01, 10_000), "cpu_slots": (0, 64),
-          "gpu_slots": (1, 64), "slots": (1, 1024), "cpus": (0.01, 1024)}
+          "gpu_slots": (1, 64), "slots": (1, 1024), "cpus": (0.01, 1024),
+          "session_hours": (0.05, 24 * 14)}
 
 
 def _section(name: str, values, path: Path):
-    cls = SECTIONS[name]
+    cls = Oidc if name == "classroom.oidc" else SECTIONS[name]
     if not isinstance(values, dict):
         raise UserError(f"[{name}] in {path} must be a table of settings.")
     known = {f.name: f for f in fields(cls)}
     out = {}
+    if name == "classroom" and "oidc" in values:
+        values = dict(values)
+        out["oidc"] = _section("classroom.oidc", values.pop("oidc"), path)
     for key, value in values.items():
         if key not in known:
             raise UserError(f"Unknown setting {name}.{key} in {path}: use one of {', '.join(known)}.")
@@ -114,10 +132,31 @@ def load(path=None) -> Settings:
     if settings.classroom.enabled:
         if not settings.classroom.roster:
             raise UserError(f"Class mode needs a roster: set classroom.roster in {path}.")
-        roster = Path(settings.classroom.roster).expanduser()
-        roster = roster if roster.is_absolute() else path.parent / roster
-        settings = replace(settings, classroom=replace(settings.classroom, roster=str(roster)))
+        beside = {key: str(_beside(path, getattr(settings.classroom, key)))
+                  for key in ("roster", "certificate", "key") if getattr(settings.classroom, key)}
+        settings = replace(settings, classroom=replace(settings.classroom, **beside))
+        if bool(settings.classroom.certificate) != bool(settings.classroom.key):
+            raise UserError(f"classroom.certificate and classroom.key go together: set both in {path}, or neither "
+                            "to let digitlab make a certificate.")
+        oidc = settings.classroom.oidc
+        if oidc is not None:
+            for key in ("server_metadata_url", "client_id", "client_secret", "redirect_uri"):
+                if not getattr(oidc, key).strip():
+                    raise UserError(f"[classroom.oidc] in {path} needs {key}: copy it from the provider's app registration.")
+            if not oidc.redirect_uri.startswith(("https://", "http://")) or not oidc.redirect_uri.endswith("/oauth2callback"):
+                raise UserError(f"classroom.oidc.redirect_uri in {path} must be this app's address ending in "
+                                "/oauth2callback, e.g. https://teacher-laptop:8501/oauth2callback.")
     return settings
+
+
+def _beside(settings_path: Path, named: str) -> Path:
+    p = Path(named).expanduser()
+    return p if p.is_absolute() else settings_path.parent / p
+
+
+def secret_file(s: Settings, kind: str) -> Path:
+    """Where class mode keeps a file of its own beside the settings file: kind "cert.pem", "key.pem" or "secret"."""
+    return s.path.parent / f"{s.path.stem}.{kind}"
 
 
 _read: dict[tuple, Settings] = {}

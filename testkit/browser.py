@@ -18,6 +18,20 @@ PAD = 'canvas[aria-label="Drawing pad"][data-ready]'  # the Draw page's canvas (
 READING = ".reading"  # the Draw page's answer (app/components/answer.js), shown once something is drawn
 SEVEN = [(90, 60), (190, 55), (175, 100), (150, 160), (125, 230)]  # mouse path of a 7 on the 280x280 canvas
 PROJECT = Path(__file__).resolve().parent.parent
+NAV = ["Draw", "Train", "Runs", "Inside", "Sweeps", "My digits", "Data", "Lessons"]  # the sidebar's pages, in order
+SHOTS = os.environ.get("DIGITLAB_SHOTS")  # a folder: the browser tests leave screenshots there
+
+
+def shot(pg, name):
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+
+
+def nav_items(pg) -> list[str]:
+    links = pg.locator('[data-testid="stSidebarNav"] a')
+    links.first.wait_for(timeout=30_000)
+    return [t.split("\n")[-1].strip() for t in links.all_inner_texts()]
 
 
 def free_port() -> int:
@@ -60,6 +74,43 @@ def app_process(env: dict[str, str], timeout: float = 60):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+@contextlib.contextmanager
+def served(env: dict[str, str], ca_file: str | None = None, timeout: float = 90):
+    """`digitlab serve` on a free port (class mode over HTTPS when env's settings say so; ca_file: the CA to trust,
+    None for plain HTTP); yields (its URL, its process, the file its output goes to)."""
+    import ssl
+    import tempfile
+
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="digitlab-serve-", suffix=".log")[1])
+    with open(log, "w") as out:
+        p = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--port", str(port)], cwd=PROJECT,
+                             env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"{'https' if ca_file else 'http'}://localhost:{port}"
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2, context=context).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline or p.poll() is not None:
+                raise RuntimeError(f"digitlab serve did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield url, p, log
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, 15)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, 9)
+            p.wait()
+        log.unlink(missing_ok=True)
 
 
 def launch_browser(playwright):

@@ -25,8 +25,8 @@ PREFIX, SIDE = "data:image/png;base64,", 280  # the pad's (app/components/pad.py
 class Session:
     """One visitor's session on one page (url_path as in the address: "" for the default page, "train", ...)."""
 
-    def __init__(self, url: str, page: str = ""):
-        self.url, self.page = url, page
+    def __init__(self, url: str, page: str = "", ssl=None, cookie: str = ""):
+        self.url, self.page, self.ssl, self.cookie = url, page, ssl, cookie  # ssl: a context for wss://
         self.page_hash = ""
         self.components: dict[str, dict] = {}  # component name -> {"id", "fragment", "data"} as last received
         self.states: dict[str, str] = {}  # widget id -> the JSON state this session sends with every rerun
@@ -39,8 +39,9 @@ class Session:
 
     async def __aenter__(self):
         ws_url = self.url.replace("http", "ws", 1) + "/_stcore/stream"
+        headers = {"Cookie": self.cookie} if self.cookie else None  # a signed-in browser's session cookie
         self.ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=120,
-                                           origin=self.url)
+                                           origin=self.url, ssl=self.ssl, additional_headers=headers)
         self._tasks.append(asyncio.create_task(self._receive()))
         await self.rerun()
         return self

@@ -52,7 +52,9 @@ def classroom(app_env, tmp_path, monkeypatch):
     roster.set_password(people, "ada", "teacher-pass-1", "teacher")
     for name in ("bob", "cy"):
         roster.set_password(people, name, f"{name}-pass-123", "student")
-    (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\n')
+    # AppTest runs no server, so nothing it serves is encrypted: the setting that allows that (tests/test_school.py
+    # serves class mode over HTTPS)
+    (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\nplain_http = true\n')
     monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "class.toml"))
     return Store(app_env)
 
@@ -71,8 +73,14 @@ def _few_threads():
 
 @pytest.fixture(autouse=True)
 def _no_worker_outlives_its_test(tmp_path):
-    """Workers a test's supervisor started for its own run store end with the test."""
+    """A test's supervisors (the app's, cached for the whole pytest process) stop with it, and the workers they
+    started for its run store end with it: else they train on through every later test."""
+    from digitlab.runner import supervisor
+
     yield
+    for sup in list(supervisor.STARTED):
+        if str(tmp_path) in str(sup.store.root):
+            sup.stop()
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             cmd = (proc / "cmdline").read_bytes().split(b"\0")

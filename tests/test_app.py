@@ -183,6 +183,29 @@ def test_class_mode_asks_to_sign_in_and_refuses_a_wrong_password(classroom):
     assert at.title[0].value == "Draw a digit"
 
 
+def test_class_mode_served_without_encryption_signs_nobody_in_unless_the_settings_say_so(classroom, tmp_path):
+    at = signed_in("bob", "bob-pass-123")  # plain_http = true (conftest): allowed, and said on the sign-in page
+    assert at.title[0].value == "Draw a digit"
+    door = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60).run()
+    assert any("served without encryption (classroom.plain_http)" in w.value for w in door.warning)
+    (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\n')
+    door = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60).run()
+    assert not door.text_input and "nobody may sign in" in door.error[0].value
+
+
+def test_signing_out_ends_the_persons_sessions_everywhere(classroom):
+    from digitlab import sessions
+
+    bob, other_tab = signed_in("bob", "bob-pass-123", "runs"), signed_in("bob", "bob-pass-123", "runs")
+    cy = signed_in("cy", "cy-pass-123", "runs")
+    bob.button(key="sign_out").click().run()
+    assert bob.text_input(key="sign_in_password") and sessions.signed_out(classroom, "bob") > 0
+    other_tab.run()
+    assert other_tab.text_input(key="sign_in_password")  # the same person's other session: ended too
+    cy.run()
+    assert not cy.text_input and cy.title[0].value == "Runs"  # another person's: not
+
+
 def test_someone_removed_from_the_roster_is_signed_out_at_their_next_click(classroom, tmp_path):
     from digitlab import roster
 

@@ -1,6 +1,5 @@
 """The app in a real browser: Debian's chromium driven by Playwright, on a tiny prepared data set."""
 
-import os
 import re
 import time
 from pathlib import Path
@@ -11,13 +10,11 @@ import pytest
 from PIL import Image
 
 from testkit import redraw
-from testkit.browser import CHROMIUM, PAD, READING, SEVEN, launch_browser, running_app, stroke
+from testkit.browser import CHROMIUM, NAV, PAD, READING, SEVEN, launch_browser, nav_items, running_app, shot, stroke
 from testkit.fixtures import official_test_digits, prepared_dataset
 
 LOCAL = {"localhost", "127.0.0.1", None}  # None: data: and blob: addresses
 HOSTILE = "e2e ![x](http://127.0.0.2:9/x.png) <b>b</b> :smile: [a](http://127.0.0.2:9)"
-SHOTS = os.environ.get("DIGITLAB_SHOTS")  # a folder to save screenshots in, for people to look at
-NAV = ["Draw", "Train", "Runs", "Inside", "Sweeps", "My digits", "Data", "Lessons"]
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
@@ -49,18 +46,6 @@ def page(browser):
     yield pg
     pg.close()
     assert far == [], f"the page reached outside the server: {far[:3]}"
-
-
-def shot(pg, name):
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
-
-
-def nav_items(pg) -> list[str]:
-    links = pg.locator('[data-testid="stSidebarNav"] a')
-    links.first.wait_for(timeout=30_000)
-    return [t.split("\n")[-1].strip() for t in links.all_inner_texts()]
 
 
 def test_direct_first_visits_show_only_our_navigation(app, page):
@@ -244,32 +229,6 @@ def test_upload_a_phone_photo_of_a_digit_on_unevenly_lit_paper(app, page, tmp_pa
     shot(page, "upload")
     page.locator('input[type="file"][accept*=".png"]').set_input_files(str(tmp_path / "blank.jpg"))
     page.get_by_text("No digit stands out from the background").wait_for(timeout=20_000)
-
-
-def test_class_mode_signs_in_before_anything_else(browser, tmp_path):
-    from digitlab import roster
-
-    roster.set_password(tmp_path / "roster.toml", "ada", "teacher-pass-1", "teacher")
-    (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\n')
-    env = {"DIGITLAB_SETTINGS": str(tmp_path / "class.toml"), "DIGITLAB_RUNS": str(tmp_path / "runs"),
-           "DIGITLAB_DATA": str(tmp_path / "data")}
-    with running_app(env) as url:
-        pg = browser.new_page(viewport={"width": 1400, "height": 900})
-        pg.goto(f"{url}/train")  # a direct address shows the door, not the page
-        pg.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
-        assert pg.locator('[data-testid="stSidebarNav"]').count() == 0 and pg.get_by_text("New run").count() == 0
-        pg.get_by_role("textbox", name="Name").fill("ada")
-        pg.get_by_role("textbox", name="Password").fill("wrong-password")
-        pg.get_by_role("button", name="Sign in").click()
-        pg.get_by_text("That name and password do not match").wait_for(timeout=10_000)
-        shot(pg, "class-sign-in")
-        pg.get_by_role("textbox", name="Password").fill("teacher-pass-1")
-        pg.get_by_role("button", name="Sign in").click()
-        pg.get_by_text("Signed in as").wait_for(timeout=30_000)
-        assert nav_items(pg) == [*NAV, "Class"]
-        pg.wait_for_timeout(500)
-        shot(pg, "class-teacher")
-        pg.close()
 
 
 def test_inside_the_network_for_a_drawing_and_a_run(app, page):

@@ -11,6 +11,7 @@ from digitlab.runner import cluster, workers
 from digitlab.store import Store
 
 BACKUP_EVERY = 600.0  # seconds between the supervisor's backups of the run store
+STARTED: list["Supervisor"] = []  # every supervisor this process started, so that it can stop them (a test's)
 
 
 def executor_for(store: Store, data_root=None, slots: int | None = None, retry_after: float = 5.0):
@@ -30,6 +31,7 @@ class Supervisor:
         self.executor = executor or executor_for(store, data_root, slots, retry_after)
         self.last_backup = -1e9
         self._wake = threading.Event()
+        self._stop = threading.Event()
         self._lock = None
 
     @property
@@ -61,7 +63,7 @@ class Supervisor:
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Tick until stop is set or the store's folder is gone; stands by while another supervisor acts."""
-        stop = stop or threading.Event()
+        stop = stop or self._stop
         while not stop.is_set() and self.store.root.exists():  # a removed store (a test's) ends it
             try:
                 if self.acting():
@@ -72,5 +74,16 @@ class Supervisor:
             self._wake.clear()
 
     def start(self) -> "Supervisor":
-        threading.Thread(target=self.run, name=f"digitlab-supervisor {self.store.root}", daemon=True).start()
+        self._thread = threading.Thread(target=self.run, name=f"digitlab-supervisor {self.store.root}", daemon=True)
+        self._thread.start()
+        STARTED.append(self)
         return self
+
+    def stop(self) -> None:
+        """End this supervisor's loop (its workers run on to their end; the caller stops them if it must)."""
+        self._stop.set()
+        self._wake.set()
+        if getattr(self, "_thread", None) is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)  # a tick in progress ends first: no worker started after this returns
+        if self in STARTED:
+            STARTED.remove(self)
