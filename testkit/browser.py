@@ -77,13 +77,13 @@ def app_process(env: dict[str, str], timeout: float = 60):
 
 
 @contextlib.contextmanager
-def served(env: dict[str, str], ca_file: str | None = None, timeout: float = 90):
-    """`digitlab serve` on a free port (class mode over HTTPS when env's settings say so; ca_file: the CA to trust,
-    None for plain HTTP); yields (its URL, its process, the file its output goes to)."""
+def served(env: dict[str, str], ca_file: str | None = None, port: int | None = None, timeout: float = 90):
+    """`digitlab serve` on port (default: a free one; class mode over HTTPS when env's settings say so; ca_file: the
+    CA to trust, None for plain HTTP); yields (its URL, its process, the file its output goes to)."""
     import ssl
     import tempfile
 
-    port = free_port()
+    port = port or free_port()
     log = Path(tempfile.mkstemp(prefix="digitlab-serve-", suffix=".log")[1])
     with open(log, "w") as out:
         p = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--port", str(port)], cwd=PROJECT,

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 
 from digitlab import roster, sessions, tls
 from testkit import protocol
-from testkit.browser import ARGS, CHROMIUM, NAV, PROJECT, nav_items, served, shot
+from testkit.browser import ARGS, CHROMIUM, NAV, PROJECT, free_port, nav_items, served, shot
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no chromium")
 PAD_NAME = "digitlab.drawing_pad"
@@ -237,3 +237,51 @@ def test_serve_refuses_a_class_it_cannot_serve_safely(tmp_path):
     out = subprocess.run([sys.executable, "-m", "digitlab", "serve", "--settings", str(tmp_path / "class.toml")],
                          cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "may be read by other users of this machine" in out.stderr
+
+
+def test_a_school_account_signs_in_through_a_real_openid_provider_found_in_the_roster_by_email(school, chromium,
+                                                                                               tmp_path):
+    from oidc_provider_mock import run_server_in_thread
+
+    people = tmp_path / "roster.toml"
+    roster.set_password(people, "ada", "teacher-pass-1", "teacher")
+    roster.set_password(people, "eve", None, "student", email="eve@school.org")  # no password: her school account
+    cert, key = school["root"] / "server.pem", school["root"] / "server.key"
+    port = free_port()
+    with run_server_in_thread() as provider:
+        (tmp_path / "class.toml").write_text(
+            f'[classroom]\nenabled = true\nroster = "roster.toml"\naddress = "127.0.0.1"\ncertificate = "{cert}"\n'
+            f'key = "{key}"\n[classroom.oidc]\nprovider = "school account"\nclient_id = "digitlab"\n'
+            f'client_secret = "class-secret"\nredirect_uri = "https://localhost:{port}/oauth2callback"\n'
+            f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n')
+        env = {"DIGITLAB_SETTINGS": str(tmp_path / "class.toml"), "DIGITLAB_RUNS": str(tmp_path / "runs"),
+               "DIGITLAB_DATA": str(tmp_path / "data")}
+        with served(env, ca_file=school["ca"], port=port) as (url, _, _):
+            def with_school_account(email: str):
+                context = chromium.new_context(viewport={"width": 1400, "height": 900})
+                page = context.new_page()
+                page.goto(url)
+                page.get_by_role("button", name="Sign in with your school account").click()
+                page.locator('input[name="sub"]').fill(email)  # the provider's own page
+                page.get_by_role("button", name="Authorize").click()
+                return context, page
+
+            context, page = with_school_account("eve@school.org")
+            page.get_by_text("Signed in as").wait_for(timeout=60_000)
+            assert page.get_by_text("eve").count() and nav_items(page) == NAV
+            shot(page, "class-school-account")
+            cookie = next(c for c in context.cookies() if c["name"] == sessions.COOKIE)
+            assert cookie["httpOnly"] and cookie["secure"]
+            page.reload()
+            page.get_by_text("Signed in as").wait_for(timeout=30_000)
+            page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
+            at_the_door(page)
+            page.reload()
+            at_the_door(page)  # the provider's cookie, too, is forgotten: no sign-in without the button
+            context.close()
+
+            context, page = with_school_account("mallory@elsewhere.org")
+            page.get_by_text("mallory@elsewhere.org is not in this class's roster: ask your teacher").wait_for(
+                timeout=60_000)
+            at_the_door(page)
+            context.close()
