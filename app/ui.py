@@ -393,6 +393,17 @@ def set_address(**params: str) -> None:
             st.query_params[key] = value
 
 
+def not_yours(named, available, noun: str = "run") -> None:
+    """One sentence for what an address names that this viewer has no such thing of (another's, or none at all:
+    the two read the same, so an address never tells whether someone else's exists)."""
+    missing = list(dict.fromkeys(str(n) for n in named if n and n not in available))
+    if missing:
+        whose = " of yours" if class_mode() else ""
+        st.warning(f"There is no {noun} {', '.join(missing[:5])}{whose}: the address named "
+                   f"{'it' if len(missing) == 1 else 'them'}, so the page shows what there is instead.",
+                   icon=":material/link_off:")
+
+
 def show_error(e: UserError) -> None:
     st.error(markdown.as_text(str(e)), icon=":material/error:")  # it may quote what a person typed
 

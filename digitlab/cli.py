@@ -622,6 +622,7 @@ def cmd_serve(a) -> int:
     flags = []
     if s.classroom.enabled:
         flags = _class_flags(s, a.port)
+        os.umask(0o077)  # the run store, checkpoints and digits it writes: readable by this user only, as the roster
     store = Store(a.runs)
     env = {**os.environ, "DIGITLAB_RUNS": str(store.root)}
     if a.data:

@@ -40,6 +40,7 @@ def history(key: str) -> dict:
 
 keys = list(choices)
 linked = [st.query_params.get(k) for k in ("a", "b")]
+ui.not_yours(linked, choices, "model")
 comparison = [f"run:{i}" for i in catalog.default_comparison(runs)]
 first = next(k for k in [*linked[:1], *comparison, *keys] if k in choices)
 second = next((k for k in [*linked[1:], *comparison, *keys] if k in choices and k != first), first)

@@ -19,6 +19,10 @@ except UserError as e:
 opened = store.open_lessons()
 if ui.class_mode() and not ui.viewer().teacher:
     shipped = [lesson for lesson in shipped if opened is not None and lesson.id in opened]
+    named = st.query_params.get("lesson", "")
+    if named and named not in {str(lesson.number) for lesson in shipped}:
+        st.warning(f"Lesson {named[:8]} is not open: your teacher opens lessons one at a time, on the Class page.",
+                   icon=":material/link_off:")
     if not shipped:
         st.info("Your teacher has not opened a lesson yet: they open them one at a time on the Class page.")
         st.stop()

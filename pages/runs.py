@@ -35,6 +35,8 @@ if ui.class_mode() and not ui.viewer().teacher and ui.board_on():
                          column_config={k: st.column_config.NumberColumn(format="percent")
                                         for k in ("best val acc", "test acc")})
 runs = store.runs(owner=ui.owner_filter())
+ui.not_yours(addresses.ids_in(st.query_params.get("compare", "")) + addresses.ids_in(st.query_params.get("run", "")),
+             {r["id"] for r in runs})
 if not runs:
     st.info("No runs yet: launch one on the **Train** page or with `digitlab train --preset fast`.")
     st.stop()

@@ -30,6 +30,7 @@ with st.expander("New sweep", expanded=fresh or not store.sweeps(owner=ui.owner_
             ui.show_error(e)
 
 sweeps = {row["id"]: row for row in store.sweeps(owner=ui.owner_filter())}
+ui.not_yours(addresses.ids_in(st.query_params.get("sweep", "")), sweeps, "sweep")
 if not sweeps:
     st.info("No sweep yet: queue the example above, or run `digitlab sweep` with a file or --param flags.")
     st.stop()

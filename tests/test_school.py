@@ -94,6 +94,8 @@ def test_class_mode_is_https_only_with_the_teachers_certificate(school):
     with pytest.raises((http.client.HTTPException, ConnectionError)):  # plain HTTP on the class's port: no answer
         plain.request("GET", "/_stcore/health")
         plain.getresponse()
+    store = school["root"] / "runs"
+    assert all(p.stat().st_mode & 0o077 == 0 for p in [store, *store.glob("*")])  # no other user of the machine reads it
     log = school["log"].read_text()
     cert = tls.load(school["root"] / "server.pem", school["root"] / "server.key")
     assert f"SHA-256 fingerprint {tls.fingerprint(cert)}" in log and "a new certificate" not in log

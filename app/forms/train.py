@@ -128,7 +128,13 @@ def from_address() -> None:
     try:
         if name != "custom" and name not in PRESETS:
             raise UserError(f"The address names an unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
-        set_form(from_query(params, preset(name) if name in PRESETS else TrainConfig()))
+        config = from_query(params, preset(name) if name in PRESETS else TrainConfig())
+        starts = catalog.start_choices(ui.store(), ui.owner_filter())
+        for named in (config.start_from, config.teacher):
+            if named and named not in starts:  # another's run, or none: the same sentence, so neither is told
+                raise UserError(f"The address names {named}, which is not a model of yours to start from or learn "
+                                "from: choose one in the form.")
+        set_form(config)
         st.session_state.preset = name
     except UserError as e:
         set_form(TrainConfig())
