@@ -1,7 +1,8 @@
-"""A class at once: N sessions drawing on the Draw page while a run trains, or N open Train pages.
+"""A class at once: N sessions drawing on the Draw page while a run trains, or N open Train pages, or a class signed
+in over HTTPS for a lesson's stretch.
 
-Run: .venv/bin/python benchmarks/load.py [--sessions 1 10 20 40] [--strokes 8] [--mode draw|train]
-                                         [--client browser|protocol]
+Run: .venv/bin/python benchmarks/load.py [--sessions 1 10 20 40] [--strokes 8] [--mode draw|train|class]
+                                         [--client browser|protocol] [--minutes 15]
 It starts its own app (a fresh run store, the real MNIST when prepared) and, with --client browser, one headless
 Chromium with N contexts; with --client protocol, N sessions that speak the app's websocket protocol from Python
 (testkit.protocol: the messages a browser sends, nothing rendered), which leave the cores to the server as a class's
@@ -13,7 +14,11 @@ spent per answer. train: N sessions keep the Train page open while a run trains;
 against the same run with no page open. Browsers and server share this machine's cores, so the browser figures are
 pessimistic for a real class, whose browsers run on their own machines; the protocol figures are the server's own
 (from the message a stroke sends to the answer's message received; a browser adds its own drawing of the answer,
-about 0.07 s with one page here). Asserts nothing.
+about 0.07 s with one page here). class: `digitlab serve` in class mode over HTTPS (a certificate it made), N
+students in its roster, each a protocol session signed in by its session cookie (a token made with the class's
+secret, as the sign-in's route gives a browser), drawing for --minutes while runs train; it prints p50/p95 from
+stroke to answer per minute and overall, failures, sessions that lost their sign-in, and the app server's memory
+every minute with its slope. Asserts nothing.
 """
 
 import argparse
@@ -33,7 +38,7 @@ from digitlab import data
 from digitlab.config import TrainConfig
 from digitlab.store import Store
 from testkit import protocol
-from testkit.browser import ARGS, CHROMIUM, PAD, SEVEN, app_process
+from testkit.browser import ARGS, CHROMIUM, PAD, SEVEN, app_process, served
 from testkit.fixtures import REAL_ROOT, digests, write_dataset
 
 TRAIN = TrainConfig(hidden=[512, 128], epochs=22, batch_size=64, device="cpu", name="load")
@@ -314,11 +319,115 @@ async def in_browsers(n: int, mode: str, strokes: int, url: str, runs: Path, app
     return r
 
 
+def app_server_pid(serve_pid: int) -> int:
+    """The Streamlit server `digitlab serve` started (its child running streamlit)."""
+    for child in Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split():
+        if b"streamlit" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return int(child)
+    raise RuntimeError("digitlab serve has no streamlit child")
+
+
+def class_of(n: int, folder: Path) -> dict[str, str]:
+    """Settings for a class of n students and a teacher in folder, with its certificate made: the server's env."""
+    from digitlab import roster, settings, tls
+
+    people = {f"student{k:02d}": "student" for k in range(n)} | {"teacher": "teacher"}
+    for name, role in people.items():
+        roster.set_password(folder / "roster.toml", name, f"{name}-password", role)
+    (folder / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\naddress = "127.0.0.1"\n')
+    s = settings.load(folder / "class.toml")
+    tls.ensure(settings.secret_file(s, "cert.pem"), settings.secret_file(s, "key.pem"), own=False)
+    return {"DIGITLAB_SETTINGS": str(folder / "class.toml"), "DIGITLAB_RUNS": str(folder / "runs")}
+
+
+async def class_draws(session, deadline: float, seven: str, record: list, failures: list) -> None:
+    """A student at the pad until the deadline: a 7, the answer, Clear, a pause; (when, seconds) per answer."""
+    while time.monotonic() < deadline:
+        try:
+            record.append((time.monotonic(), await protocol.timed(session, PAD_NAME, {"image": seven}, answered)))
+            await asyncio.sleep(1.5)
+            await session.set_state(PAD_NAME, {"image": None})
+            await session.wait(lambda s: not answered(s), 15)
+        except (TimeoutError, KeyError):
+            failures.append(time.monotonic())
+        await asyncio.sleep(1.0)
+
+
+async def class_soak(n: int, minutes: float, root: Path) -> dict:
+    import ssl
+
+    from digitlab import roster, sessions, settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = class_of(n, Path(tmp)) | {"DIGITLAB_DATA": str(root)}
+        s = settings.load(env["DIGITLAB_SETTINGS"])
+        cert = settings.secret_file(s, "cert.pem")
+        with served(env, ca_file=str(cert)) as (url, serve, _):
+            app = app_server_pid(serve.pid)
+            context = ssl.create_default_context(cafile=str(cert))
+            tokens = sessions.Sessions(sessions.secret(settings.secret_file(s, "secret")), 2.0)
+            people = [p for p in roster.load(s.classroom.roster).values() if not p.teacher]
+            record, failures, memory, loads = [], [], [], []
+            runs, trained = Path(env["DIGITLAB_RUNS"]), []
+            async with contextlib.AsyncExitStack() as stack:
+                async def arrive(person):
+                    cookie = f"{sessions.COOKIE}={tokens.issue(person)}"
+                    t0 = time.perf_counter()
+                    session = await stack.enter_async_context(protocol.Session(url, ssl=context, cookie=cookie))
+                    await session.wait(lambda s: PAD_NAME in s.components, 180)  # signed in: the Draw page's pad
+                    loads.append(time.perf_counter() - t0)
+                    return session
+
+                opened = await in_batches([arrive(p) for p in people])
+                start = time.monotonic()
+                deadline = start + minutes * 60
+                trained.append(start_training(runs, epochs=500))  # trains all along; cancelled at the end
+
+                async def sample():
+                    while time.monotonic() < deadline + 1:
+                        memory.append((time.monotonic() - start, rss_mb(app)))
+                        await asyncio.sleep(60)
+
+                seven = protocol.pad_image(SEVEN)
+                sampler = asyncio.create_task(sample())
+                await asyncio.gather(*(class_draws(x, deadline, seven, record, failures) for x in opened))
+                sampler.cancel()
+                memory.append((time.monotonic() - start, rss_mb(app)))
+                lost = sum(1 for x in opened if x.errors)
+                epochs = len(Store(runs).epochs(trained[0]))
+                Store(runs).request_cancel(trained[0])
+    return dict(record=[(t - start, v) for t, v in record], failures=len(failures), memory=memory, lost=lost,
+                epochs=epochs, page_load=max(loads))
+
+
+def print_soak(n: int, minutes: float, r: dict) -> None:
+    def pct(values, q):
+        values = sorted(values)
+        return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+    print(f"{n} signed-in sessions over HTTPS drawing for {minutes:g} min while a run trained "
+          f"({r['epochs']} epochs done); slowest sign-in and first page {r['page_load']:.0f} s", flush=True)
+    for m in range(int(minutes)):
+        part = [v for t, v in r["record"] if m * 60 <= t < (m + 1) * 60]
+        print(f"  minute {m + 1:>2}: {len(part):>4} answers, p50 {pct(part, 0.5):.2f} s, p95 {pct(part, 0.95):.2f} s")
+    every = [v for _, v in r["record"]]
+    print(f"  all: {len(every)} answers, p50 {pct(every, 0.5):.2f} s, p95 {pct(every, 0.95):.2f} s, "
+          f"{r['failures']} failures (no answer in 15 s), {r['lost']} sessions lost", flush=True)
+    print("  server memory: " + ", ".join(f"{t / 60:.0f} min {mb:.0f} MB" for t, mb in r["memory"]))
+    if len(r["memory"]) >= 3:
+        t, mb = zip(*r["memory"])
+        half = len(t) // 2
+        slope = statistics.linear_regression([x / 60 for x in t], mb).slope
+        late = statistics.linear_regression([x / 60 for x in t[half:]], mb[half:]).slope if len(t) - half >= 2 else slope
+        print(f"  memory slope: {slope:+.1f} MB/min over the whole run, {late:+.1f} MB/min over its second half")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 20, 40])
     p.add_argument("--strokes", type=int, default=8, help="strokes per drawing session")
-    p.add_argument("--mode", choices=("draw", "train"), default="draw")
+    p.add_argument("--mode", choices=("draw", "train", "class"), default="draw")
+    p.add_argument("--minutes", type=float, default=15, help="class: how long the class draws")
     p.add_argument("--browser-nice", type=int, default=0,
                    help="run Chromium at this niceness; 19 lets training go first, as browsers on the students' own "
                         "machines would, so that the figures show the server's own cost")
@@ -326,10 +435,14 @@ def main():
                    help="browser: a Chromium page per session; protocol: the app's websocket messages from Python")
     a = p.parse_args()
     root = data_root()
-    clients = f"Chromium at nice {a.browser_nice}" if a.client == "browser" else "protocol sessions"
+    clients = f"Chromium at nice {a.browser_nice}" if a.client == "browser" and a.mode != "class" else "protocol sessions"
     print(f"data {root}; {os.cpu_count()} cores; mode {a.mode}; {clients}", flush=True)
     if a.mode == "train":
         return train_rounds(a, root)
+    if a.mode == "class":
+        for n in a.sessions:
+            print_soak(n, a.minutes, asyncio.run(class_soak(n, a.minutes, root)))
+        return
     for n in a.sessions:
         r = asyncio.run(measure(n, a.mode, a.strokes, root, a.browser_nice, a.client))
         fmt = lambda v: "-" if v is None else f"{v:.2f} s"  # noqa: E731
