@@ -43,6 +43,17 @@ def app_env(runs, tiny_root, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def class_roster(tmp_path):
+    """A roster file: ada teaches (teacher-pass-1), bob is a student (student-pass-1)."""
+    from digitlab import roster
+
+    path = tmp_path / "roster.toml"
+    roster.set_password(path, "ada", "teacher-pass-1", "teacher")
+    roster.set_password(path, "bob", "student-pass-1", "student")
+    return path
+
+
+@pytest.fixture
 def classroom(app_env, tmp_path, monkeypatch):
     """Class mode on this test's store: ada teaches (teacher-pass-1), bob and cy are students (NAME-pass-123)."""
     from digitlab import roster

@@ -8,14 +8,6 @@ from digitlab import UserError, roster
 from digitlab.cli import main
 
 
-@pytest.fixture
-def class_roster(tmp_path):
-    path = tmp_path / "roster.toml"
-    roster.set_password(path, "ada", "teacher-pass-1", "teacher")
-    roster.set_password(path, "bob", "student-pass-1", "student")
-    return path
-
-
 def test_passwords_are_stored_only_as_salted_hashes(class_roster):
     text = class_roster.read_text()
     assert "teacher-pass-1" not in text and "student-pass-1" not in text and text.count("$argon2id$") == 2

@@ -182,6 +182,55 @@ def test_a_reset_or_a_removal_ends_a_session_and_a_link_made_elsewhere_signs_nob
     assert not [c for c in victim.cookies() if c["name"] == sessions.COOKIE]
 
 
+HOSTILE_PAGE = """<script>
+const ws = new WebSocket("WSS/_stcore/stream", ["streamlit"]);
+ws.onopen = () => { document.title = "opened"; };
+ws.onclose = () => { if (document.title !== "opened") document.title = "refused"; };
+fetch("URL/session/end", {credentials: "include", mode: "no-cors"}).finally(() => { window.fetched = true; });
+</script>"""
+
+
+def test_a_page_of_another_site_can_neither_open_a_session_nor_read_the_cookie(school, chromium):
+    """A signed-in student opens a hostile page elsewhere (127.0.0.2: another site to the browser): its script's
+    websocket to the class is refused (Streamlit checks the origin; the cookie is SameSite=Strict besides), and
+    its request to make this browser forget its cookie changes nothing."""
+    import http.server
+    import threading
+
+    url = school["url"]
+    page_text = HOSTILE_PAGE.replace("WSS", url.replace("https", "wss")).replace("URL", url).encode()
+
+    class Hostile(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page_text)
+
+        def log_message(self, *args):
+            pass
+
+    elsewhere = http.server.HTTPServer(("127.0.0.2", 0), Hostile)
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    try:
+        context = chromium.new_context()
+        ours = context.new_page()
+        sign_in(ours, url, "ada", "teacher-pass-1")
+        opened = ours.evaluate("""wss => new Promise(done => { const ws = new WebSocket(wss, ["streamlit"]);
+            ws.onopen = () => { ws.close(); done(true); }; ws.onclose = () => done(false); })""",
+                               url.replace("https", "wss") + "/_stcore/stream")
+        assert opened  # the same websocket from the class's own page opens: what refuses the other is its origin
+        evil = context.new_page()
+        evil.goto(f"http://127.0.0.2:{elsewhere.server_port}/")
+        evil.wait_for_function("document.title === 'opened' || document.title === 'refused'", timeout=30_000)
+        assert evil.title() == "refused"
+        ours.reload()
+        ours.get_by_text("Signed in as").wait_for(timeout=30_000)  # its fetch of /session/end, cross-site: no effect
+        context.close()
+    finally:
+        elsewhere.shutdown()
+
+
 def test_the_protocol_client_signs_in_with_a_token_and_an_expired_altered_or_foreign_one_is_refused(school, monkeypatch):
     url, root = school["url"], school["root"]
     context = ssl.create_default_context(cafile=school["ca"])
