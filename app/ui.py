@@ -215,7 +215,8 @@ def sign_in() -> None:
         st.info(markdown.as_text(note), icon=":material/login:")
     if c.oidc is not None:
         _school_account(c.oidc)
-    st.write("This is a class's digitlab: sign in with the name and password your teacher gave you.")
+    st.write(("Or sign in" if c.oidc is not None else "This is a class's digitlab: sign in")
+             + " with the name and password your teacher gave you.")
     with st.form("sign_in"):
         name = st.text_input("Name", max_chars=64, key="sign_in_name")
         password = st.text_input("Password", type="password", max_chars=roster.MAX_PASSWORD, key="sign_in_password")
