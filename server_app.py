@@ -8,7 +8,7 @@ import streamlit as st
 from app import routes
 from digitlab import sessions, settings
 
-routes.SERVED["routes"] = True
+routes.served = True
 s = settings.current()
 oidc = s.classroom.oidc if s.classroom.enabled else None
 secrets = {}

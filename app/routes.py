@@ -10,12 +10,17 @@ from streamlit import config
 from digitlab import sessions, settings
 
 START, END = "/session/start", "/session/end"
-SERVED = {"routes": False}  # set by server_app.py: whether this process's server has these routes
+served = False  # set by server_app.py: whether this process's server has these routes
 _NEXT = re.compile(r"/[a-z_]{0,32}(\?[A-Za-z0-9_=&:,.%+-]{0,512})?")  # one of our pages, with its query
 
 
 def encrypted() -> bool:
     return bool(config.get_option("server.sslCertFile"))
+
+
+def _flags() -> dict:
+    """Every cookie of ours: for the whole app, out of scripts' reach, over HTTPS only when it is served so."""
+    return {"path": "/", "httponly": True, "secure": encrypted()}
 
 
 def _where(request) -> str:
@@ -33,8 +38,7 @@ async def start(request):
     token = sessions.HANDOFFS.take(request.query_params.get("code")) if ours else None
     if token is not None:
         hours = settings.current().classroom.session_hours
-        response.set_cookie(sessions.COOKIE, token, max_age=int(hours * 3600), path="/", httponly=True,
-                            secure=encrypted(), samesite="strict")
+        response.set_cookie(sessions.COOKIE, token, max_age=int(hours * 3600), samesite="strict", **_flags())
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -42,10 +46,10 @@ async def start(request):
 async def end(request):
     """Forget this browser's session cookie (signing out has already ended the session itself, everywhere)."""
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, secure=encrypted(), samesite="strict")
+    response.delete_cookie(sessions.COOKIE, samesite="strict", **_flags())
     for name in request.cookies:  # a school account's (st.login's) identity cookie, and its chunks
         if name.startswith("_streamlit_user"):
-            response.delete_cookie(name, path="/", httponly=True, secure=encrypted(), samesite="lax")
+            response.delete_cookie(name, samesite="lax", **_flags())
     response.headers["Cache-Control"] = "no-store"
     return response
 

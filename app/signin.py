@@ -27,7 +27,7 @@ def check_session() -> None:
     since = st.session_state.get("since", 0.0)
     if (not _sign_in(settings.current().classroom.roster).current(person)
             or sessions.signed_out(ui.store(), person.name) >= since
-            or time.time() - since > settings.current().classroom.session_hours * 3600):
+            or time.time() - since > _class_sessions().seconds):  # the token's own length
         _forget()
 
 
@@ -72,7 +72,7 @@ def _from_cookie() -> None:
 def _begin(person: roster.Person) -> None:
     """Signed in: this session at once, and the browser (through our route's cookie) for reloads and other tabs."""
     st.session_state.viewer, st.session_state.since = person, time.time()
-    if routes.SERVED["routes"]:
+    if routes.served:
         code = sessions.HANDOFFS.give(_class_sessions().issue(person))
         query = urllib.parse.urlencode(st.query_params.to_dict())
         page = "/" + st.session_state.get("door", "") + (f"?{query}" if query else "")
@@ -86,7 +86,7 @@ def sign_out() -> None:
     if person is not None:
         sessions.sign_out(ui.store(), person.name)
     _forget()
-    if routes.SERVED["routes"]:
+    if routes.served:
         st.session_state.going = routes.END
 
 

@@ -80,6 +80,11 @@ def data_root() -> Path:
     return root
 
 
+def percentile(ordered: list[float], q: float) -> float | None:
+    """The value a share q of the sorted values lie below (None for none)."""
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+
 def start_training(runs: Path, epochs: int = TRAIN.epochs) -> int:
     """Queue the run as the app does: the app's supervisor trains it in a worker (at the workers' priority)."""
     return Store(runs).create(dataclasses.replace(TRAIN, epochs=epochs))
@@ -200,8 +205,7 @@ async def measure(n: int, mode: str, strokes: int, root: Path, browser_nice: int
             Store(runs).request_cancel(run["id"])
     if mode == "draw":
         s = sorted(r.pop("latencies"))
-        r.update(answers=len(s), p50=statistics.median(s) if s else None,
-                 p95=s[min(len(s) - 1, int(0.95 * len(s)))] if s else None)
+        r.update(answers=len(s), p50=statistics.median(s) if s else None, p95=percentile(s, 0.95))
         for key in ("server_cpu", "browser_cpu", "client_cpu"):
             r[key] = r.get(key, 0) / max(len(s), 1)
     else:
@@ -335,8 +339,7 @@ def class_of(n: int, folder: Path) -> dict[str, str]:
     for name, role in people.items():
         roster.set_password(folder / "roster.toml", name, f"{name}-password", role)
     (folder / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\naddress = "127.0.0.1"\n')
-    s = settings.load(folder / "class.toml")
-    tls.ensure(settings.secret_file(s, "cert.pem"), settings.secret_file(s, "key.pem"), own=False)
+    tls.ensure(*tls.of_class(settings.load(folder / "class.toml")))
     return {"DIGITLAB_SETTINGS": str(folder / "class.toml"), "DIGITLAB_RUNS": str(folder / "runs")}
 
 
@@ -356,19 +359,19 @@ async def class_draws(session, deadline: float, seven: str, record: list, failur
 async def class_soak(n: int, minutes: float, root: Path) -> dict:
     import ssl
 
-    from digitlab import roster, sessions, settings
+    from digitlab import roster, sessions, settings, tls
 
     with tempfile.TemporaryDirectory() as tmp:
         env = class_of(n, Path(tmp)) | {"DIGITLAB_DATA": str(root)}
         s = settings.load(env["DIGITLAB_SETTINGS"])
-        cert = settings.secret_file(s, "cert.pem")
+        cert = tls.of_class(s)[0]
         with served(env, ca_file=str(cert)) as (url, serve, _):
             app = app_server_pid(serve.pid)
             context = ssl.create_default_context(cafile=str(cert))
             tokens = sessions.Sessions(sessions.secret(settings.secret_file(s, "secret")), 2.0)
             people = [p for p in roster.load(s.classroom.roster).values() if not p.teacher]
             record, failures, memory, loads = [], [], [], []
-            runs, trained = Path(env["DIGITLAB_RUNS"]), []
+            runs = Path(env["DIGITLAB_RUNS"])
             async with contextlib.AsyncExitStack() as stack:
                 async def arrive(person):
                     cookie = f"{sessions.COOKIE}={tokens.issue(person)}"
@@ -381,7 +384,7 @@ async def class_soak(n: int, minutes: float, root: Path) -> dict:
                 opened = await in_batches([arrive(p) for p in people])
                 start = time.monotonic()
                 deadline = start + minutes * 60
-                trained.append(start_training(runs, epochs=500))  # trains all along; cancelled at the end
+                run_id = start_training(runs, epochs=500)  # trains all along; cancelled at the end
 
                 async def sample():
                     while time.monotonic() < deadline + 1:
@@ -394,16 +397,16 @@ async def class_soak(n: int, minutes: float, root: Path) -> dict:
                 sampler.cancel()
                 memory.append((time.monotonic() - start, rss_mb(app)))
                 lost = sum(1 for x in opened if x.errors)
-                epochs = len(Store(runs).epochs(trained[0]))
-                Store(runs).request_cancel(trained[0])
+                epochs = len(Store(runs).epochs(run_id))
+                Store(runs).request_cancel(run_id)
     return dict(record=[(t - start, v) for t, v in record], failures=len(failures), memory=memory, lost=lost,
                 epochs=epochs, page_load=max(loads))
 
 
 def print_soak(n: int, minutes: float, r: dict) -> None:
     def pct(values, q):
-        values = sorted(values)
-        return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+        found = percentile(sorted(values), q)
+        return float("nan") if found is None else found
 
     print(f"{n} signed-in sessions over HTTPS drawing for {minutes:g} min while a run trained "
           f"({r['epochs']} epochs done); slowest sign-in and first page {r['page_load']:.0f} s", flush=True)

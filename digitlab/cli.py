@@ -657,9 +657,7 @@ def _class_flags(s, port: int) -> list[str]:
         print("WARNING: class mode without encryption (classroom.plain_http = true): passwords and sessions cross "
               "the network in clear. Use it only behind a proxy that serves HTTPS.", file=sys.stderr)
         return []
-    own = bool(s.classroom.certificate)
-    cert_path = Path(s.classroom.certificate) if own else settings.secret_file(s, "cert.pem")
-    key_path = Path(s.classroom.key) if own else settings.secret_file(s, "key.pem")
+    cert_path, key_path, own = tls.of_class(s)
     cert, made = tls.ensure(cert_path, key_path, own)
     print(f"HTTPS with {'a new certificate made for' if made else 'the certificate for'} {', '.join(tls.hosts(cert))}\n"
           f"  {cert_path}\n  SHA-256 fingerprint {tls.fingerprint(cert)}\n"

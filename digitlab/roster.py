@@ -93,7 +93,9 @@ def save(path, people: dict[str, Person]) -> None:
     lines = ["# digitlab class roster: written by `digitlab roster`; passwords are argon2 hashes.", ""]
     for p in sorted(people.values(), key=lambda p: p.name):
         lines += [f"[people.{json.dumps(p.name)}]", f"role = {json.dumps(p.role)}",
-                  f"password = {json.dumps(p.password_hash)}"] + ([f"email = {json.dumps(p.email)}"] if p.email else []) + [""]
+                  f"password = {json.dumps(p.password_hash)}"]
+        lines += [f"email = {json.dumps(p.email)}"] if p.email else []
+        lines.append("")
     text = "\n".join(lines)
     write_atomically(path, lambda f: f.write(text.encode()), mode=0o600)
 
@@ -114,7 +116,7 @@ def set_password(path, name: str, password: str | None, role: str | None = None,
     if email and (other := by_email(people, email)) is not None and other.name != name:
         raise UserError(f"{other.name} already has the e-mail {email}: give {name} their own.")
     if password is not None:
-        hashed = _hasher.hash(check_password(password))
+        hashed = _hasher.hash(password)  # checked above, before anything else
     elif was is not None and email == was.email and role == was.role:
         raise UserError(f"{name} is in the roster already: give a new password, role or e-mail.")
     else:

@@ -28,17 +28,13 @@ def names() -> list[str]:
         found += [info[4][0] for info in socket.getaddrinfo(host, None)]
     except OSError:
         pass
-    with _udp() as s:  # the address the machine reaches others from (no packet is sent)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # the address the machine reaches others from (no packet is sent)
         try:
             s.connect(("192.0.2.1", 9))
             found.append(s.getsockname()[0])
         except OSError:
             pass
     return list(dict.fromkeys(n.split("%")[0] for n in found if n))
-
-
-def _udp() -> socket.socket:
-    return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
 
 def _alt_names(hosts: list[str]) -> x509.SubjectAlternativeName:
@@ -116,6 +112,16 @@ def hosts(cert: x509.Certificate) -> list[str]:
 def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 of the certificate as browsers show it: 32 hex pairs joined by colons."""
     return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
+
+
+def of_class(s) -> tuple[Path, Path, bool]:
+    """A class's (certificate, key, whether the teacher named them): the settings' pair, else the one digitlab makes
+    beside the settings file."""
+    from digitlab import settings
+
+    if s.classroom.certificate:
+        return Path(s.classroom.certificate), Path(s.classroom.key), True
+    return settings.secret_file(s, "cert.pem"), settings.secret_file(s, "key.pem"), False
 
 
 def ensure(cert_path: Path, key_path: Path, own: bool) -> tuple[x509.Certificate, bool]:

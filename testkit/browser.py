@@ -47,6 +47,21 @@ def running_app(env: dict[str, str], timeout: float = 60):
         yield url
 
 
+def wait_healthy(url: str, p: subprocess.Popen, timeout: float, why, context=None) -> None:
+    """Until the app at url answers its health check; RuntimeError(why()) when it has not within timeout or its
+    process ended."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2, context=context).read() == b"ok":
+                return
+        except OSError:
+            pass
+        if time.time() > deadline or p.poll() is not None:
+            raise RuntimeError(why())
+        time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def app_process(env: dict[str, str], timeout: float = 60):
     """The app on a free port of localhost; yields (its URL, its process)."""
@@ -56,16 +71,7 @@ def app_process(env: dict[str, str], timeout: float = 60):
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://localhost:{port}"
     try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or p.poll() is not None:
-                raise RuntimeError("the app did not start")
-            time.sleep(0.5)
+        wait_healthy(url, p, timeout, lambda: "the app did not start")
         yield url, p
     finally:
         p.terminate()
@@ -91,16 +97,7 @@ def served(env: dict[str, str], ca_file: str | None = None, port: int | None = N
     url = f"{'https' if ca_file else 'http'}://localhost:{port}"
     context = ssl.create_default_context(cafile=ca_file) if ca_file else None
     try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2, context=context).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or p.poll() is not None:
-                raise RuntimeError(f"digitlab serve did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.5)
+        wait_healthy(url, p, timeout, lambda: f"digitlab serve did not start: {log.read_text()[-2000:]}", context)
         yield url, p, log
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -4,11 +4,10 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.request
 
 from digitlab.config import TrainConfig
 from digitlab.store import Status, Store
-from testkit.browser import free_port
+from testkit.browser import free_port, wait_healthy
 from testkit.fixtures import wait_for
 
 
@@ -18,14 +17,7 @@ def serve(runs, data_root):
     env.pop("DIGITLAB_SETTINGS", None)
     p = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "digitlab"), "serve", "--port", str(port)],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def healthy():
-        try:
-            return urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2).read() == b"ok"
-        except OSError:
-            return False
-
-    wait_for(healthy, 60, "the app to start")
+    wait_healthy(f"http://localhost:{port}", p, 60, lambda: "the app did not start")
     return p
 
 

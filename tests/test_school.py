@@ -21,7 +21,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from digitlab import roster, sessions, tls
+from digitlab import roster, sessions, settings, tls
 from testkit import protocol
 from testkit.browser import ARGS, CHROMIUM, NAV, PROJECT, free_port, nav_items, served, shot
 
@@ -262,10 +262,8 @@ def test_a_certificate_made_by_digitlab_is_what_the_server_serves_and_what_it_pr
     (tmp_path / "class.toml").write_text('[classroom]\nenabled = true\nroster = "roster.toml"\naddress = "127.0.0.1"\n')
     env = {"DIGITLAB_SETTINGS": str(tmp_path / "class.toml"), "DIGITLAB_RUNS": str(tmp_path / "runs")}
     made = tmp_path / "class.cert.pem"
-    from digitlab import settings
-
-    s = settings.load(tmp_path / "class.toml")
-    tls.ensure(made, settings.secret_file(s, "key.pem"), own=False)  # as serve makes it; served below as its own CA
+    assert tls.of_class(settings.load(tmp_path / "class.toml"))[0] == made
+    tls.ensure(*tls.of_class(settings.load(tmp_path / "class.toml")))  # as serve makes it; below its own CA
     with served(env, ca_file=str(made)) as (url, _, log):
         port = int(url.rsplit(":", 1)[1])
         pem = ssl.get_server_certificate(("127.0.0.1", port)).encode()

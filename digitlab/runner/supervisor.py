@@ -32,6 +32,7 @@ class Supervisor:
         self.last_backup = -1e9
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         self._lock = None
 
     @property
@@ -83,7 +84,7 @@ class Supervisor:
         """End this supervisor's loop (its workers run on to their end; the caller stops them if it must)."""
         self._stop.set()
         self._wake.set()
-        if getattr(self, "_thread", None) is not None and self._thread is not threading.current_thread():
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)  # a tick in progress ends first: no worker started after this returns
         if self in STARTED:
             STARTED.remove(self)
