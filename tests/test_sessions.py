@@ -199,3 +199,15 @@ def test_the_roster_keeps_emails_for_school_accounts_and_people_without_a_passwo
     path.write_text(text.replace('"eve@school.org"', '"ada@school.org"'))
     with pytest.raises(UserError, match="have the same e-mail ada@school.org"):
         roster.load(path)
+
+
+@pytest.mark.parametrize("named,goes", [
+    ("/runs?compare=3%2C4&run=3", "/runs?compare=3%2C4&run=3"), ("/", "/"), ("//evil.example/x", "/"),
+    ("https://evil.example/", "/"), ("/runs\r\nSet-Cookie: x=1", "/"), ("/../../etc", "/"), ("/" + "a" * 40, "/"),
+    ("/runs?" + "a" * 600, "/"), ("javascript:alert(1)", "/"), ("", "/")])
+def test_after_a_sign_in_the_route_opens_only_a_page_of_ours(named, goes):
+    from types import SimpleNamespace
+
+    from app import routes
+
+    assert routes._where(SimpleNamespace(query_params={"next": named})) == goes
