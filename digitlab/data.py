@@ -229,17 +229,26 @@ def load(root=None, check_md5: bool = True, val_size: int = VAL_SIZE) -> MNIST:
     return MNIST(*split(x, y, held), arr["t10k-images-idx3-ubyte"], arr["t10k-labels-idx1-ubyte"].long())
 
 
-def normalize(x: torch.Tensor, how: str) -> torch.Tensor:
-    """Images (N, 28, 28) as uint8, or floats in [0, 1] -> float32 (N, 784), scaled by the named normalization."""
-    mean, std = NORMALIZE[how]
-    x = x.reshape(len(x), -1)
+def pixels(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """uint8 images (N, 28, 28), or floats in [0, 1] -> float32 (N, 784) as (pixel - mean) / std."""
+    x = images.reshape(len(images), -1)
     x = x.float().div_(255) if x.dtype == torch.uint8 else x.to(torch.float32, copy=True)  # never the caller's
     return x.sub_(mean).div_(std)
 
 
+def blank(mean: float, std: float) -> float:
+    """The value an empty (black) pixel gets: computed as the images' pixels are, in float32."""
+    return pixels(torch.zeros(1, 1, dtype=torch.uint8), mean, std).item()
+
+
+def normalize(x: torch.Tensor, how: str) -> torch.Tensor:
+    """Images (N, 28, 28) as uint8, or floats in [0, 1] -> float32 (N, 784), scaled by the named normalization."""
+    return pixels(x, *NORMALIZE[how])
+
+
 def blank_pixel(how: str) -> float:
     """The normalized value of an empty (black) pixel."""
-    return normalize(torch.zeros(1, 1, dtype=torch.uint8), how).item()
+    return blank(*NORMALIZE[how])
 
 
 def split_stats(splits: dict[str, torch.Tensor]) -> list[dict]:

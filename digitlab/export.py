@@ -17,7 +17,7 @@ from pathlib import Path
 
 from torch import nn
 
-from digitlab import UserError, augment, data, markdown, train
+from digitlab import UserError, augment, data, devices, markdown, train
 from digitlab.config import MNIST_TRAIN, TrainConfig, spec
 from digitlab.models import build
 
@@ -49,61 +49,52 @@ def _sequential(name: str, seq: nn.Sequential) -> str:
 def model_code(config: TrainConfig) -> str:
     """The class Net: digitlab's model for config, layer for layer (the same state_dict names)."""
     model = build(config)
+    forward = textwrap.indent(textwrap.dedent(inspect.getsource(type(model).forward)), "    ")
     if config.model == "cnn":
         body = _sequential("features", model.features) + _sequential("head", model.head)
-        forward = "        return self.head(self.features(x.reshape(len(x), 1, 28, 28)))  # (B, 784) -> (B, 10) logits\n"
         what = (f"{len(config.channels)} conv block(s) of {config.convs} {config.kernel}x{config.kernel} convolution(s) "
                 f"({', '.join(map(str, config.channels))} channels), each ending in a 2x2 max-pool, then a head of "
                 f"{', '.join(map(str, config.hidden))}")
     else:
         body = _sequential("net", model.net)
-        forward = "        return self.net(x.reshape(len(x), -1))  # (B, 784) -> (B, 10) logits\n"
         what = " -> ".join(map(str, [784, *config.hidden, 10]))
     doc = textwrap.fill(f"{what}: {model.num_params():,} parameters.", 96, subsequent_indent="    ")
     return (f"class Net(nn.Module):\n    \"\"\"{doc}\"\"\"\n\n"
             f"    def __init__(self):\n        super().__init__()\n{body}\n"
-            f"    def forward(self, x):\n{forward}")
+            f"{forward}")
 
 
 def _source(fn) -> str:
-    """A digitlab function's own source, with config.name read from the settings at the top (NAME)."""
-    src = textwrap.dedent(inspect.getsource(fn))
+    """A digitlab function's own source, as digitlab runs it, with config.name read from the settings at the top
+    (NAME): the script is made of the code that trains, so the two cannot drift apart."""
+    src = textwrap.dedent(inspect.getsource(getattr(fn, "__wrapped__", fn)))
     src = src.replace("config: TrainConfig, ", "")
-    src = re.sub(r"\bconfig\.(\w+)", lambda m: m.group(1).upper(), src)
-    return src
+    return re.sub(r"\bconfig\.(\w+)", lambda m: m.group(1).upper(), src)
+
+
+def _read_settings(*fns) -> list[str]:
+    """The settings (config.name) that these functions' sources read, in order."""
+    names = []
+    for fn in fns:
+        for name in re.findall(r"\bconfig\.(\w+)", inspect.getsource(getattr(fn, "__wrapped__", fn))):
+            names += [] if name in names else [name]
+    return names
+
+
+AUGMENT = (augment._lattice, augment._dilate, augment.augment)  # digitlab's augmentation, as the script holds it
 
 
 def augment_code() -> str:
     """digitlab's augmentation, as it is: its helpers and the function, reading the settings at the top."""
     parts = [f"COARSE = {augment.COARSE}  # the elastic field is random on a COARSE x COARSE lattice, interpolated to 28 x 28"]
-    parts += [_source(f) for f in (augment._lattice.__wrapped__, augment._dilate, augment.augment)]
+    parts += [_source(f) for f in AUGMENT]
     return "\n\n".join(parts)
 
 
-def _optimizer(config: TrainConfig) -> str:
-    args = "model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY"
-    return {"sgd": f"torch.optim.SGD({args})",
-            "momentum": f"torch.optim.SGD({args}, momentum=MOMENTUM, nesterov=NESTEROV)",
-            "adam": f"torch.optim.Adam({args}, fused=FUSED)",
-            "adamw": f"torch.optim.AdamW({args}, fused=FUSED)",
-            "rmsprop": f"torch.optim.RMSprop({args})"}[config.optimizer]
-
-
-def _schedule(config: TrainConfig) -> tuple[str, str, str]:
-    """(its construction, what steps it after each batch, after each epoch)."""
-    if config.schedule == "step":
-        return ("# the rate times GAMMA every STEP_SIZE epochs\n"
-                "scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=STEP_SIZE, gamma=GAMMA)", "",
-                "scheduler.step()")
-    if config.schedule == "cosine":
-        return ("# down to 0 along a cosine, step by step\n"
-                "scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=EPOCHS * steps_per_epoch)",
-                "scheduler.step()", "")
-    if config.schedule == "onecycle":
-        return ("# up to LR over the first 30% of the steps, then down to almost 0, step by step\n"
-                "scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, "
-                "total_steps=EPOCHS * steps_per_epoch)", "scheduler.step()", "")
-    return "", "", ""
+def _used(config: TrainConfig) -> tuple:
+    """digitlab's functions whose source the script carries, for this config."""
+    fns = [train.make_optimizer] + ([train.make_schedule] if config.schedule != "none" else [])
+    return tuple(fns) + (AUGMENT if augment.enabled(config) else ())
 
 
 def left_out(config: TrainConfig) -> list[str]:
@@ -142,16 +133,12 @@ def _settings(config: TrainConfig) -> str:
             ("VAL_SIZE", c.val_size, f"of MNIST's {MNIST_TRAIN:,} training images held out to pick the best epoch"),
             ("MEAN, STD", mean_std, f"pixels in [0, 1] become (pixel - MEAN) / STD: digitlab's {c.input_norm!r}"),
             ("SHUFFLE", c.shuffle, "a new order of the training images every epoch")]
-    if c.optimizer == "momentum":
-        rows += [("MOMENTUM", c.momentum, ""), ("NESTEROV", c.nesterov, "")]
-    if c.schedule == "step":
-        rows += [("STEP_SIZE", c.step_size, "epochs between decays"), ("GAMMA", c.gamma, "each decay's factor")]
     if c.ema:
         rows.append(("EMA", c.ema, "the kept model is an average of the weights over about the last "
                                    f"{round(1 / (1 - c.ema)):,} steps"))
-    if augment.enabled(c):
-        rows += [(name.upper(), getattr(c, name), spec(name).help.rstrip(".").lower()) for name in
-                 ("rotate", "shear", "scale", "translate", "elastic", "thickness")]
+    named = {r[0] for r in rows}
+    rows += [(name.upper(), getattr(c, name), spec(name).help.rstrip(".").lower()) for name in
+             _read_settings(*_used(c)) if name.upper() not in named]
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{k:<{width}} = {v!r}" + (f"  # {why}" if why else "") for k, v, why in rows)
 
@@ -164,7 +151,7 @@ def sections(config: TrainConfig, data_dir: str = "data", checkpoint: str = "run
         raise UserError(why)
     c = config
     distort, bf16 = augment.enabled(c), c.precision == "bf16"
-    schedule, per_batch, per_epoch = _schedule(c)
+    schedule = c.schedule != "none"
     missing = left_out(c)
     steps = []
     intro = (f"The run as plain PyTorch: the same data split, normalization, model, optimizer"
@@ -200,80 +187,66 @@ train_set = datasets.MNIST(DATA_DIR, train=True, download=False)   # the IDX fil
 test_set = datasets.MNIST(DATA_DIR, train=False, download=False)
 
 
-def prepare(images):
-    \"\"\"uint8 images (N, 28, 28) -> float (N, 784), normalized\"\"\"
-    return (images.reshape(len(images), -1).float() / 255 - MEAN) / STD
-
+{_source(data.pixels)}
 
 held = max(1, len(train_set.data) * VAL_SIZE // {MNIST_TRAIN})  # a smaller set keeps the ratio
 order = torch.randperm(len(train_set.data), generator=torch.Generator().manual_seed({data.SPLIT_SEED}))
 train_idx, val_idx = order[held:], order[:held]
-x_train, y_train = prepare(train_set.data[train_idx]).to(device), train_set.targets[train_idx].to(device)
-x_val, y_val = prepare(train_set.data[val_idx]).to(device), train_set.targets[val_idx].to(device)
-x_test, y_test = prepare(test_set.data).to(device), test_set.targets.to(device)
+x_train, y_train = pixels(train_set.data[train_idx].to(device), MEAN, STD), train_set.targets[train_idx].to(device)
+x_val, y_val = pixels(train_set.data[val_idx].to(device), MEAN, STD), train_set.targets[val_idx].to(device)
+x_test, y_test = pixels(test_set.data.to(device), MEAN, STD), test_set.targets.to(device)
 print(f"{{len(x_train):,}} training, {{len(x_val):,}} validation, {{len(x_test):,}} test images")
 """))
 
     steps.append(("## 2. Loaders\n\nBatches of BATCH_SIZE images" + (", in a new order every epoch" if c.shuffle else
                   "") + ". The images already sit in one tensor, so a batch is a slice of it: a DataLoader over a "
                   "TensorDataset gives the same batches, image by image, several times slower.",
-                  """torch.manual_seed(SEED)  # the model's first weights, dropout and augmentation draw from this
-order_generator = torch.Generator().manual_seed(SEED)  # and the batch order from this: digitlab's, for this seed
-steps_per_epoch = math.ceil(len(x_train) / BATCH_SIZE)
-
-
-def batches():
-    \"\"\"One pass over the training images: (x, y) of BATCH_SIZE at a time, the last one shorter.\"\"\"
-    order = torch.randperm(len(x_train), generator=order_generator) if SHUFFLE else torch.arange(len(x_train))
-    for idx in order.to(device).split(BATCH_SIZE):
-        yield x_train[idx], y_train[idx]
-"""))
+                  "torch.manual_seed(SEED)  # the model's first weights, dropout and augmentation draw from this\n"
+                  "order_generator = torch.Generator().manual_seed(SEED)  # and the batch order from this: digitlab's\n"
+                  "\n\n" + _source(data.Batches) + "\n\n"
+                  "batches = Batches(x_train, y_train, BATCH_SIZE, shuffle=SHUFFLE, generator=order_generator)\n"
+                  "steps_per_epoch = len(batches)\n"))
 
     steps.append(("## 3. The model", model_code(c) + "\n\nmodel = Net().to(device)\n"
                   + ("model = model.to(memory_format=torch.channels_last)  # faster convolutions on the CPU\n"
                      if c.model == "cnn" else "")
                   + "print(model)\nprint(f\"{sum(p.numel() for p in model.parameters()):,} parameters\")\n"))
 
-    fused = ("FUSED = device.type in ('cpu', 'cuda')  # one kernel updates every weight: faster\n"
-             if c.optimizer in ("adam", "adamw") else "")
-    loss_opt = (f"loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)\n{fused}optimizer = {_optimizer(c)}\n"
-                + (schedule + "\n" if schedule else ""))
+    loss_opt = (f"loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)\n\n\n{_source(train.make_optimizer)}"
+                "\n\noptimizer = make_optimizer(model.parameters(), device)\n")
+    if schedule:
+        loss_opt += (f"\n\n{_source(train.make_schedule)}\n\n"
+                     "scheduler, per_step = make_schedule(optimizer, steps_per_epoch)  # stepped after each batch, "
+                     "or each epoch\n")
     if c.ema:
-        loss_opt += ("# What is scored and kept: an average of the weights over the last steps (Polyak averaging)\n"
-                     "averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(EMA), use_buffers=True)\n"
-                     "scored = averaged.module\n")
+        loss_opt += f"\n\n{_source(train.averaging)}\n\naveraged, scored = averaging(model, EMA)\n"
     else:
         loss_opt += "scored = model  # what is scored and kept\n"
     if bf16:
-        loss_opt += ("# digitlab trains in bfloat16 where the hardware computes it (recent GPUs; CPUs with AVX-512 BF16\n"
-                     "# or AMX), in fp32 elsewhere\n"
-                     "BF16 = (torch.cuda.is_bf16_supported() if device.type == 'cuda' else\n"
-                     "        torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())\n")
-    steps.append(("## 4. Loss and optimizer", loss_opt))
+        loss_opt += ("\n\n# digitlab trains in bfloat16 where the hardware computes it, in fp32 elsewhere\n"
+                     f"{_source(devices.bf16_native)}\n\nBF16 = bf16_native(device)\n")
+    loss_opt += f"\n\n{_source(train.step)}"
+    steps.append(("## 4. Loss, optimizer and one training step", loss_opt))
 
     if distort:
         steps.append(("## 5. Augmentation\n\nEach batch is distorted a little (rotation, shear, zoom, shift, "
                       "elastic warp, bolder or thinner strokes, as set at the top) on the fly: digitlab's own "
-                      "function.", augment_code()
-                      + "\n\nBLANK = float((0 - MEAN) / STD)  # a black pixel, normalized\n"))
+                      "function.", augment_code() + f"\n\n{_source(data.blank)}\n\n"
+                      "BLANK = blank(MEAN, STD)  # a black pixel, normalized as the images are\n"))
 
     batch = "        x = augment(x, BLANK)\n" if distort else ""
-    forward = ("        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=BF16):\n"
-               "            loss = loss_fn(model(x), y)\n") if bf16 else "        loss = loss_fn(model(x), y)\n"
     loop = (_source(train.loss_and_accuracy) + f"""
 
 best_acc, best_state, best_epoch, history = -1.0, None, 0, []
 for epoch in range(1, EPOCHS + 1):
     start, total, seen = time.perf_counter(), 0.0, 0
     model.train()
-    for x, y in batches():
-{batch}{forward}        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    for x, y in batches:
+{batch}        logits, loss = step(model, optimizer, loss_fn, x, y{", BF16" if bf16 else ""})
 """ + ("        averaged.update_parameters(model)\n" if c.ema else "")
-            + (f"        {per_batch}\n" if per_batch else "")
+            + ("        if per_step:\n            scheduler.step()\n" if schedule else "")
             + "        total, seen = total + loss.item() * len(x), seen + len(x)\n"
-            + (f"    {per_epoch}\n" if per_epoch else "")
+            + ("    if not per_step:\n        scheduler.step()\n" if schedule else "")
             + """    val_loss, val_acc = loss_and_accuracy(scored, x_val, y_val)
     history.append(dict(epoch=epoch, train_loss=total / seen, val_loss=val_loss, val_acc=val_acc))
     if val_acc > best_acc:  # the best epoch so far on validation: keep its weights

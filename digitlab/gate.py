@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from digitlab import UserError, data, pictures, preprocess, strokes, synth
+from digitlab.train import step as learn_step
 from digitlab.files import write_atomically
 
 FORMAT = "digitlab-gate"
@@ -232,18 +233,14 @@ def train(x: np.ndarray, y: np.ndarray, epochs: int = 6, batch: int = 256, seed:
     steps = epochs * (len(xs) // batch)
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=max(1, steps))
-    step = 0
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
     for epoch in range(epochs):
         net.train()
         perm = torch.randperm(len(xs), generator=g)
         for i in range(0, len(xs) - batch + 1, batch):
             idx = perm[i : i + batch]
-            loss = nn.functional.cross_entropy(net(_shifted(xs[idx], g)), ys[idx], label_smoothing=0.05)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            _, loss = learn_step(net, opt, loss_fn, _shifted(xs[idx], g), ys[idx])
             sched.step()
-            step += 1
         if report:
             report(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}")
     return net.eval()

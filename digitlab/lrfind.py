@@ -12,7 +12,7 @@ from digitlab import UserError, augment, cost, devices
 from digitlab.config import TrainConfig
 from digitlab.data import MNIST, blank_pixel, normalize
 from digitlab.models import build
-from digitlab.train import make_optimizer
+from digitlab.train import make_optimizer, step
 
 LOW, HIGH = 1e-6, 10.0  # the range swept; HIGH is the largest learning rate a config allows
 STEPS = 100             # enough to see the valley for every recipe of the course; ~1 s for a 512-128 MLP on a CPU
@@ -55,6 +55,9 @@ def lr_find(config: TrainConfig, data: MNIST, steps: int = STEPS, low: float = L
     x_all = data.train_x.to(device)
     y_all = data.train_y.to(device)
     model = build(config).to(device).train()
+    if config.model == "cnn":  # the step the run will train with: its memory format and precision
+        model = model.to(memory_format=torch.channels_last)
+    bf16 = config.precision == "bf16" and devices.bf16_native(device)
     opt = make_optimizer(config, model.parameters(), device)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     factor = (high / low) ** (1 / (steps - 1))
@@ -68,10 +71,7 @@ def lr_find(config: TrainConfig, data: MNIST, steps: int = STEPS, low: float = L
         x = normalize(x_all[idx], config.input_norm)  # (B, 784)
         if distort:
             x = augment.augment(x, config, blank)
-        loss = loss_fn(model(x), y_all[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _, loss = step(model, opt, loss_fn, x, y_all[idx], bf16)
         value = loss.item()  # one sync a step: the test is a hundred steps, and it must stop when the loss explodes
         if not math.isfinite(value):
             break

@@ -2,7 +2,7 @@
 
 import math
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -43,6 +43,27 @@ def make_schedule(config: TrainConfig, opt, steps_per_epoch: int):
     if config.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total), True
     return None, False
+
+
+def step(model: nn.Module, optimizer, loss_fn, x: torch.Tensor, y: torch.Tensor, bf16: bool = False):
+    """One optimizer step on a batch: the forward pass and its loss (in bfloat16 autocast where bf16), the gradients,
+    the update; returns (logits, loss)."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits = model(x)
+        loss = loss_fn(logits, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return logits, loss
+
+
+def averaging(model: nn.Module, ema: float):
+    """(the averaged model or None, the model that is scored and kept): with ema, an average of the weights over
+    about the last 1 / (1 - ema) steps (Polyak averaging), buffers (BatchNorm's statistics) included."""
+    if not ema:
+        return None, model
+    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema), use_buffers=True)
+    return averaged, averaged.module
 
 
 @torch.no_grad()
@@ -184,6 +205,13 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
     sched, per_step = make_schedule(config, opt, len(batches))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     taught = teacher_logits(teacher, config.input_norm, device) if teacher is not None else None
+
+    def with_teacher(x: torch.Tensor):
+        """The loss of the batch x: the labels' and the teacher's (whose forward pass runs inside the step, at the
+        student's precision)."""
+        return lambda logits, y: ((1 - config.distill) * loss_fn(logits, y)
+                                  + config.distill * distillation_loss(logits, taught(x)))
+
     distort = augment.enabled(config)
     blank = blank_pixel(config.input_norm)
     bf16 = config.precision == "bf16" and devices.bf16_native(device)
@@ -193,18 +221,14 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
     callback("snapshot", {"epoch": 0, "weights": inside.snapshot(model)})
     pins = normalize(pinned.to(device), config.input_norm) if pinned is not None and len(pinned) else None
 
-    def score_pins(epoch: int, step: int) -> None:
+    def score_pins(epoch: int, done: int) -> None:
         if pins is not None:
-            callback("pinned", {"epoch": epoch, "global_step": step, "probs": probabilities(model, pins)})
+            callback("pinned", {"epoch": epoch, "global_step": done, "probs": probabilities(model, pins)})
 
-    precision = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
     sizes = torch.full((len(batches),), float(config.batch_size), device=device)  # each step's batch, the last shorter
     sizes[-1] = len(xs["train"]) - config.batch_size * (len(batches) - 1)
-    # What is scored and kept: the model, or the average of its weights over the last steps (Polyak averaging)
-    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) \
-        if config.ema else None
-    scored = averaged.module if averaged is not None else model
-    step, windows = 0, []  # windows: the mean loss of each LOG_EVERY steps, for health
+    averaged, scored = averaging(model, config.ema)
+    done, windows = 0, []  # done: steps taken; windows: the mean loss of each LOG_EVERY steps, for health
     t_start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
@@ -215,14 +239,7 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
         for i, (x, y) in enumerate(batches):
             if distort:
                 x = augment.augment(x, config, blank)
-            with precision():
-                logits = model(x)
-                loss = loss_fn(logits, y)
-                if taught is not None:
-                    loss = (1 - config.distill) * loss + config.distill * distillation_loss(logits, taught(x))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            logits, loss = step(model, opt, loss_fn if taught is None else with_teacher(x), x, y, bf16)
             if averaged is not None:
                 averaged.update_parameters(model)
             if per_step:
@@ -230,16 +247,16 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
             with torch.no_grad():
                 step_losses[i] = loss.detach()  # the epoch's mean loss is weighed from these at its end
                 correct += (logits.argmax(1) == y).sum()
-            step += 1
+            done += 1
             if (i + 1) % LOG_EVERY == 0 or i + 1 == len(batches):
                 losses = step_losses[reported : i + 1].tolist()  # one sync per LOG_EVERY
                 check_finite(losses, epoch, reported)
                 windows.append(sum(losses) / len(losses))
                 res.health = health.during(windows, epoch)
-                callback("steps", {"epoch": epoch, "step": i + 1, "global_step": step, "losses": losses})
+                callback("steps", {"epoch": epoch, "step": i + 1, "global_step": done, "losses": losses})
                 reported = i + 1
                 if i + 1 < len(batches):  # the epoch's end is scored after its evaluation, below
-                    score_pins(epoch, step)
+                    score_pins(epoch, done)
             if res.health is not None:
                 break
             if should_stop():
@@ -263,7 +280,7 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
             callback("best", {"epoch": epoch, "metrics": m, "state": res.best_state})
         callback("epoch", m)
         callback("snapshot", {"epoch": epoch, "weights": inside.snapshot(model)})
-        score_pins(epoch, step)
+        score_pins(epoch, done)
         res.health = health.after_epoch(windows, res.epochs, last=epoch == config.epochs)
         if res.health is not None and res.health.stop:
             break

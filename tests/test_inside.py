@@ -15,9 +15,11 @@ from digitlab import (
     admission,
     checkpoint,
     cli,
+    devices,
     inside,
     lrfind,
     pictures,
+    train,
 )
 from digitlab.checkpoint import Checkpoint
 from digitlab.config import NAMES, TrainConfig, from_query, to_argv, to_query
@@ -192,6 +194,22 @@ def test_the_range_test_sweeps_up_and_suggests_a_rate_before_the_loss_blows_up(t
     assert len(found.lrs) == len(found.losses) == len(found.smoothed) <= 60
     assert lrs[0] <= found.suggestion <= found.lowest
     assert min(found.smoothed) < found.smoothed[0]  # it learned somewhere in the range
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_range_test_takes_the_step_the_run_will_train_with(tiny, monkeypatch, native):
+    """The same train.step, in the run's precision (bf16 where the processor has it) and a CNN's channels_last."""
+    seen = []
+
+    def step(model, optimizer, loss_fn, x, y, bf16=False):
+        seen.append((bf16, model.features[0].weight.is_contiguous(memory_format=torch.channels_last)))
+        return train.step(model, optimizer, loss_fn, x, y, bf16)
+
+    monkeypatch.setattr(lrfind, "step", step)
+    monkeypatch.setattr(devices, "bf16_native", lambda device: native)
+    config = TrainConfig(model="cnn", channels=[4, 8], hidden=[16], batch_size=16, precision="bf16", device="cpu")
+    lrfind.lr_find(config, tiny, steps=10)
+    assert seen == [(native, True)] * 10
 
 
 def test_the_suggestion_is_the_steepest_fall_before_the_lowest_point():

@@ -102,11 +102,16 @@ def test_bf16_mixed_precision_learns_and_bad_precision_is_refused(tiny):
 def test_bf16_trains_in_fp32_where_the_device_only_emulates_it(tiny, monkeypatch):
     used = []
     real = torch.autocast
-    monkeypatch.setattr(torch, "autocast", lambda *a, **k: used.append(k.get("dtype")) or real(*a, **k))
+    def spy(*a, **k):  # each step's autocast: what it was asked for, when enabled
+        used.append(k["dtype"] if k.get("enabled", True) else None)
+        return real(*a, **k)
+
+    monkeypatch.setattr(torch, "autocast", spy)
     monkeypatch.setattr(devices, "bf16_native", lambda device: False)
     events = []
     r = train(cfg(precision="bf16", epochs=1), tiny, callback=lambda e, i: events.append((e, i)))
-    assert r.precision == "fp32" and not used and events[0][1]["precision"] == "fp32"
+    assert r.precision == "fp32" and used == [None] * 13 and events[0][1]["precision"] == "fp32"
+    used.clear()
     monkeypatch.setattr(devices, "bf16_native", lambda device: True)
     assert train(cfg(precision="bf16", epochs=1), tiny).precision == "bf16" and used == [torch.bfloat16] * 13
 
