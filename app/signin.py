@@ -7,7 +7,8 @@ import urllib.parse
 
 import streamlit as st
 
-from app import routes, ui
+from app import routes
+from app.base import show_error, store
 from digitlab import UserError, markdown, roster, sessions, settings
 
 
@@ -26,7 +27,7 @@ def check_session() -> None:
         return
     since = st.session_state.get("since", 0.0)
     if (not _sign_in(settings.current().classroom.roster).current(person)
-            or sessions.signed_out(ui.store(), person.name) >= since
+            or sessions.signed_out(store(), person.name) >= since
             or time.time() - since > _class_sessions().seconds):  # the token's own length
         _forget()
 
@@ -62,7 +63,7 @@ def _from_cookie() -> None:
         return
     try:
         people = roster.load(settings.current().classroom.roster)
-        person, since = _class_sessions().check(token, people, lambda name: sessions.signed_out(ui.store(), name))
+        person, since = _class_sessions().check(token, people, lambda name: sessions.signed_out(store(), name))
     except UserError as e:
         st.session_state.door_note = str(e)
         return
@@ -84,7 +85,7 @@ def sign_out() -> None:
     """End every session of this person, in every browser; this browser forgets its cookie too."""
     person = st.session_state.get("viewer")
     if person is not None:
-        sessions.sign_out(ui.store(), person.name)
+        sessions.sign_out(store(), person.name)
     _forget()
     if routes.served:
         st.session_state.going = routes.END
@@ -125,7 +126,7 @@ def sign_in() -> None:
             try:
                 _begin(_sign_in(c.roster)(name, password))
             except UserError as e:
-                ui.show_error(e)
+                show_error(e)
 
 
 FRESH_LOGIN = 600.0  # seconds: a school account's sign-in (its ID token's iat) counts only this soon after it
@@ -139,7 +140,7 @@ def _school_account(oidc) -> None:
         try:
             _begin(_school_person(dict(user)))
         except UserError as e:
-            ui.show_error(e)
+            show_error(e)
     st.button(f"Sign in with your {markdown.as_text(oidc.provider)}", key="sign_in_oidc", on_click=st.login,
               type="primary")
 
@@ -151,6 +152,6 @@ def _school_person(claims: dict) -> roster.Person:
                         "to add your e-mail address.")
     issued = claims.get("iat")
     issued = float(issued) if isinstance(issued, (int, float)) else 0.0
-    if not time.time() - FRESH_LOGIN < issued or issued <= sessions.signed_out(ui.store(), person.name):
+    if not time.time() - FRESH_LOGIN < issued or issued <= sessions.signed_out(store(), person.name):
         raise UserError("Your school account's sign-in is from before: press the button to sign in again.")
     return person

@@ -1,9 +1,7 @@
 """Streamlit helpers the pages share: the router, cached resources, the model list, who is looking (sign-in:
-app/signin.py). The core stays Streamlit-free."""
+app/signin.py; the run store and errors: app/base.py). The core stays Streamlit-free."""
 
-import functools
 import hashlib
-import os
 import threading
 from pathlib import Path
 
@@ -23,9 +21,9 @@ from digitlab import (
     settings,
 )
 from app import routes, signin
+from app.base import _store, runs_folder, show_error, store  # the pages' names for them
 from digitlab.live import Live
 from digitlab.runner.supervisor import Supervisor
-from digitlab.store import Store, runs_root
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 torch.set_num_threads(1)  # one drawing's answer takes ~3 ms on one thread; many sessions share the cores
@@ -137,25 +135,6 @@ def routed() -> None:
         st.stop()
 
 
-@functools.lru_cache(maxsize=16)
-def _resolved(named: str | None, cwd: str) -> str:
-    return str(runs_root(named))
-
-
-def runs_folder() -> str:
-    """This server's runs folder (store.runs_root), resolved once: every page of every viewer asks, every tick."""
-    return _resolved(os.environ.get("DIGITLAB_RUNS"), os.getcwd())
-
-
-@st.cache_resource
-def _store(root: str) -> Store:
-    return Store(root)
-
-
-def store() -> Store:
-    return _store(runs_folder())
-
-
 @st.cache_resource
 def _live(root: str) -> Live:
     return Live(_store(root))
@@ -258,10 +237,6 @@ def not_yours(named, available, noun: str = "run") -> None:
         st.warning(f"There is no {noun} {', '.join(missing[:5])}{whose}: the address named "
                    f"{'it' if len(missing) == 1 else 'them'}, so the page shows what there is instead.",
                    icon=":material/link_off:")
-
-
-def show_error(e: UserError) -> None:
-    st.error(markdown.as_text(str(e)), icon=":material/error:")  # it may quote what a person typed
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

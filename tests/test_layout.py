@@ -1,5 +1,5 @@
-"""The shape of the code, held by tests: the core imports no Streamlit, its import graph has no cycle, and the heavy
-libraries load only where they are used (Ray with a cluster, Optuna with a sweep, scikit-learn with an evaluation)."""
+"""The shape of the code, held by tests: the core imports no Streamlit, the import graph of the core, app/ and pages/
+has no cycle, and the heavy libraries load only where they are used (Ray with a cluster, Optuna with a sweep, scikit-learn with an evaluation)."""
 
 import ast
 import subprocess
@@ -10,19 +10,23 @@ from digitlab.checkpoint import PROJECT
 CORE = PROJECT / "digitlab"
 
 
-def imports() -> dict[str, set[str]]:
-    """Every digitlab module -> the digitlab modules it imports (at the top or inside a function)."""
+TREES = ("digitlab", "app", "pages")  # the code that imports itself: the core, the UI's shared code, the pages
+
+
+def imports(trees=TREES) -> dict[str, set[str]]:
+    """Every module of these trees -> the modules of theirs it imports (at the top or inside a function)."""
     mods = {".".join(p.relative_to(PROJECT).with_suffix("").parts).removesuffix(".__init__"): p
-            for p in CORE.rglob("*.py")}
+            for tree in trees for p in (PROJECT / tree).rglob("*.py")}
+    ours = tuple(trees)
     graph = {m: set() for m in mods}
     for m, p in mods.items():
         for node in ast.walk(ast.parse(p.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("digitlab"):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ours:
                 graph[m] |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module
                              for a in node.names}
             elif isinstance(node, ast.Import):
-                graph[m] |= {a.name for a in node.names if a.name.startswith("digitlab")}
-    return {m: {d for d in ds if d in mods and d not in (m, "digitlab")} for m, ds in graph.items()}
+                graph[m] |= {a.name for a in node.names if a.name.split(".")[0] in ours}
+    return {m: {d for d in ds if d in mods and d != m and d not in trees} for m, ds in graph.items()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -59,9 +63,10 @@ def test_the_core_imports_no_streamlit():
             assert not any(n.split(".")[0] == "streamlit" for n in names), path
 
 
-def test_the_core_has_no_import_cycle():
+def test_no_import_cycle_in_the_core_the_ui_or_the_pages():
     graph = imports()
     assert "digitlab.runner.cluster" in graph["digitlab.runner.supervisor"]  # the graph sees the imports
+    assert "app.ui" in graph["pages.draw"] and "app.views.network" in graph["pages.draw"]
     assert cycles(graph) == []
 
 
