@@ -59,11 +59,11 @@ class Verdict:
     reason: str        # why, in figures from those runs
 
 
-class Missing(Exception):
+class Missing(UserError):
     """The runs a question reads are not there yet: which presets to launch."""
 
     def __init__(self, presets: list[str]):
-        super().__init__(", ".join(presets))
+        super().__init__(f"Your runs do not answer this yet: launch {', '.join(presets)} first.")
         self.presets = presets
 
 
@@ -344,6 +344,16 @@ def mark(q: Question, answer: str, store: Store, owner: str | None, mnist=None) 
         right = answer == verdict.expected
         expected = _label(q, verdict.expected) if verdict.expected != "none" else "none of them"
     return Marked(right, expected, verdict.reason)
+
+
+def answer(lesson: Lesson, q: Question, given, store: Store, person: str, owner: str | None, mnist=None) -> Marked:
+    """A learner's answer to one question, as the Lessons page and `digitlab lessons --answer` both take it: checked,
+    marked by the learner's own runs (owner's; None: everyone's) and kept in the store under person's name. A
+    malformed answer is a UserError, and so is Missing (the runs it reads are not finished): nothing is kept then."""
+    value = clean(q, given)
+    marked = mark(q, value, store, owner, mnist=mnist)
+    store.record_answer(person, lesson.id, q.id, value, marked.correct)
+    return marked
 
 
 def missing_runs(lesson: Lesson, store: Store, owner: str | None) -> list[str]:

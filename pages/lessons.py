@@ -92,14 +92,11 @@ for q in lesson.questions:
                                    value=said["answer"] if said else "", placeholder="a number")
         if st.button("Check", key=f"check:{key}"):
             try:
-                value = lessons.clean(q, answer if answer is not None else "")
-                marked = lessons.mark(q, value, store, mine, mnist=mnist)
-                store.record_answer(me, lesson.id, q.id, value, marked.correct)
+                marked = lessons.answer(lesson, q, answer if answer is not None else "", store, me, mine, mnist)
                 st.session_state[f"marked:{key}"] = marked
                 st.rerun()
             except lessons.Missing as e:
-                st.warning(f"Your runs do not answer this yet: launch {', '.join(e.presets)} first.",
-                           icon=":material/hourglass_empty:")
+                st.warning(str(e), icon=":material/hourglass_empty:")
             except UserError as e:
                 ui.show_error(e)
         marked = st.session_state.get(f"marked:{key}")

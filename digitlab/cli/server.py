@@ -1,0 +1,99 @@
+"""Commands for running the app and its class: serve, worker, supervise, restore, roster."""
+
+import os
+import sys
+
+from digitlab import UserError
+
+
+def add(command) -> None:
+    v = command("serve", "start the app (class mode when the settings say so) on the address the settings give",
+                cmd_serve)
+    v.add_argument("--port", type=int, default=8501)
+    r = command("roster", "the people of a class: add one, reset a password, remove one, list them", cmd_roster)
+    r.add_argument("action", choices=("add", "reset", "remove", "list"))
+    r.add_argument("name", nargs="?", help="a name: 1 to 32 lowercase letters, digits, '.', '_' or '-'")
+    r.add_argument("--role", choices=("student", "teacher"), help="with add: the person's role")
+    r.add_argument("--roster", help="the roster file (default: classroom.roster in the settings)")
+    r.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    r.add_argument("--email", help="with add or reset: the address a school account signs them in with")
+    r.add_argument("--no-password", action="store_true", help="with add: no password (a school account only)")
+    command("worker", "drain the queue of runs in one slot (the supervisor starts it)", cmd_worker).add_argument(
+        "--slot", type=int, default=0, help="the worker slot to hold (default 0)")
+    command("supervise", "keep the queue moving without the app: reap dead workers, fill the slots, back up the store",
+            cmd_supervise)
+    command("restore", "put the newest backup (or BACKUP) in place of a damaged run store", cmd_restore).add_argument(
+        "backup", nargs="?", help="a file in the runs folder's backups/ (default: the newest)")
+
+
+def cmd_serve(a) -> int:
+    from digitlab import serve
+
+    return serve.serve(a.runs, a.data, a.port)
+
+
+def cmd_roster(a) -> int:
+    import getpass
+
+    from digitlab import roster, settings
+
+    path = a.roster or settings.current().classroom.roster
+    if not path:
+        raise UserError("No roster file: give --roster PATH, or set classroom.roster in the settings file.")
+    if a.action == "list":
+        for person in roster.load(path).values():
+            print(f"{person.name:<32} {person.role:<8} {person.email}".rstrip())
+        return 0
+    if not a.name:
+        raise UserError(f"`digitlab roster {a.action}` needs a NAME.")
+    if a.action == "remove":
+        roster.remove(path, a.name)
+        print(f"{a.name} removed from {path}")
+        return 0
+    if a.action == "add" and not a.role:
+        raise UserError("`digitlab roster add` needs --role student or --role teacher.")
+    if a.no_password:
+        password = None
+    elif a.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {a.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise UserError("The two passwords differ: run the command again.")
+    person = roster.set_password(path, a.name, password, a.role, a.email)
+    what = "added to" if a.action == "add" else "has a new password in" if password else "changed in"
+    print(f"{person.name} ({person.role}{', ' + person.email if person.email else ''}) {what} {path}")
+    return 0
+
+
+def cmd_worker(a) -> int:
+    import torch
+
+    from digitlab.runner import workers
+    from digitlab.store import Store
+
+    os.nice(workers.WORKER_NICE)  # training takes the CPU time that the app's answers leave
+    torch.set_num_threads(workers.worker_threads())
+    workers.work(Store(a.runs), a.data, a.slot)
+    return 0
+
+
+def cmd_supervise(a) -> int:
+    from digitlab.runner.supervisor import Supervisor
+    from digitlab.store import Store
+
+    sup = Supervisor(Store(a.runs), a.data)
+    if not sup.acting():
+        raise UserError(f"A supervisor already keeps the run store in {sup.store.root}: stop it first.")
+    print(f"supervising {sup.store.root} with {sup.slots} slot(s) ({type(sup.executor).__name__.lower()}); Ctrl-C stops",
+          file=sys.stderr)
+    sup.run()
+    return 0
+
+
+def cmd_restore(a) -> int:
+    from digitlab.store import Store, runs_root
+
+    used = Store.restore(a.runs, a.backup)
+    print(f"restored {runs_root(a.runs) / 'runs.db'} from {used}; the damaged file is kept beside it")
+    return 0
