@@ -181,10 +181,7 @@ UPLOADS_KEPT = 32  # uploaded checkpoints kept on disk at once (the oldest go fi
 def uploaded_model(up) -> str:
     """A checkpoint a person uploaded (from an exported script, say) kept where ui.model reads it: its path. Its size
     is checked before it is read whole, and checkpoint.load checks the rest (what it holds, the model it builds)."""
-    limit = settings.current().limits.checkpoint_mb
-    if up.size > limit * 2**20:
-        raise UserError(f"{up.name} has {up.size / 2**20:.1f} MB, over the limit of {limit:g} MB "
-                        "(limits.checkpoint_mb in the settings): upload a checkpoint written by digitlab.")
+    settings.current().limits.check_bytes("checkpoint_mb", up.name, up.size)
     blob = up.getvalue()
     folder = Path(runs_folder()) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
@@ -209,7 +206,7 @@ def _mnist(raw_dir: str) -> data.MNIST:
 def dataset() -> data.MNIST | None:
     """The MNIST tensors, or None (with a hint on screen) when they are not prepared."""
     if not data.is_prepared():
-        st.info("MNIST is not prepared yet: prepare it on the **Data** page (one click, no internet needed).")
+        st.info(data.not_prepared())
         return None
     return _mnist(str(data.raw_dir()))
 

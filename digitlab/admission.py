@@ -63,7 +63,7 @@ def admit(store: Store, configs: list[TrainConfig], owner: str = "", pins=(), da
         sources.check_digits(store, config, owner)
         admitted.append(Admitted(config, estimate))
     if not data.is_prepared(data_root):
-        raise UserError("MNIST is not prepared yet: prepare it on the Data page or run `digitlab data`.")
+        raise UserError(data.not_prepared())  # no folder: pages name the server's own
     if queued:
         mine = len(store.runs(Status.QUEUED, Status.RUNNING, owner=owner))
         if mine + len(admitted) > limits.queued_per_person:

@@ -50,19 +50,14 @@ class Checkpoint:
 
 def _check_size(path: Path, limits: Limits) -> None:
     """The file, and what its archive says it holds unpacked, within limits.checkpoint_mb: before anything is read."""
-    limit = limits.checkpoint_mb * 2**20
-    too_big = (f"over the limit of {limits.checkpoint_mb:g} MB (limits.checkpoint_mb in the settings): "
-               "use a checkpoint written by digitlab")
-    if path.stat().st_size > limit:
-        raise UserError(f"{path} has {path.stat().st_size / 2**20:.1f} MB, {too_big}.")
+    limits.check_bytes("checkpoint_mb", str(path), path.stat().st_size)
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as z:
                 unpacked = sum(info.file_size for info in z.infolist())
         except (zipfile.BadZipFile, OSError, ValueError):
             raise UserError(f"{path} is corrupt or not a PyTorch file: use a checkpoint written by digitlab.") from None
-        if unpacked > limit:
-            raise UserError(f"{path} unpacks to {unpacked / 2**20:,.0f} MB, {too_big}.")
+        limits.check_bytes("checkpoint_mb", str(path), unpacked, verb="unpacks to")
 
 
 def load(path, limits: Limits | None = None) -> Checkpoint:

@@ -27,6 +27,14 @@ SPLIT_SEED = 1234  # fixed: the validation split never depends on the run's seed
 FIX = "run `digitlab data` to prepare it"
 
 
+def not_prepared(root=None) -> str:
+    """The one sentence for MNIST that is not there, wherever it is said (the pages, the CLI, a launch): the folder
+    only when one was named (--data), never the server's paths to a visitor."""
+    where = f" in {data_root(root)}" if root else ""
+    return (f"MNIST is not prepared{where} yet: prepare it on the Data page (one click, no internet needed) or run "
+            "`digitlab data`.")
+
+
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """The data root: the argument, else $DIGITLAB_DATA, else ./data."""
     return Path(root or os.environ.get("DIGITLAB_DATA") or "data").expanduser().resolve()
@@ -216,7 +224,7 @@ def load(root=None, check_md5: bool = True, val_size: int = VAL_SIZE) -> MNIST:
     d = raw_dir(root)
     if check_md5 and not is_prepared(root):
         if not all((d / n).exists() for n in MD5):
-            raise UserError(f"MNIST is not prepared in {data_root(root)}: {FIX}.")
+            raise UserError(not_prepared(root))
         prepare(root)
     missing = [n for n in MD5 if not (d / n).exists()]
     if missing:

@@ -107,9 +107,7 @@ def read_zip(blob: bytes, limits: Limits | None = None) -> list[tuple[int, bytes
     sizes in pixels. Anything wrong is one sentence, and nothing of the zip is kept."""
     limits = limits or settings.current().limits
     most = limits.digits_per_person
-    if len(blob) > limits.digits_zip_mb * 2**20:
-        raise UserError(f"The zip has {len(blob) / 2**20:.1f} MB, over the limit of {limits.digits_zip_mb:g} MB "
-                        "(limits.digits_zip_mb in the settings): import fewer digits at a time.")
+    limits.check_bytes("digits_zip_mb", "The zip", len(blob))
     try:
         z = zipfile.ZipFile(io.BytesIO(blob))
     except (zipfile.BadZipFile, ValueError):

@@ -227,9 +227,7 @@ def read_image(source, limits: Limits | None = None) -> np.ndarray:
         size = Path(source).stat().st_size
     else:
         raise UserError(f"No file at {source}: give the path of a PNG or JPEG image.")
-    if size > limits.upload_mb * 2**20:
-        raise UserError(f"{name} has {size / 2**20:.1f} MB, over the limit of {limits.upload_mb:g} MB "
-                        f"(limits.upload_mb in the settings): send a smaller picture.")
+    limits.check_bytes("upload_mb", name, size)
     too_large = (f"larger than the limit of {limits.image_pixels:,} pixels (limits.image_pixels in the settings): "
                  "send a smaller picture.")
     try:

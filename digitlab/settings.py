@@ -28,6 +28,18 @@ class Limits:
     digits_zip_mb: float = 16.0        # bytes of one My digits zip to import (also server.maxUploadSize)
     report_runs: int = 12              # runs in one report (each adds its figures and a test-set evaluation)
 
+    def check_bytes(self, key: str, name: str, size: int, verb: str = "has") -> None:
+        """One sentence when size bytes are over the limit in MB that key names (upload_mb, checkpoint_mb,
+        digits_zip_mb): the one check of every file a person sends, before any of it is read."""
+        limit = getattr(self, key)
+        if size > limit * 2**20:
+            raise UserError(f"{name} {verb} {size / 2**20:,.1f} MB, over the limit of {limit:g} MB (limits.{key} in "
+                            f"the settings): {SMALLER[key]}.")
+
+
+SMALLER = {"upload_mb": "send a smaller picture", "checkpoint_mb": "use a checkpoint written by digitlab",
+           "digits_zip_mb": "import fewer digits at a time"}  # what to do about a file over each limit
+
 
 @dataclass(frozen=True)
 class Workers:

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import ui
-from digitlab import UserError, admission, lessons, markdown
+from digitlab import UserError, admission, data, lessons, markdown
 from digitlab.presets import preset
 
 ui.routed()
@@ -72,7 +72,7 @@ if missing:
 def mnist():
     found = ui.dataset()
     if found is None:
-        raise UserError("This question scores your checkpoint on MNIST's test set: prepare MNIST on the Data page.")
+        raise UserError(data.not_prepared())
     return found
 
 

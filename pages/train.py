@@ -33,7 +33,7 @@ st.title("Train")
 if "link_error" in st.session_state:
     ui.show_error(UserError(st.session_state.pop("link_error") + " The form shows the defaults."))
 if not data.is_prepared():
-    st.info("MNIST is not prepared yet: prepare it on the **Data** page before launching a run.")
+    st.info(data.not_prepared())
 
 
 def use_lr(lr: float) -> None:

@@ -123,7 +123,7 @@ def test_oversized_files_and_zip_bombs_are_refused_before_unpacking(tmp_path):
     with zipfile.ZipFile(tmp_path / "bomb.pt", "w", zipfile.ZIP_DEFLATED) as z:  # 64 MB of zeros in ~64 KB
         z.writestr("archive/data.pkl", b"\0" * (64 * 2**20))
     assert (tmp_path / "bomb.pt").stat().st_size < 2**20
-    with pytest.raises(UserError, match="bomb.pt unpacks to 64 MB, over the limit of 1 MB"):
+    with pytest.raises(UserError, match="bomb.pt unpacks to 64.0 MB, over the limit of 1 MB"):
         checkpoint.load(tmp_path / "bomb.pt", Limits(checkpoint_mb=1))
 
 

@@ -79,7 +79,7 @@ def test_a_copied_folder_with_the_right_files_is_prepared(tiny_root, tmp_path):
 
 
 def test_missing_data_says_what_to_do(tmp_path):
-    with pytest.raises(UserError, match="run `digitlab data` to prepare it"):
+    with pytest.raises(UserError, match="prepare it on the Data page .* or run `digitlab data`"):
         data.load(tmp_path / "nowhere")
 
 
@@ -168,3 +168,20 @@ def test_a_mistyped_data_folder_is_refused_not_filled(tmp_path):
     with pytest.raises(UserError, match="No data folder at .*check --data"):
         data.prepare(tmp_path / "typo", create=False)
     assert not (tmp_path / "typo").exists()
+
+
+def test_mnist_missing_is_one_sentence_everywhere(tmp_path):
+    """The pages and a launch say it without a folder (never the server's paths to a visitor); --data names it."""
+    from digitlab import admission
+    from digitlab.config import TrainConfig
+    from digitlab.store import Store
+
+    said = data.not_prepared()
+    assert said.startswith("MNIST is not prepared yet: ") and "digitlab data" in said and str(tmp_path) not in said
+    with pytest.raises(UserError) as e:
+        admission.launch(Store(tmp_path / "runs"), TrainConfig(), tmp_path / "empty")
+    assert str(e.value) == said
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError) as e:
+        data.load(tmp_path / "empty")
+    assert str(e.value) == data.not_prepared(tmp_path / "empty") and f"in {tmp_path / 'empty'} yet" in str(e.value)

@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -215,3 +216,23 @@ def test_relabel_and_delete_touch_only_the_owners_digits_when_one_is_named(tmp_p
     assert s.delete_digits([bob[1], cy[0]], owner="bob") == 1
     assert [d["id"] for d in s.digits()] == [bob[0], cy[0]]
     assert s.delete_digits([cy[0]]) == 1
+
+
+@pytest.mark.parametrize("ends", ["its worker finishes it", "its worker dies and is reaped"])
+def test_a_run_deleted_while_it_runs_is_gone_once_nothing_holds_it(tmp_path, ends):
+    s = Store(tmp_path)
+    other = s.create(TrainConfig(name="kept"))
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that was a worker and is no more
+    rid = s.create(TrainConfig(), pid=os.getpid() if ends.startswith("its worker finishes") else dead.pid)
+    s.run_dir(rid).mkdir()
+    (s.run_dir(rid) / "best.pt").write_bytes(b"x")
+    s.delete(rid)
+    assert s.run_dir(rid).exists() and [r["id"] for r in s.runs()] == [other]  # hidden, not yet removed
+    if ends.startswith("its worker finishes"):
+        s.finish(rid, Status.CANCELLED)
+    else:
+        assert s.reap() == 1
+    assert not s.run_dir(rid).exists() and [r["id"] for r in s.runs()] == [other]
+    with s._db() as db:
+        assert db.execute("SELECT COUNT(*) FROM runs WHERE id=?", (rid,)).fetchone()[0] == 0

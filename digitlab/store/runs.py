@@ -41,10 +41,7 @@ class Runs:
     def finish(self, run_id: int, status: Status, error: str | None = None, **summary) -> None:
         """Record a run's end; a run deleted while it ran is removed now that nothing holds it."""
         self.update(run_id, status=status, error=error, finished=time.time(), **summary)
-        with self._db() as db:
-            row = db.execute("SELECT delete_requested FROM runs WHERE id=?", (run_id,)).fetchone()
-        if row and row["delete_requested"]:
-            self._remove(run_id)
+        self._remove_if_deleted(run_id)
 
     def request_cancel(self, run_id: int) -> None:
         """A queued run is cancelled at once; a running one when its worker next checks."""
@@ -68,6 +65,13 @@ class Runs:
         if not running:
             self._remove(run_id)
 
+    def _remove_if_deleted(self, run_id: int) -> None:
+        """A run deleted while it ran is removed once nothing holds it: when it ends, or its dead worker is reaped."""
+        with self._db() as db:
+            row = db.execute("SELECT delete_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row and row["delete_requested"]:
+            self._remove(run_id)
+
     def _remove(self, run_id: int) -> None:
         with self._db() as db:
             db.execute("DELETE FROM runs WHERE id=?", (run_id,))
@@ -83,9 +87,7 @@ class Runs:
                 db.execute("UPDATE runs SET status=?, finished=?, error=? WHERE id=? AND status=?",
                            (Status.FAILED, time.time(), "The worker process stopped unexpectedly: the best checkpoint "
                             "of its finished epochs is kept; launch the run again to finish it.", run_id, Status.RUNNING))
-                row = db.execute("SELECT delete_requested FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row and row["delete_requested"]:
-                self._remove(run_id)
+            self._remove_if_deleted(run_id)
         return len(dead)
 
     def get(self, run_id: int) -> dict:
