@@ -10,6 +10,7 @@ import torch
 
 from digitlab import (
     UserError,
+    access,
     catalog,
     checkpoint,
     data,
@@ -22,6 +23,7 @@ from digitlab import (
 )
 from app import routes, signin
 from app.base import _store, runs_folder, show_error, store  # the pages' names for them
+from digitlab.access import Action, Resource
 from digitlab.live import Live
 from digitlab.runner.supervisor import Supervisor
 
@@ -79,7 +81,7 @@ def run_app() -> None:
                  st.Page(PAGES / "digits.py", title="My digits", icon=":material/gesture:"),
                  st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:"),
                  st.Page(PAGES / "lessons.py", title="Lessons", icon=":material/school:")]
-        if class_mode() and viewer().teacher:
+        if class_mode() and may(Action.TEACH, Resource.CLASS):
             pages.append(st.Page(PAGES / "classroom.py", title="Class", icon=":material/groups:"))
         nav = st.navigation(pages)
         if class_mode():
@@ -108,13 +110,19 @@ def viewer() -> roster.Person | None:
     return signin.viewer() if class_mode() else roster.LOCAL
 
 
+def may(action: Action, resource: Resource, owner: str = "") -> bool:
+    """Whether this viewer may do action to a resource of owner's (digitlab.access's table)."""
+    return access.may(viewer(), action, resource, owner)
+
+
 def may_manage(run: dict) -> bool:
-    return roster.may_manage(viewer(), run)
+    """Whether this viewer may cancel, delete or download a run."""
+    return may(Action.MANAGE, Resource.RUN, run["owner"])
 
 
 def may_see(run: dict) -> bool:
-    """Whether this viewer may look at a run in depth (report on it, export it): their own, or any for a teacher."""
-    return owner_filter() is None or run["owner"] == viewer().name
+    """Whether this viewer may look at a run in depth (report on it, export it)."""
+    return may(Action.SEE, Resource.RUN, run["owner"])
 
 
 def board_on() -> bool:
@@ -124,7 +132,7 @@ def board_on() -> bool:
 
 def owner_filter() -> str | None:
     """Whose runs this viewer works with: everyone's for a teacher (and the single user), else their own."""
-    return None if viewer().teacher else viewer().name
+    return access.whose(viewer(), Action.SEE, Resource.RUN)
 
 
 def routed() -> None:

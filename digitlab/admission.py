@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitlab import UserError, cost, data, devices, pictures, roster, settings, sources
+from digitlab import UserError, access, cost, data, devices, pictures, roster, settings, sources
+from digitlab.access import Action, Resource
 from digitlab.config import TrainConfig, validate
 from digitlab.store import Status, Store
 from digitlab.store.pins import check_pins
@@ -43,8 +44,8 @@ def held_to(owner: str) -> str | None:
     s = settings.current()
     if not s.classroom.enabled or not owner:
         return None
-    person = roster.load(s.classroom.roster).get(owner)
-    return None if person is not None and person.teacher else owner
+    person = roster.load(s.classroom.roster).get(owner) or roster.Person(owner, "student", "")  # removed: a student
+    return access.whose(person, Action.USE, Resource.RUN)
 
 
 def admit(store: Store, configs: list[TrainConfig], owner: str = "", pins=(), data_root=None,

@@ -43,11 +43,6 @@ class Person:
 LOCAL = Person("", "teacher", "")  # the one person of a single-user machine: sees and manages everything
 
 
-def may_manage(person: Person, run: dict) -> bool:
-    """Whether person may cancel, delete or download a run: its owner, or a teacher."""
-    return person.teacher or run["owner"] == person.name
-
-
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise UserError(f"{name!r} is not a valid name: use 1 to 32 lowercase letters, digits, '.', '_' or '-'.")

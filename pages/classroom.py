@@ -6,9 +6,10 @@ import streamlit as st
 
 from app import ui
 from digitlab import UserError, lessons, roster, settings, tables
+from digitlab.access import Action, Resource
 
 ui.routed()
-if not ui.viewer().teacher:  # the router lists this page for teachers only; an address typed by hand ends here
+if not ui.may(Action.TEACH, Resource.CLASS):  # the router lists this page for teachers only; an address typed by hand ends here
     st.stop()
 store = ui.store()
 path = settings.current().classroom.roster

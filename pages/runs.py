@@ -24,7 +24,7 @@ from digitlab.store import Status
 ui.routed()
 store = ui.store()
 st.title("Runs")
-if ui.class_mode() and not ui.viewer().teacher and ui.board_on():
+if ui.owner_filter() is not None and ui.board_on():  # one who sees only their own runs: the class's on the board
     board, every = tables.board_rows(store), tables.board_rows(store, flagged=True)
     if every:
         with st.expander(f"Class board: {len(board)} finished runs of the class, best first", expanded=False):

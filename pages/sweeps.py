@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import ui
 from digitlab import UserError, addresses, markdown, plots, sweep
+from digitlab.access import Action, Resource
 
 ui.routed()
 store = ui.store()
@@ -63,7 +64,7 @@ def show(sweep_id: int) -> None:
         st.page_link("pages/runs.py", label=f"Compare the top {len(top)} on Runs", icon=":material/monitoring:",
                      query_params={"compare": ",".join(map(str, top)), "run": str(top[0])})
     a, b = st.columns([5, 1])
-    if row["status"] == "running" and ui.may_manage({"owner": row["owner"]}):
+    if row["status"] == "running" and ui.may(Action.MANAGE, Resource.SWEEP, row["owner"]):
         b.button("Cancel sweep", key=f"cancel_sweep{sweep_id}", on_click=sweep.cancel, args=(store, sweep_id))
     if not rows:
         st.caption("Its first trials are about to join the queue: they show here as the workers take them.")
