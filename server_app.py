@@ -6,7 +6,8 @@ from pathlib import Path
 import streamlit as st
 
 from app import routes
-from digitlab import sessions, settings
+from digitlab import settings
+from digitlab.classroom import sessions
 
 routes.served = True
 s = settings.current()

@@ -7,7 +7,7 @@ import os
 import streamlit as st
 
 from digitlab import UserError, markdown
-from digitlab.store import Store, runs_root
+from digitlab.runs.store import Store, runs_root
 
 
 @functools.lru_cache(maxsize=16)

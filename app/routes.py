@@ -7,7 +7,8 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Route
 from streamlit import config
 
-from digitlab import sessions, settings
+from digitlab import settings
+from digitlab.classroom import sessions
 
 START, END = "/session/start", "/session/end"
 served = False  # set by server_app.py: whether this process's server has these routes

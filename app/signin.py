@@ -1,5 +1,5 @@
 """Class mode's sign-in: the door (a password, or a school account through st.login), the session a browser keeps
-(a cookie our route sets, app/routes.py; digitlab.sessions makes and checks its token) and its end (sign-out, a
+(a cookie our route sets, app/routes.py; digitlab.classroom.sessions makes and checks its token) and its end (sign-out, a
 reset, a removal, the lesson's length)."""
 
 import time
@@ -9,7 +9,8 @@ import streamlit as st
 
 from app import routes
 from app.base import show_error, store
-from digitlab import UserError, markdown, roster, sessions, settings
+from digitlab import UserError, markdown, settings
+from digitlab.classroom import roster, sessions
 
 
 def viewer() -> roster.Person | None:

@@ -8,24 +8,16 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from digitlab import (
-    UserError,
-    access,
-    catalog,
-    checkpoint,
-    data,
-    evaluation,
-    files,
-    handwriting,
-    markdown,
-    roster,
-    settings,
-)
+from digitlab import UserError, files, markdown, settings
+from digitlab.classroom import access, roster
+from digitlab.datasets import data, handwriting
+from digitlab.learn import checkpoint, evaluation
+from digitlab.runs import catalog
 from app import routes, signin
 from app.base import _store, runs_folder, show_error, store  # the pages' names for them
-from digitlab.access import Action, Resource
-from digitlab.live import Live
-from digitlab.runner.supervisor import Supervisor
+from digitlab.classroom.access import Action, Resource
+from digitlab.runs.live import Live
+from digitlab.runs.runner.supervisor import Supervisor
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 torch.set_num_threads(1)  # one drawing's answer takes ~3 ms on one thread; many sessions share the cores
@@ -111,7 +103,7 @@ def viewer() -> roster.Person | None:
 
 
 def may(action: Action, resource: Resource, owner: str = "") -> bool:
-    """Whether this viewer may do action to a resource of owner's (digitlab.access's table)."""
+    """Whether this viewer may do action to a resource of owner's (digitlab.classroom.access's table)."""
     return access.may(viewer(), action, resource, owner)
 
 

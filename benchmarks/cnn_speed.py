@@ -17,12 +17,12 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from digitlab import augment, devices
-from digitlab.config import validate
-from digitlab.data import blank_pixel
-from digitlab.models import build
-from digitlab.presets import preset
-from digitlab.train import make_optimizer
+from digitlab.learn import augment, devices
+from digitlab.learn.config import validate
+from digitlab.datasets.data import blank_pixel
+from digitlab.learn.models import build
+from digitlab.learn.presets import preset
+from digitlab.learn.train import make_optimizer
 
 IMAGES = 55_000 + 8_250  # an epoch of best-cnn: 55,000 MNIST images and a 0.15 share of font digits
 SCORED = 5_000 + 10_000  # validation and test, scored after every epoch

@@ -12,10 +12,11 @@ import os
 import tempfile
 import time
 
-from digitlab import admission, settings, sweep
-from digitlab.presets import GROUPS, preset
-from digitlab.runner import workers
-from digitlab.store import Store
+from digitlab import settings
+from digitlab.runs import admission, sweep
+from digitlab.learn.presets import GROUPS, preset
+from digitlab.runs.runner import workers
+from digitlab.runs.store import Store
 from testkit.supervise import supervising, until_sweep_ends
 
 

@@ -12,8 +12,10 @@ import time
 import numpy as np
 import torch
 
-from digitlab import checkpoint, data, preprocess
-from digitlab.checkpoint import SHIPPED
+from digitlab.datasets import data
+from digitlab.drawing import preprocess
+from digitlab.learn import checkpoint
+from digitlab.learn.checkpoint import SHIPPED
 from testkit import redraw
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 import torch
 from train_speed import course_pipeline
 
-from digitlab import data, devices, export
-from digitlab.presets import preset
-from digitlab.train import train
+from digitlab.course import export
+from digitlab.datasets import data
+from digitlab.learn import devices
+from digitlab.learn.presets import preset
+from digitlab.learn.train import train
 
 
 def main():

@@ -18,14 +18,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from digitlab.config import TrainConfig
+from digitlab.learn.config import TrainConfig
 from testkit.fixtures import png_header_claiming
 from testkit.redraw import photo
 
 CASE = """
 import json, sys, time
 from pathlib import Path
-from digitlab import UserError, checkpoint, preprocess
+from digitlab import UserError
+from digitlab.drawing import preprocess
+from digitlab.learn import checkpoint
 
 def status(key):
     return next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(key))

@@ -13,11 +13,14 @@ import time
 
 import torch
 
-from digitlab import admission, checkpoint, data, inside, lrfind, train
-from digitlab.checkpoint import SHIPPED
-from digitlab.presets import preset
-from digitlab.runner import execution
-from digitlab.store import MAX_PINS, Store
+from digitlab.datasets import data
+from digitlab.drawing import inside
+from digitlab.learn import checkpoint, lrfind, train
+from digitlab.runs import admission
+from digitlab.learn.checkpoint import SHIPPED
+from digitlab.learn.presets import preset
+from digitlab.runs.runner import execution
+from digitlab.runs.store import MAX_PINS, Store
 
 
 def ms(f, n: int = 20) -> float:

@@ -34,9 +34,9 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from digitlab import data
-from digitlab.config import TrainConfig
-from digitlab.store import Store
+from digitlab.datasets import data
+from digitlab.learn.config import TrainConfig
+from digitlab.runs.store import Store
 from testkit import protocol
 from testkit.browser import ARGS, CHROMIUM, PAD, SEVEN, app_process, served
 from testkit.fixtures import REAL_ROOT, digests, write_dataset
@@ -333,7 +333,8 @@ def app_server_pid(serve_pid: int) -> int:
 
 def class_of(n: int, folder: Path) -> dict[str, str]:
     """Settings for a class of n students and a teacher in folder, with its certificate made: the server's env."""
-    from digitlab import roster, settings, tls
+    from digitlab import settings
+    from digitlab.classroom import roster, tls
 
     people = {f"student{k:02d}": "student" for k in range(n)} | {"teacher": "teacher"}
     for name, role in people.items():
@@ -359,7 +360,8 @@ async def class_draws(session, deadline: float, seven: str, record: list, failur
 async def class_soak(n: int, minutes: float, root: Path) -> dict:
     import ssl
 
-    from digitlab import roster, sessions, settings, tls
+    from digitlab import settings
+    from digitlab.classroom import roster, sessions, tls
 
     with tempfile.TemporaryDirectory() as tmp:
         env = class_of(n, Path(tmp)) | {"DIGITLAB_DATA": str(root)}

@@ -26,14 +26,14 @@ PY = sys.executable
 TESTS = f"{PY} -m pytest -x -q -p no:cacheprovider -p no:randomly"
 # module -> (the files mutated, the tests that must catch them)
 MODULES = {
-    "config": ("digitlab/config.py", "tests/test_config.py tests/test_presets.py"),
-    "cost": ("digitlab/cost.py", "tests/test_cost.py"),
-    "preprocess": ("digitlab/preprocess.py", "tests/test_preprocess.py tests/test_images.py tests/test_drawn_digits.py"),
-    "metrics": ("digitlab/metrics.py", "tests/test_metrics.py"),
-    "checkpoint": ("digitlab/checkpoint.py", "tests/test_checkpoint.py"),
-    "store": ("digitlab/store", "tests/test_store.py tests/test_admission.py"),
-    "admission": ("digitlab/admission.py", "tests/test_admission.py"),
-    "runner": ("digitlab/runner", "tests/test_runner.py"),
+    "config": ("digitlab/learn/config.py", "tests/test_config.py tests/test_presets.py"),
+    "cost": ("digitlab/learn/cost.py", "tests/test_cost.py"),
+    "preprocess": ("digitlab/drawing/preprocess.py", "tests/test_preprocess.py tests/test_images.py tests/test_drawn_digits.py"),
+    "metrics": ("digitlab/learn/metrics.py", "tests/test_metrics.py"),
+    "checkpoint": ("digitlab/learn/checkpoint.py", "tests/test_checkpoint.py"),
+    "store": ("digitlab/runs/store", "tests/test_store.py tests/test_admission.py"),
+    "admission": ("digitlab/runs/admission.py", "tests/test_admission.py"),
+    "runner": ("digitlab/runs/runner", "tests/test_runner.py"),
 }
 
 

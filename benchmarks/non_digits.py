@@ -1,10 +1,10 @@
 """How often the Draw page says "not a digit?" of things that are not digits, and wrongly of digits.
 
 Run: .venv/bin/python benchmarks/non_digits.py [--per-shape 10] [--models checkpoints/mlp-default.pt ...] [--gate F]
-Non-digits: digitlab.strokes.NON_DIGITS (letters that look like no digit, crosses, shapes) and random scribbles and
+Non-digits: digitlab.datasets.strokes.NON_DIGITS (letters that look like no digit, crosses, shapes) and random scribbles and
 dots, drawn like the pad's. Digits: the held-out styles set (held-out typefaces and stroke variants, MNIST test
 digits re-drawn), none of which ever trains. Every drawing goes through the app's preprocessing. What the Draw page
-uses is the gate (digitlab/gate.py, checkpoints/gate/gate.pt), whatever model reads the digit. Beside it, for each model,
+uses is the gate (digitlab/drawing/gate.py, checkpoints/gate/gate.pt), whatever model reads the digit. Beside it, for each model,
 each way of telling (the top probability under answers.SURE; the Mahalanobis distance of the penultimate layer
 to the nearest digit's mean, with one covariance shared by the ten, fit on MNIST's training images, Lee et al. 2018,
 its threshold the distance 99.9% of MNIST's validation digits stay under; the energy of the logits) it prints
@@ -19,9 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from digitlab import answers, checkpoint, data, gate, preprocess, strokes, synth
-from digitlab.checkpoint import SHIPPED, Checkpoint
-from digitlab.data import MNIST, normalize
+from digitlab.datasets import data, strokes, synth
+from digitlab.drawing import answers, gate, preprocess
+from digitlab.learn import checkpoint
+from digitlab.learn.checkpoint import SHIPPED, Checkpoint
+from digitlab.datasets.data import MNIST, normalize
 from testkit import redraw
 from testkit.fixtures import official_test_digits
 

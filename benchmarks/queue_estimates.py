@@ -11,10 +11,12 @@ import argparse
 import tempfile
 import time
 
-from digitlab import admission, cost, data, progress
-from digitlab.presets import COMPARISON, preset
-from digitlab.runner import workers
-from digitlab.store import Store
+from digitlab.datasets import data
+from digitlab.learn import cost
+from digitlab.runs import admission, progress
+from digitlab.learn.presets import COMPARISON, preset
+from digitlab.runs.runner import workers
+from digitlab.runs.store import Store
 
 
 def main():

@@ -1,9 +1,9 @@
 """How well the shipped models read digits in writing styles MNIST has few of: a held-out set, never trained on.
 
 Run: .venv/bin/python benchmarks/styles.py [--per-font 2] [--models checkpoints/mlp-default.pt ...]
-The set: every font of the held-out typefaces of digitlab.synth (serif, sans, mono, script, handwriting; install
+The set: every font of the held-out typefaces of digitlab.datasets.synth (serif, sans, mono, script, handwriting; install
 them with `apt-get install $FONT_PACKAGES`, listed in synth.py), each digit drawn per_font times on the 280x280
-canvas at random sizes, positions, slants and pen widths; the held-out variants of stroke digits (digitlab.strokes:
+canvas at random sizes, positions, slants and pen widths; the held-out variants of stroke digits (digitlab.datasets.strokes:
 flagged 1s, 9s with open loops and curled tails, ...); plus MNIST test digits re-drawn on the canvas (testkit).
 Every drawing goes through the app's own preprocessing (preprocess.to_mnist). Prints accuracy per style, per
 typeface, per digit, the commonest confusions, and the time per drawing; asserts nothing.
@@ -19,8 +19,10 @@ import time
 
 import numpy as np
 
-from digitlab import checkpoint, preprocess, strokes, synth
-from digitlab.checkpoint import SHIPPED
+from digitlab.datasets import strokes, synth
+from digitlab.drawing import preprocess
+from digitlab.learn import checkpoint
+from digitlab.learn.checkpoint import SHIPPED
 from testkit import redraw
 from testkit.fixtures import official_test_digits
 

@@ -13,11 +13,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
-from digitlab import data, devices
-from digitlab.config import validate
-from digitlab.models import MLP
-from digitlab.presets import preset
-from digitlab.train import train
+from digitlab.datasets import data
+from digitlab.learn import devices
+from digitlab.learn.config import validate
+from digitlab.learn.models import MLP
+from digitlab.learn.presets import preset
+from digitlab.learn.train import train
 
 
 def course_pipeline(root, device: torch.device):

@@ -5,8 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from digitlab import UserError, lessons, roster, settings, tables
-from digitlab.access import Action, Resource
+from digitlab import UserError, settings
+from digitlab.classroom import roster
+from digitlab.course import lessons
+from digitlab.runs import tables
+from digitlab.classroom.access import Action, Resource
 
 ui.routed()
 if not ui.may(Action.TEACH, Resource.CLASS):  # the router lists this page for teachers only; an address typed by hand ends here

@@ -5,9 +5,12 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from digitlab import UserError, augment, data, plots
-from digitlab.access import Action, Resource
-from digitlab.config import AUGMENT, NAMES, TrainConfig, spec
+from digitlab import UserError
+from digitlab.course import plots
+from digitlab.datasets import data
+from digitlab.learn import augment
+from digitlab.classroom.access import Action, Resource
+from digitlab.learn.config import AUGMENT, NAMES, TrainConfig, spec
 
 ui.routed()
 st.title("Data")

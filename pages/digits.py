@@ -7,18 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from digitlab import (
-    UserError,
-    admission,
-    catalog,
-    data,
-    handwriting,
-    plots,
-    presets,
-    sources,
-    tables,
-)
-from digitlab.runner.execution import my_digits_result
+from digitlab import UserError
+from digitlab.course import plots
+from digitlab.datasets import data, handwriting
+from digitlab.learn import presets
+from digitlab.runs import admission, catalog, sources, tables
+from digitlab.runs.runner.execution import my_digits_result
 
 ui.routed()
 store = ui.store()

@@ -6,16 +6,10 @@ import streamlit as st
 from app import ui
 from app.components.pad import answer, drawing, drawing_pad, png
 from app.views import network
-from digitlab import (
-    UserError,
-    answers,
-    gate,
-    handwriting,
-    markdown,
-    pictures,
-    plots,
-    preprocess,
-)
+from digitlab import UserError, markdown
+from digitlab.course import plots
+from digitlab.datasets import handwriting
+from digitlab.drawing import answers, gate, pictures, preprocess
 
 ui.routed()
 

@@ -4,9 +4,11 @@ import streamlit as st
 
 from app import ui
 from app.views import network
-from digitlab import UserError, catalog, inside
-from digitlab.checkpoint import SHIPPED
-from digitlab.store import Status
+from digitlab import UserError
+from digitlab.drawing import inside
+from digitlab.runs import catalog
+from digitlab.learn.checkpoint import SHIPPED
+from digitlab.runs.store import Status
 
 ui.routed()
 store = ui.store()

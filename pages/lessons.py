@@ -3,9 +3,12 @@
 import streamlit as st
 
 from app import ui
-from digitlab import UserError, admission, data, lessons, markdown
-from digitlab.access import Action, Resource
-from digitlab.presets import preset
+from digitlab import UserError, markdown
+from digitlab.course import lessons
+from digitlab.datasets import data
+from digitlab.runs import admission
+from digitlab.classroom.access import Action, Resource
+from digitlab.learn.presets import preset
 
 ui.routed()
 st.title("Lessons")

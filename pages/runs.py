@@ -8,18 +8,12 @@ import streamlit as st
 
 from app import ui
 from app.views import network, takehome
-from digitlab import (
-    UserError,
-    addresses,
-    catalog,
-    evaluation,
-    markdown,
-    metrics,
-    plots,
-    tables,
-)
-from digitlab.runner.execution import my_digits_result
-from digitlab.store import Status
+from digitlab import UserError, addresses, markdown
+from digitlab.course import plots
+from digitlab.learn import evaluation, metrics
+from digitlab.runs import catalog, tables
+from digitlab.runs.runner.execution import my_digits_result
+from digitlab.runs.store import Status
 
 ui.routed()
 store = ui.store()

@@ -4,8 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from digitlab import UserError, addresses, markdown, plots, sweep
-from digitlab.access import Action, Resource
+from digitlab import UserError, addresses, markdown
+from digitlab.course import plots
+from digitlab.runs import sweep
+from digitlab.classroom.access import Action, Resource
 
 ui.routed()
 store = ui.store()
@@ -44,20 +46,20 @@ ui.set_address(sweep=str(chosen))
 
 def show(sweep_id: int) -> None:
     try:
-        spec, rows, study = sweep.results(store, sweep_id)
+        plan, rows, study = sweep.results(store, sweep_id)
     except UserError as e:
         ui.show_error(e)
         return
     row = store.get_sweep(sweep_id)
     told = sum(r["state"] in ("complete", "pruned", "fail") for r in rows)
-    st.progress(told / spec.trials, text=f"{told} of {spec.trials} trials finished · {row['status']} · "
-                                         f"{spec.sampler}{', pruning' if spec.prune else ''} · "
-                                         + "; ".join(sweep.describe(p) for p in spec.params))
+    st.progress(told / plan.trials, text=f"{told} of {plan.trials} trials finished · {row['status']} · "
+                                         f"{plan.sampler}{', pruning' if plan.prune else ''} · "
+                                         + "; ".join(sweep.describe(p) for p in plan.params))
     done = [r for r in rows if r["val acc"] is not None]
     if done:
         best = done[0]
         values = ", ".join(f"{p.name} {best[p.name]:.3g}" if isinstance(best[p.name], float) else
-                           f"{p.name} {best[p.name]}" for p in spec.params)
+                           f"{p.name} {best[p.name]}" for p in plan.params)
         st.success(f"Best so far: trial {best['trial']} (run {best['run']}), validation {best['val acc']:.2%}, test "
                    f"{best['test acc']:.2%}, with {markdown.as_text(values)}.", icon=":material/emoji_events:")
         top = [r["run"] for r in done[:5] if r["run"] is not None]
@@ -74,7 +76,7 @@ def show(sweep_id: int) -> None:
         table[column] = table[column] * 100
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.2f%%") for c in ("val acc", "test acc")})
-    charts = plots.sweep_charts(study, [p.name for p in spec.params])
+    charts = plots.sweep_charts(study, [p.name for p in plan.params])
     for left, right in zip(charts[::2], charts[1::2] + [None]):
         c1, c2 = st.columns(2)
         c1.plotly_chart(left, width="stretch")

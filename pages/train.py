@@ -5,8 +5,12 @@ import streamlit as st
 from app import ui
 from app.forms import train as form
 from app.views import live
-from digitlab import UserError, admission, data, lrfind, markdown, plots
-from digitlab.presets import GROUPS, preset
+from digitlab import UserError, markdown
+from digitlab.course import plots
+from digitlab.datasets import data
+from digitlab.learn import lrfind
+from digitlab.runs import admission
+from digitlab.learn.presets import GROUPS, preset
 
 ui.routed()
 store = ui.store()

@@ -33,9 +33,10 @@ def main() -> None:
 
 
 def sweep_through_the_cluster(tmp: Path) -> dict:
-    from digitlab import data, sweep
-    from digitlab.runner import cluster
-    from digitlab.store import Store
+    from digitlab.datasets import data
+    from digitlab.runs import sweep
+    from digitlab.runs.runner import cluster
+    from digitlab.runs.store import Store
     from testkit.fixtures import digests, write_dataset
     from testkit.supervise import supervising, until_sweep_ends
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import data
+from digitlab.datasets import data
 
 PROJECT = Path(__file__).resolve().parent.parent
 FIXTURES = PROJECT / "tests" / "fixtures"

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from digitlab.synth import redraw  # noqa: F401 - tests and benchmarks call it from here
+from digitlab.datasets.synth import redraw  # noqa: F401 - tests and benchmarks call it from here
 
 
 VARIANTS = [(size, thicken) for size in (110, 180, 250) for thicken in (-2, 0, 4, 8)]

@@ -4,7 +4,7 @@ import contextlib
 import threading
 import time
 
-from digitlab.runner.supervisor import Supervisor
+from digitlab.runs.runner.supervisor import Supervisor
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from digitlab import data
+from digitlab.datasets import data
 from testkit.fixtures import REAL_ROOT, digests, real_prepared, write_dataset
 
 needs_real = pytest.mark.skipif(not real_prepared(), reason="the real MNIST is not prepared")
@@ -45,7 +45,7 @@ def app_env(runs, tiny_root, monkeypatch) -> Path:
 @pytest.fixture
 def class_roster(tmp_path):
     """A roster file: ada teaches (teacher-pass-1), bob is a student (student-pass-1)."""
-    from digitlab import roster
+    from digitlab.classroom import roster
 
     path = tmp_path / "roster.toml"
     roster.set_password(path, "ada", "teacher-pass-1", "teacher")
@@ -56,8 +56,8 @@ def class_roster(tmp_path):
 @pytest.fixture
 def classroom(app_env, tmp_path, monkeypatch):
     """Class mode on this test's store: ada teaches (teacher-pass-1), bob and cy are students (NAME-pass-123)."""
-    from digitlab import roster
-    from digitlab.store import Store
+    from digitlab.classroom import roster
+    from digitlab.runs.store import Store
 
     people = tmp_path / "roster.toml"
     roster.set_password(people, "ada", "teacher-pass-1", "teacher")
@@ -86,7 +86,7 @@ def _few_threads():
 def _no_worker_outlives_its_test(tmp_path):
     """A test's supervisors (the app's, cached for the whole pytest process) stop with it, and the workers they
     started for its run store end with it: else they train on through every later test."""
-    from digitlab.runner import supervisor
+    from digitlab.runs.runner import supervisor
 
     yield
     for sup in list(supervisor.STARTED):

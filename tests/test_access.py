@@ -5,9 +5,9 @@ import ast
 
 import pytest
 
-from digitlab import access, roster
-from digitlab.access import Action, Reach, Resource
-from digitlab.checkpoint import PROJECT
+from digitlab.classroom import access, roster
+from digitlab.classroom.access import Action, Reach, Resource
+from digitlab.learn.checkpoint import PROJECT
 
 ADA, BOB = roster.Person("ada", "teacher", ""), roster.Person("bob", "student", "")
 OWN, ALL, NONE = Reach.OWN, Reach.ALL, Reach.NONE
@@ -46,7 +46,8 @@ def test_the_single_user_reaches_everything_including_runs_with_no_owner():
 
 
 def test_the_queue_holds_a_student_to_their_own_runs_and_lets_a_teacher_use_any(tmp_path, monkeypatch):
-    from digitlab import admission, settings
+    from digitlab import settings
+    from digitlab.runs import admission
 
     people = tmp_path / "roster.toml"
     roster.set_password(people, "ada", "teacher-pass-1", "teacher")
@@ -76,4 +77,4 @@ def test_no_other_module_decides_who_may_do_what():
                     deciders.append(f"{path.relative_to(PROJECT)}:{node.lineno}")
     # tables.class_rows lists the students of the roster on the Class page (a teacher's page): who is in a list, not
     # who may see it
-    assert [d.split(":")[0] for d in deciders] == ["digitlab/tables.py"], deciders
+    assert [d.split(":")[0] for d in deciders] == ["digitlab/runs/tables.py"], deciders

@@ -7,10 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from digitlab import UserError, admission, cli, sweep
-from digitlab.config import TrainConfig, changed, to_argv
+from digitlab import UserError, cli
+from digitlab.runs import admission, sweep
+from digitlab.learn.config import TrainConfig, changed, to_argv
 from digitlab.settings import Limits
-from digitlab.store import Status, Store
+from digitlab.runs.store import Status, Store
 
 SMALL = dict(hidden=[8], epochs=1, batch_size=32, device="cpu")
 
@@ -128,8 +129,8 @@ def test_an_admitted_group_is_queued_whole_with_its_price(app_env, tiny_root):
 
 
 def test_in_class_mode_a_run_starts_from_or_learns_from_only_its_owners_runs(classroom, tiny_root):
-    from digitlab import checkpoint
-    from digitlab.models import build
+    from digitlab.learn import checkpoint
+    from digitlab.learn.models import build
 
     store = classroom
     small = TrainConfig(**SMALL)

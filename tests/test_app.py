@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from digitlab import UserError, admission, cost, progress
-from digitlab.checkpoint import PROJECT
-from digitlab.config import TrainConfig
-from digitlab.runner import workers
-from digitlab.store import Status, Store
+from digitlab import UserError
+from digitlab.learn import cost
+from digitlab.runs import admission, progress
+from digitlab.learn.checkpoint import PROJECT
+from digitlab.learn.config import TrainConfig
+from digitlab.runs.runner import workers
+from digitlab.runs.store import Status, Store
 from testkit.fixtures import wait_for
 
 
@@ -194,7 +196,7 @@ def test_class_mode_served_without_encryption_signs_nobody_in_unless_the_setting
 
 
 def test_signing_out_ends_the_persons_sessions_everywhere(classroom):
-    from digitlab import sessions
+    from digitlab.classroom import sessions
 
     bob, other_tab = signed_in("bob", "bob-pass-123", "runs"), signed_in("bob", "bob-pass-123", "runs")
     cy = signed_in("cy", "cy-pass-123", "runs")
@@ -207,7 +209,7 @@ def test_signing_out_ends_the_persons_sessions_everywhere(classroom):
 
 
 def test_someone_removed_from_the_roster_is_signed_out_at_their_next_click(classroom, tmp_path):
-    from digitlab import roster
+    from digitlab.classroom import roster
 
     bob = signed_in("bob", "bob-pass-123", "runs")
     roster.remove(tmp_path / "roster.toml", "bob")
@@ -262,7 +264,8 @@ ISOLATION: list[tuple] = []  # (board, path, as whom, what it answered): printed
 def test_every_way_a_student_names_anothers_runs_sweeps_or_digits_is_refused(classroom, tiny_root, monkeypatch, board):
     """Every address, picker, download and button that names a run, a sweep or a drawing, tried by bob on cy's:
     one sentence, nothing of cy's shown beyond the board's read-only row (board on), no button acts on it."""
-    from digitlab import report, sweep
+    from digitlab.course import report
+    from digitlab.runs import sweep
 
     s = classroom
     s.set_option("board", "True" if board == "on" else "False")
@@ -368,7 +371,7 @@ def test_one_click_queues_a_course_experiment_whole(app_env):
 
 
 def save_digits(root, labels, owner=""):
-    from digitlab import handwriting
+    from digitlab.datasets import handwriting
     from testkit import redraw
     from testkit.fixtures import official_test_digits
 
@@ -432,7 +435,7 @@ EVERY_SETTING = dict(name="my run", model="cnn", hidden=[100, 20], channels=[8, 
 
 def test_the_train_form_round_trips_through_the_address(app_env):
     """A link holding every setting fills every field of the form, and the page writes the same address back."""
-    from digitlab.config import NAMES, to_query
+    from digitlab.learn.config import NAMES, to_query
 
     config = TrainConfig(**EVERY_SETTING)
     assert set(EVERY_SETTING) == set(NAMES)
@@ -490,7 +493,7 @@ def test_inside_page_shows_first_layers_of_a_run_and_a_shipped_model(store_with_
 
 
 def test_sweeps_page_queues_a_sweep_and_shows_its_trials(app_env, tiny_root):
-    from digitlab import sweep
+    from digitlab.runs import sweep
 
     at = open_page("sweeps")
     at.text_area(key="sweep_text").set_value("trials = 70\n[search.lr]\nlow = 0.1\nhigh = 1.0\n")
@@ -516,7 +519,7 @@ def test_sweeps_page_queues_a_sweep_and_shows_its_trials(app_env, tiny_root):
 
 
 def test_the_train_form_hands_a_sweep_of_itself_to_the_sweeps_page(app_env):
-    from digitlab import sweep
+    from digitlab.runs import sweep
 
     at = open_page("train")
     at.selectbox(key="preset").set_value("nmlp-30-5").run()
@@ -546,7 +549,7 @@ def test_a_link_to_a_preset_fills_the_preset_then_its_changes(app_env):
 
 
 def preset_epochs(name: str) -> int:
-    from digitlab.presets import preset
+    from digitlab.learn.presets import preset
 
     return preset(name).epochs
 

@@ -1,10 +1,12 @@
 import pytest
 import torch
 
-from digitlab import UserError, augment, data
-from digitlab.config import AUGMENT, NAMES, TrainConfig, spec, validate
-from digitlab.models import CNN, build
-from digitlab.train import train
+from digitlab import UserError
+from digitlab.datasets import data
+from digitlab.learn import augment
+from digitlab.learn.config import AUGMENT, NAMES, TrainConfig, spec, validate
+from digitlab.learn.models import CNN, build
+from digitlab.learn.train import train
 
 BLANK = data.blank_pixel("mnist")
 

@@ -294,8 +294,8 @@ def test_inside_the_network_for_a_drawing_and_a_run(app, page):
 def test_lesson_three_end_to_end_launch_wait_answer(browser, tmp_path_factory):
     """A learner on the Lessons page queues the optimizer comparison in one click, waits for it to train, and answers
     from their own runs; at 1400x1000 and on a phone."""
-    from digitlab import lessons
-    from digitlab.store import Status, Store
+    from digitlab.course import lessons
+    from digitlab.runs.store import Status, Store
 
     root = prepared_dataset(tmp_path_factory.mktemp("data"))
     runs = tmp_path_factory.mktemp("runs")

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from digitlab import UserError, checkpoint
-from digitlab.checkpoint import SHIPPED
-from digitlab.config import TrainConfig
-from digitlab.models import build
+from digitlab import UserError
+from digitlab.learn import checkpoint
+from digitlab.learn.checkpoint import SHIPPED
+from digitlab.learn.config import TrainConfig
+from digitlab.learn.models import build
 from digitlab.settings import Limits
 from testkit.fixtures import official_test_digits
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitlab import data
-from digitlab.checkpoint import SHIPPED
+from digitlab.datasets import data
+from digitlab.learn.checkpoint import SHIPPED
 from digitlab.cli import build_parser, main
-from digitlab.config import TrainConfig
-from digitlab.store import Status, Store
+from digitlab.learn.config import TrainConfig
+from digitlab.runs.store import Status, Store
 from testkit import redraw
 from testkit.fixtures import official_test_digits
 
@@ -189,9 +189,9 @@ def test_each_shipped_card_is_reproduced_by_eval(name, capsys):
 @pytest.mark.parametrize("name", ["mlp-default", "cnn-default"])
 def test_each_shipped_cards_command_still_trains_the_cards_model(name):
     """`digitlab ship` retrains from the card's command: its preset must still be the recipe the card records."""
-    from digitlab.checkpoint import card_argv, read_card
+    from digitlab.learn.checkpoint import card_argv, read_card
     from digitlab.cli import build_parser, config_from_args
-    from digitlab.config import TrainConfig
+    from digitlab.learn.config import TrainConfig
 
     card = read_card(SHIPPED / f"{name}.pt")
     again = config_from_args(build_parser().parse_args(card_argv(card)))
@@ -229,7 +229,7 @@ def test_restore_a_damaged_store(runs, capsys):
 
 
 def test_supervise_refuses_a_second_supervisor(runs, capsys):
-    from digitlab.runner import supervisor
+    from digitlab.runs.runner import supervisor
 
     first = supervisor.Supervisor(Store(runs), slots=1)
     assert first.acting()
@@ -237,8 +237,8 @@ def test_supervise_refuses_a_second_supervisor(runs, capsys):
 
 
 def test_eval_scores_a_checkpoint_on_exported_digits(tmp_path, capsys):
-    from digitlab import handwriting
-    from digitlab.store import Store
+    from digitlab.datasets import handwriting
+    from digitlab.runs.store import Store
     from testkit import redraw
     from testkit.fixtures import official_test_digits
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from digitlab.checkpoint import PROJECT
+from digitlab.learn.checkpoint import PROJECT
 
 
 def namespace_or_skip() -> str:
@@ -53,7 +53,7 @@ def test_a_sweep_runs_its_trials_on_two_ray_nodes_and_reports_back():
 
 def test_the_cluster_address_comes_from_the_environment_then_the_settings(tmp_path, monkeypatch):
     from digitlab import UserError, settings
-    from digitlab.runner import cluster
+    from digitlab.runs.runner import cluster
 
     monkeypatch.delenv(cluster.ENV, raising=False)
     monkeypatch.delenv(settings.ENV, raising=False)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digitlab import UserError
-from digitlab.config import DEFAULTS, NAMES, TrainConfig, kind, parse_sizes, range_text, spec, validate
+from digitlab.learn.config import DEFAULTS, NAMES, TrainConfig, kind, parse_sizes, range_text, spec, validate
 
 
 def test_every_setting_declares_a_label_and_help():
@@ -108,7 +108,7 @@ def test_any_value_is_accepted_or_refused_with_one_user_error(name, value):
 
 
 def test_settings_that_do_not_apply_are_named():
-    from digitlab.config import applies
+    from digitlab.learn.config import applies
 
     assert not applies("channels", "mlp", "adam", "none") and applies("channels", "cnn", "adam", "none")
     assert not applies("nesterov", "mlp", "adam", "none") and applies("momentum", "mlp", "momentum", "none")
@@ -117,7 +117,7 @@ def test_settings_that_do_not_apply_are_named():
 
 
 def test_which_settings_a_form_uses():
-    from digitlab.config import applies
+    from digitlab.learn.config import applies
 
     cnn = "".join(["cn", "n"])  # a value read from a form, not the literal itself
     for optimizer in ("sgd", "momentum", "adam", "adamw", "rmsprop"):
@@ -153,7 +153,7 @@ def test_a_run_is_named_by_its_optimizer_and_layers():
 
 
 def test_changed_settings_and_the_address_of_a_config():
-    from digitlab.config import changed, from_query, to_argv, to_query
+    from digitlab.learn.config import changed, from_query, to_argv, to_query
 
     config = TrainConfig(lr=0.01, epochs=3, hidden=[64], optimizer="sgd", shuffle=False, dropout=0.0)
     assert changed(config) == {"hidden": [64], "optimizer": "sgd", "epochs": 3, "lr": 0.01, "shuffle": False}
@@ -170,7 +170,7 @@ def test_changed_settings_and_the_address_of_a_config():
 
 
 def test_an_address_is_measured_by_its_keys_and_values_together():
-    from digitlab.config import MAX_QUERY, from_query
+    from digitlab.learn.config import MAX_QUERY, from_query
 
     with pytest.raises(UserError, match="unknown setting"):  # 1,999 characters: read, and refused for its key
         from_query({"k" * 1000: "v" * (MAX_QUERY - 1001)})

@@ -6,10 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digitlab import UserError, cost
-from digitlab.config import TrainConfig, validate
-from digitlab.models import build
-from digitlab.presets import PRESETS, preset
+from digitlab import UserError
+from digitlab.learn import cost
+from digitlab.learn.config import TrainConfig, validate
+from digitlab.learn.models import build
+from digitlab.learn.presets import PRESETS, preset
 from digitlab.settings import Limits
 
 configs = st.builds(

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from digitlab import UserError, data
+from digitlab import UserError
+from digitlab.datasets import data
 
 
 def test_idx_round_trip(tmp_path):
@@ -172,9 +173,9 @@ def test_a_mistyped_data_folder_is_refused_not_filled(tmp_path):
 
 def test_mnist_missing_is_one_sentence_everywhere(tmp_path):
     """The pages and a launch say it without a folder (never the server's paths to a visitor); --data names it."""
-    from digitlab import admission
-    from digitlab.config import TrainConfig
-    from digitlab.store import Store
+    from digitlab.runs import admission
+    from digitlab.learn.config import TrainConfig
+    from digitlab.runs.store import Store
 
     said = data.not_prepared()
     assert said.startswith("MNIST is not prepared yet: ") and "digitlab data" in said and str(tmp_path) not in said

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from app.components.pad import MAX_CHARS, PREFIX, SIDE, decode
-from digitlab import UserError, preprocess
+from digitlab import UserError
+from digitlab.drawing import preprocess
 from testkit.browser import SEVEN
 from testkit.fixtures import png_header_claiming
 

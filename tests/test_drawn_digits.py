@@ -4,8 +4,9 @@ import io
 
 import numpy as np
 
-from digitlab import checkpoint, preprocess
-from digitlab.checkpoint import SHIPPED
+from digitlab.drawing import preprocess
+from digitlab.learn import checkpoint
+from digitlab.learn.checkpoint import SHIPPED
 from testkit import redraw
 from testkit.fixtures import official_test_digits as digits
 

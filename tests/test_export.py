@@ -15,10 +15,13 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from digitlab import UserError, data, export, train
+from digitlab import UserError
+from digitlab.course import export
+from digitlab.datasets import data
+from digitlab.learn import train
 from digitlab.cli import main
-from digitlab.config import TrainConfig, validate
-from digitlab.presets import PRESETS, preset
+from digitlab.learn.config import TrainConfig, validate
+from digitlab.learn.presets import PRESETS, preset
 from testkit.fixtures import digests, prepared_dataset
 
 ALONE = {  # each setting changed alone, from a small MLP
@@ -164,7 +167,7 @@ def test_the_cli_writes_both_or_says_why_not(tmp_path, capsys, monkeypatch):
 
 
 def test_a_stored_run_exports_with_its_settings(tmp_path, capsys, monkeypatch):
-    from digitlab.store import Store
+    from digitlab.runs.store import Store
 
     monkeypatch.setenv("DIGITLAB_RUNS", str(tmp_path / "runs"))
     store = Store(tmp_path / "runs")

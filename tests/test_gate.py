@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from digitlab import UserError, answers, checkpoint, gate, preprocess, strokes, synth
+from digitlab import UserError
+from digitlab.datasets import strokes, synth
+from digitlab.drawing import answers, gate, preprocess
+from digitlab.learn import checkpoint
 from testkit.fixtures import synthetic_digits
 
 

@@ -6,10 +6,13 @@ import zipfile
 import numpy as np
 import pytest
 
-from digitlab import UserError, checkpoint, evaluation, handwriting, preprocess, idx
-from digitlab.checkpoint import SHIPPED
+from digitlab import UserError
+from digitlab.datasets import handwriting, idx
+from digitlab.drawing import preprocess
+from digitlab.learn import checkpoint, evaluation
+from digitlab.learn.checkpoint import SHIPPED
 from digitlab.settings import Limits
-from digitlab.store import Store
+from digitlab.runs.store import Store
 from testkit import redraw
 from testkit.fixtures import official_test_digits
 

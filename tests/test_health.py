@@ -5,11 +5,13 @@ import json
 
 import pytest
 
-from digitlab import admission, catalog, cli, health, tables
-from digitlab.config import TrainConfig, validate
-from digitlab.runner import workers
-from digitlab.store import Status, Store
-from digitlab.train import train
+from digitlab import cli
+from digitlab.learn import health
+from digitlab.runs import admission, catalog, tables
+from digitlab.learn.config import TrainConfig, validate
+from digitlab.runs.runner import workers
+from digitlab.runs.store import Status, Store
+from digitlab.learn.train import train
 
 
 def epochs(*accs):

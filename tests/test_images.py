@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitlab import UserError, checkpoint, preprocess
-from digitlab.checkpoint import SHIPPED
+from digitlab import UserError
+from digitlab.drawing import preprocess
+from digitlab.learn import checkpoint
+from digitlab.learn.checkpoint import SHIPPED
 from digitlab.settings import Limits
 from testkit import redraw
 from testkit.fixtures import official_test_digits, png_header_claiming

@@ -9,24 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from digitlab import (
-    UserError,
-    addresses,
-    admission,
-    checkpoint,
-    cli,
-    devices,
-    inside,
-    lrfind,
-    pictures,
-    train,
-)
-from digitlab.checkpoint import Checkpoint
-from digitlab.config import NAMES, TrainConfig, from_query, to_argv, to_query
-from digitlab.models import CNN, MLP
-from digitlab.presets import PRESETS, preset
-from digitlab.runner import execution
-from digitlab.store import MAX_PINS, Store
+from digitlab import UserError, addresses, cli
+from digitlab.drawing import inside, pictures
+from digitlab.learn import checkpoint, devices, lrfind, train
+from digitlab.runs import admission
+from digitlab.learn.checkpoint import Checkpoint
+from digitlab.learn.config import NAMES, TrainConfig, from_query, to_argv, to_query
+from digitlab.learn.models import CNN, MLP
+from digitlab.learn.presets import PRESETS, preset
+from digitlab.runs.runner import execution
+from digitlab.runs.store import MAX_PINS, Store
 
 
 def linear(seed: int = 0) -> Checkpoint:
@@ -167,7 +159,7 @@ def test_snapshots_and_pinned_drawings_are_recorded_every_epoch(tmp_path, tiny_r
 
 
 def jobs_log_every() -> int:
-    from digitlab.train import LOG_EVERY
+    from digitlab.learn.train import LOG_EVERY
 
     return LOG_EVERY
 

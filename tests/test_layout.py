@@ -5,7 +5,7 @@ import ast
 import subprocess
 import sys
 
-from digitlab.checkpoint import PROJECT
+from digitlab.learn.checkpoint import PROJECT
 
 CORE = PROJECT / "digitlab"
 
@@ -65,9 +65,49 @@ def test_the_core_imports_no_streamlit():
 
 def test_no_import_cycle_in_the_core_the_ui_or_the_pages():
     graph = imports()
-    assert "digitlab.runner.cluster" in graph["digitlab.runner.supervisor"]  # the graph sees the imports
+    assert "digitlab.runs.runner.cluster" in graph["digitlab.runs.runner.supervisor"]  # the graph sees the imports
     assert "app.ui" in graph["pages.draw"] and "app.views.network" in graph["pages.draw"]
     assert cycles(graph) == []
+
+
+# The core's folders, each answering one question a maintainer asks (README, Layout), and what each may not import.
+FOLDERS = ("learn", "datasets", "drawing", "runs", "course", "classroom", "cli")
+RULES = {
+    # what a model is, what it reads and how a drawing becomes its input know nothing of runs, the course, the class
+    # or the command line: they train and answer the same in a notebook
+    "learn": ("runs", "course", "classroom", "cli"),
+    "datasets": ("runs", "course", "classroom", "cli"),
+    "drawing": ("runs", "course", "classroom", "cli"),
+    "course": ("classroom", "cli"),
+    "runs": ("cli",),
+}
+# only the command line, the app (app/, pages/) and the queue (admission: a student's run may start from or learn from
+# their own runs only) import the class
+CLASSROOM_READERS = ("digitlab.cli", "digitlab.runs.admission", "app", "pages")
+
+
+def folder(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "digitlab" and len(parts) > 2 and parts[1] in FOLDERS else parts[0]
+
+
+def test_every_core_module_sits_in_a_folder():
+    top = sorted(p.stem for p in CORE.glob("*.py"))
+    assert top == ["__init__", "__main__", "addresses", "files", "markdown", "settings"]  # shared by every folder
+    assert sorted(p.name for p in CORE.iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(FOLDERS)
+
+
+def test_each_folder_imports_only_what_its_rules_allow():
+    graph = imports()
+    broken = [f"{m} -> {d}" for m, ds in graph.items() for d in ds if folder(d) in RULES.get(folder(m), ())]
+    assert broken == []
+    readers = {m for m, ds in graph.items() for d in ds if folder(d) == "classroom" and folder(m) != "classroom"}
+    assert readers and all(m.startswith(CLASSROOM_READERS) for m in readers), readers
+
+
+def test_a_broken_rule_is_found():
+    assert folder("digitlab.learn.train") == "learn" and folder("digitlab.settings") == "digitlab"
+    assert folder("app.ui") == "app" and folder("digitlab.runs.store.base") == "runs"
 
 
 def test_a_cycle_is_found():
@@ -75,7 +115,7 @@ def test_a_cycle_is_found():
 
 
 def test_heavy_libraries_load_only_when_used():
-    probe = ("import sys, digitlab.cli, digitlab.runner.supervisor, digitlab.runner.execution, digitlab.admission; "
+    probe = ("import sys, digitlab.cli, digitlab.runs.runner.supervisor, digitlab.runs.runner.execution, digitlab.runs.admission; "
              "print(sorted(m for m in ('ray', 'optuna', 'sklearn', 'streamlit') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT, check=True)
     assert out.stdout.strip() == "[]"

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from digitlab import UserError, lessons
-from digitlab.presets import preset
-from digitlab.runner import workers
-from digitlab.store import Status, Store
+from digitlab import UserError
+from digitlab.course import lessons
+from digitlab.learn.presets import preset
+from digitlab.runs.runner import workers
+from digitlab.runs.store import Status, Store
 
 
 def fake_run(store: Store, name: str, val_accs, val_losses=None, test_acc=None, train_accs=None, owner="") -> int:
@@ -105,7 +106,8 @@ def test_a_missing_run_is_named_and_a_learner_sees_only_their_own(store, tmp_pat
 
 
 def test_lowest_recall_is_read_from_the_run_s_own_checkpoint(tmp_path, tiny_root):
-    from digitlab import data, evaluation, checkpoint
+    from digitlab.datasets import data
+    from digitlab.learn import evaluation, checkpoint
 
     s = Store(tmp_path / "runs")
     s.create(preset("compare-adam", epochs=1, device="cpu"))
@@ -119,7 +121,7 @@ def test_lowest_recall_is_read_from_the_run_s_own_checkpoint(tmp_path, tiny_root
 
 
 def test_the_fine_tune_question_reads_what_the_fine_tune_recorded(store):
-    from digitlab.runner.execution import MY_DIGITS
+    from digitlab.runs.runner.execution import MY_DIGITS
 
     run_id = fake_run(store, "fast", [0.98])
     store.update(run_id, config=json.dumps(preset("fast", my_digits=0.5).to_dict()))

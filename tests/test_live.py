@@ -4,10 +4,10 @@ import os
 
 import pytest
 
-from digitlab import plots
-from digitlab.config import TrainConfig
-from digitlab.live import LIVE_POINTS, Live
-from digitlab.store import Status, Store
+from digitlab.course import plots
+from digitlab.learn.config import TrainConfig
+from digitlab.runs.live import LIVE_POINTS, Live
+from digitlab.runs.store import Status, Store
 
 EPOCH = dict(train_loss=1.0, train_acc=0.5, val_loss=1.1, val_acc=0.6, test_loss=1.2, test_acc=0.55, seconds=0.1,
              lr=0.01)
@@ -55,7 +55,7 @@ def test_viewers_share_one_reading_a_tick(running):
 def test_pages_refresh_less_often_as_more_watch_and_again_faster_when_they_leave(running, monkeypatch):
     s, _ = running
     live, now = Live(s, every=60), [1000.0]
-    monkeypatch.setattr("digitlab.live.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("digitlab.runs.live.time.monotonic", lambda: now[0])
     assert live.interval() == 2.0
     for k in range(6):
         live.snapshot(f"page {k}")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from digitlab import metrics
+from digitlab.learn import metrics
 
 
 def test_hand_computed_per_class():

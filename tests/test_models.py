@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch import nn
 
-from digitlab import cost
-from digitlab.config import TrainConfig
-from digitlab.models import CNN, MLP, build
+from digitlab.learn import cost
+from digitlab.learn.config import TrainConfig
+from digitlab.learn.models import CNN, MLP, build
 
 
 def expected_params(sizes, norm="none"):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from digitlab import plots
+from digitlab.course import plots
 
 
 def epochs(n, base):

@@ -5,7 +5,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from digitlab import UserError, preprocess
+from digitlab import UserError
+from digitlab.drawing import preprocess
 from testkit.fixtures import official_test_digits
 
 

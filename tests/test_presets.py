@@ -1,8 +1,8 @@
 import pytest
 
-from digitlab.config import validate
-from digitlab.presets import COMPARISON, COURSE as REACHED, GROUPS, PRESETS, preset
-from digitlab.train import train
+from digitlab.learn.config import validate
+from digitlab.learn.presets import COMPARISON, COURSE as REACHED, GROUPS, PRESETS, preset
+from digitlab.learn.train import train
 
 COURSE = {"seed-ann": [512, 128], "seed-assignment": [128, 128], "compare-sgd": [128, 64],
           "compare-momentum": [128, 64], "compare-adam": [128, 64], "trial-100-50": [100, 50],

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from digitlab import UserError, report
+from digitlab import UserError
+from digitlab.course import report
 from digitlab.cli import main
-from digitlab.config import TrainConfig
-from digitlab.presets import preset
-from digitlab.runner import workers
+from digitlab.learn.config import TrainConfig
+from digitlab.learn.presets import preset
+from digitlab.runs.runner import workers
 from digitlab.settings import Limits
-from digitlab.store import Store
+from digitlab.runs.store import Store
 from testkit.browser import CHROMIUM
 
 HOSTILE = '<img src=x onerror="alert(1)"> & </section><script>alert(2)</script>'

@@ -5,8 +5,8 @@ import signal
 import subprocess
 import sys
 
-from digitlab.config import TrainConfig
-from digitlab.store import Status, Store
+from digitlab.learn.config import TrainConfig
+from digitlab.runs.store import Status, Store
 from testkit.browser import free_port, wait_healthy
 from testkit.fixtures import wait_for
 

@@ -4,7 +4,8 @@ import stat
 
 import pytest
 
-from digitlab import UserError, roster
+from digitlab import UserError
+from digitlab.classroom import roster
 from digitlab.cli import main
 
 

@@ -11,11 +11,14 @@ import time
 import pytest
 import torch
 
-from digitlab import UserError, admission, checkpoint, data, settings
-from digitlab.config import TrainConfig
-from digitlab.runner import execution, supervisor, workers
+from digitlab import UserError, settings
+from digitlab.datasets import data
+from digitlab.learn import checkpoint
+from digitlab.runs import admission
+from digitlab.learn.config import TrainConfig
+from digitlab.runs.runner import execution, supervisor, workers
 from digitlab.settings import Workers
-from digitlab.store import Status, Store
+from digitlab.runs.store import Status, Store
 from testkit.fixtures import wait_for
 from testkit.supervise import supervising
 
@@ -216,10 +219,11 @@ def test_a_killed_worker_is_marked_failed_by_the_supervisor(tmp_path, tiny_root)
     s = Store(tmp_path / "runs")
     code = textwrap.dedent(f"""
         import os
-        from digitlab import data, admission
-        from digitlab.runner import execution, supervisor, workers
-        from digitlab.config import TrainConfig
-        from digitlab.store import Store
+        from digitlab.datasets import data
+        from digitlab.runs import admission
+        from digitlab.runs.runner import execution, supervisor, workers
+        from digitlab.learn.config import TrainConfig
+        from digitlab.runs.store import Store
         data.MD5 = {data.MD5!r}  # the tiny set's checksums, as the test's fixture made them
         s = Store({str(s.root)!r})
         rid = s.create(TrainConfig(hidden=[256], epochs=500, batch_size=32, device="cpu"), pid=os.getpid())
@@ -275,7 +279,7 @@ def test_a_full_disk_fails_the_run_with_a_sentence_and_no_partial_file(tmp_path,
 
 
 def save_digits(store, n, owner="ada"):
-    from digitlab import handwriting
+    from digitlab.datasets import handwriting
     from testkit import redraw
     from testkit.fixtures import official_test_digits
 
@@ -306,7 +310,7 @@ def test_a_run_that_trains_on_my_digits_never_trains_on_the_held_out_part(tmp_pa
     trained, held = result["trained"], result["held_out"]
     assert len(trained) == 10 and len(held) == 10 and sorted(trained + held) == ids
     rows = {r["id"]: r for r in s.digits("ada")}
-    from digitlab import handwriting
+    from digitlab.datasets import handwriting
 
     x, y = handwriting.arrays([rows[i] for i in trained])
     assert seen["extra"][0].numpy().tobytes() == x.tobytes()  # exactly the trained part, none of the held-out one

@@ -21,7 +21,8 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from digitlab import roster, sessions, settings, tls
+from digitlab import settings
+from digitlab.classroom import roster, sessions, tls
 from testkit import protocol
 from testkit.browser import ARGS, CHROMIUM, NAV, PROJECT, free_port, nav_items, served, shot
 

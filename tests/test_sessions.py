@@ -9,7 +9,8 @@ import time
 import pytest
 import trustme
 
-from digitlab import UserError, roster, sessions, settings, tls
+from digitlab import UserError, settings
+from digitlab.classroom import roster, sessions, tls
 
 HOURS = 2.0
 
@@ -73,7 +74,7 @@ def test_an_expired_altered_foreign_or_hostile_token_is_refused(people, class_se
 
 
 def test_signing_out_ends_the_tokens_made_before_it_not_after(people, class_sessions, tmp_path):
-    from digitlab.store import Store
+    from digitlab.runs.store import Store
 
     store = Store(tmp_path / "runs")
     bob = roster.load(people)["bob"]

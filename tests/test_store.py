@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from digitlab import UserError
-from digitlab.config import TrainConfig
-from digitlab.store import Status, Store
+from digitlab.learn.config import TrainConfig
+from digitlab.runs.store import Status, Store
 
 
 def test_round_trip(tmp_path):
@@ -163,8 +163,8 @@ def test_concurrent_writers_never_see_a_lock_error(tmp_path):
     Store(tmp_path)
     code = textwrap.dedent(f"""
         import sys
-        from digitlab.config import TrainConfig
-        from digitlab.store import Store, Status
+        from digitlab.learn.config import TrainConfig
+        from digitlab.runs.store import Store, Status
         s = Store({str(tmp_path)!r})
         for i in range(15):
             rid = s.create(TrainConfig(name=f"w{{sys.argv[1]}}-{{i}}"))

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from digitlab import preprocess, strokes, synth
+from digitlab.datasets import strokes, synth
+from digitlab.drawing import preprocess
 
 VARIANTS = strokes.variants()
 TRAINING_FACES = [f for f in synth.typefaces() if not f.held_out]

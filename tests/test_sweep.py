@@ -5,9 +5,10 @@ import os
 
 import pytest
 
-from digitlab import UserError, cli, sweep
-from digitlab.runner import workers
-from digitlab.store import Status, Store
+from digitlab import UserError, cli
+from digitlab.runs import sweep
+from digitlab.runs.runner import workers
+from digitlab.runs.store import Status, Store
 from testkit.supervise import supervising, until_sweep_ends
 
 
@@ -188,8 +189,8 @@ def test_cli_sweep_runs_its_trials_and_prints_the_best(tmp_path, tiny_root, caps
 
 
 def test_the_train_forms_sweep_fixes_every_setting_it_does_not_search():
-    from digitlab.config import TrainConfig
-    from digitlab.presets import PRESETS, preset
+    from digitlab.learn.config import TrainConfig
+    from digitlab.learn.presets import PRESETS, preset
 
     searched = ("name", "lr", "optimizer", "nesterov")
     for name in PRESETS:

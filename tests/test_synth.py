@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from digitlab import UserError, admission, preprocess, synth
-from digitlab.config import TrainConfig
-from digitlab.runner import workers
-from digitlab.store import Status, Store
+from digitlab import UserError
+from digitlab.datasets import synth
+from digitlab.drawing import preprocess
+from digitlab.runs import admission
+from digitlab.learn.config import TrainConfig
+from digitlab.runs.runner import workers
+from digitlab.runs.store import Status, Store
 
 FACES = synth.typefaces()
 needs_fonts = pytest.mark.skipif(not any(f.held_out for f in FACES) or all(f.held_out for f in FACES),
@@ -64,7 +67,7 @@ def test_font_digits_without_any_training_typeface_are_refused_at_launch(tmp_pat
 
 
 def test_mixed_in_repeats_a_small_set_and_samples_a_large_one():
-    from digitlab.train import _mixed_in
+    from digitlab.learn.train import _mixed_in
 
     x, y = torch.arange(4), torch.arange(4)
     assert _mixed_in(x, y, 10, torch.Generator())[0].tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]

@@ -2,11 +2,14 @@
 
 import pytest
 
-from digitlab import answers, catalog, checkpoint, markdown, progress, tables
-from digitlab.presets import COURSE
-from digitlab.config import TrainConfig
-from digitlab.models import build
-from digitlab.store import Status, Store
+from digitlab import markdown
+from digitlab.drawing import answers
+from digitlab.learn import checkpoint
+from digitlab.runs import catalog, progress, tables
+from digitlab.learn.presets import COURSE
+from digitlab.learn.config import TrainConfig
+from digitlab.learn.models import build
+from digitlab.runs.store import Status, Store
 
 
 def running(epoch, step, epochs=4, per_epoch=10):
@@ -64,7 +67,7 @@ def test_typed_text_is_made_literal_markdown():
 
 
 def test_class_rows_count_each_persons_runs(tmp_path):
-    from digitlab.roster import Person
+    from digitlab.classroom.roster import Person
 
     store = Store(tmp_path)
     for owner in ("bob", "bob", "cy"):

@@ -1,11 +1,12 @@
 import pytest
 import torch
 
-from digitlab import UserError, devices
-from digitlab.config import TrainConfig, spec, validate
-from digitlab.data import normalize
-from digitlab.models import build
-from digitlab.train import loss_and_accuracy, train
+from digitlab import UserError
+from digitlab.learn import devices
+from digitlab.learn.config import TrainConfig, spec, validate
+from digitlab.datasets.data import normalize
+from digitlab.learn.models import build
+from digitlab.learn.train import loss_and_accuracy, train
 
 
 def cfg(**kw):
@@ -134,7 +135,7 @@ def test_a_diverging_run_stops_at_once_with_the_step(tiny):
 
 
 def test_training_flushes_denormals_and_puts_the_flag_back(tiny):
-    from digitlab import train as train_module
+    from digitlab.learn import train as train_module
 
     seen = []
     original = train_module._train
@@ -176,7 +177,7 @@ def test_a_teacher_is_what_a_run_learns_at_share_one_and_changes_nothing_at_shar
 
 
 def test_a_teacher_sees_the_pixels_in_its_own_normalization(tiny):
-    from digitlab.train import teacher_logits
+    from digitlab.learn.train import teacher_logits
 
     config, state = _always_three()
     model = build(config)
@@ -191,7 +192,7 @@ def test_a_teacher_sees_the_pixels_in_its_own_normalization(tiny):
 
 def test_the_kept_checkpoint_is_the_best_validation_epoch_never_the_best_test_one(tiny, monkeypatch):
     """A test-set leak nothing else would notice: validation and test disagree on purpose, epoch by epoch."""
-    import digitlab.train as train_module
+    import digitlab.learn.train as train_module
 
     val = [0.50, 0.90, 0.70, 0.90]   # best validation: epoch 2 (a later tie is no better)
     test = [0.95, 0.60, 0.99, 0.97]  # best test: epoch 3

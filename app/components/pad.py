@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from digitlab import UserError, answers, pictures, preprocess
+from digitlab import UserError
+from digitlab.drawing import answers, pictures, preprocess
 
 SIDE = 280  # the canvas's own pixels, whatever its size on screen
 MAX_CHARS = 1_000_000  # a 280x280 PNG of the canvas is a few KB; anything near this was not sent by our pad

@@ -8,19 +8,12 @@ import streamlit as st
 
 from app import ui
 from app.views import network
-from digitlab import (
-    UserError,
-    admission,
-    catalog,
-    devices,
-    lessons,
-    lrfind,
-    markdown,
-    pictures,
-    settings,
-    sweep,
-)
-from digitlab.config import (
+from digitlab import UserError, markdown, settings
+from digitlab.course import lessons
+from digitlab.drawing import pictures
+from digitlab.learn import devices, lrfind
+from digitlab.runs import admission, catalog, sweep
+from digitlab.learn.config import (
     AUGMENT,
     FINETUNE,
     MORE,
@@ -37,8 +30,8 @@ from digitlab.config import (
     to_query,
     validate,
 )
-from digitlab.presets import GROUPS, NOTES, PRESETS, changes, preset
-from digitlab.store import MAX_PINS
+from digitlab.learn.presets import GROUPS, NOTES, PRESETS, changes, preset
+from digitlab.runs.store import MAX_PINS
 
 HERE = devices.available()
 

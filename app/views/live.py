@@ -8,11 +8,14 @@ import streamlit as st
 
 from app import ui
 from app.views import network
-from digitlab import catalog, cost, devices, health, markdown, plots, progress
-from digitlab.config import TrainConfig
-from digitlab.live import FASTEST
-from digitlab.runner import workers
-from digitlab.store import Status
+from digitlab import markdown
+from digitlab.course import plots
+from digitlab.learn import cost, devices, health
+from digitlab.runs import catalog, progress
+from digitlab.learn.config import TrainConfig
+from digitlab.runs.live import FASTEST
+from digitlab.runs.runner import workers
+from digitlab.runs.store import Status
 
 ICONS = {Status.COMPLETED: ":material/check_circle:", Status.FAILED: ":material/error:",
          Status.CANCELLED: ":material/cancel:"}

@@ -1,12 +1,15 @@
-"""The views inside the network that pages share (Streamlit only: the work is in digitlab.inside and lrfind)."""
+"""The views inside the network that pages share (Streamlit only: the work is in digitlab.drawing.inside and lrfind)."""
 
 import numpy as np
 import streamlit as st
 
 from app import ui
-from digitlab import UserError, admission, inside, markdown, pictures, plots
-from digitlab.config import TrainConfig, command_line
-from digitlab.store import MAX_PINS
+from digitlab import UserError, markdown
+from digitlab.course import plots
+from digitlab.drawing import inside, pictures
+from digitlab.runs import admission
+from digitlab.learn.config import TrainConfig, command_line
+from digitlab.runs.store import MAX_PINS
 
 IMAGE = 224  # pixels on screen of one 28x28 picture (8 per pixel): big enough to see each pixel, three to a row
 WIDE = 320   # half the width of a wide picture (tiled maps)

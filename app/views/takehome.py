@@ -1,4 +1,4 @@
-"""Take it home (Streamlit only: the work is in digitlab.export and digitlab.report): a run as plain PyTorch, and
+"""Take it home (Streamlit only: the work is in digitlab.course.export and digitlab.course.report): a run as plain PyTorch, and
 the report of the runs compared."""
 
 import tempfile
@@ -7,11 +7,12 @@ from pathlib import Path
 import streamlit as st
 
 from app import ui
-from digitlab import UserError, export, report
+from digitlab import UserError
+from digitlab.course import export, report
 
 
 def report_of(store, run_ids: list[int]) -> None:
-    """The report of the runs compared (digitlab.report), made on demand: HTML at once, a PDF where Chromium is."""
+    """The report of the runs compared (digitlab.course.report), made on demand: HTML at once, a PDF where Chromium is."""
     key = ",".join(map(str, run_ids))
     st.caption("The data and split, each model and its settings, the curves, the course's summary beside yours, and "
                "per run its confusion matrix, per-class precision / recall / F1, misclassified digits, pinned "

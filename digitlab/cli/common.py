@@ -15,7 +15,7 @@ class Parser(argparse.ArgumentParser):
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig setting, with the help, choices and default its Spec declares."""
-    from digitlab.config import DEFAULTS, NAMES, kind, range_text, spec
+    from digitlab.learn.config import DEFAULTS, NAMES, kind, range_text, spec
 
     for name in NAMES:
         s, k, default = spec(name), kind(name), getattr(DEFAULTS, name)
@@ -32,8 +32,8 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(a):
-    from digitlab.config import NAMES, TrainConfig, validate
-    from digitlab.presets import preset
+    from digitlab.learn.config import NAMES, TrainConfig, validate
+    from digitlab.learn.presets import preset
 
     given = {name: getattr(a, name) for name in NAMES if getattr(a, name) is not None}
     return validate(preset(a.preset, **given) if a.preset else TrainConfig(**given))

@@ -25,9 +25,11 @@ def add(command) -> None:
 
 
 def cmd_lessons(a) -> int:
-    from digitlab import admission, data, lessons
-    from digitlab.presets import preset
-    from digitlab.store import Store
+    from digitlab.course import lessons
+    from digitlab.datasets import data
+    from digitlab.runs import admission
+    from digitlab.learn.presets import preset
+    from digitlab.runs.store import Store
 
     store, shipped = Store(a.runs), lessons.all_lessons()
     given = {(x["lesson"], x["question"]): x for x in store.answers("")}
@@ -78,10 +80,10 @@ def cmd_lessons(a) -> int:
 
 
 def cmd_export(a) -> int:
-    from digitlab import export
+    from digitlab.course import export
     from digitlab.files import write_atomically
-    from digitlab.presets import preset
-    from digitlab.store import Store
+    from digitlab.learn.presets import preset
+    from digitlab.runs.store import Store
 
     if (a.run is None) == (a.preset is None):
         raise UserError("Name one run (its number) or one --preset to export.")
@@ -99,8 +101,8 @@ def cmd_export(a) -> int:
 
 
 def cmd_report(a) -> int:
-    from digitlab import report
-    from digitlab.store import Store
+    from digitlab.course import report
+    from digitlab.runs.store import Store
 
     path = report.save(Store(a.runs), a.run_ids, a.output, root=a.data)
     print(f"wrote {path}")

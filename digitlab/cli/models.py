@@ -35,7 +35,9 @@ def add(command) -> None:
 
 
 def cmd_eval(a) -> int:
-    from digitlab import checkpoint, data, evaluation, handwriting, settings
+    from digitlab import settings
+    from digitlab.datasets import data, handwriting
+    from digitlab.learn import checkpoint, evaluation
 
     ck = checkpoint.load(a.checkpoint)
     if a.digits:
@@ -60,7 +62,8 @@ def cmd_eval(a) -> int:
 
 
 def cmd_predict(a) -> int:
-    from digitlab import answers, checkpoint, gate, preprocess
+    from digitlab.drawing import answers, gate, preprocess
+    from digitlab.learn import checkpoint
 
     ck = checkpoint.load(a.checkpoint)
     images = [preprocess.read_image(p) for p in a.images]  # all readable before any output
@@ -81,7 +84,7 @@ def cmd_predict(a) -> int:
 
 
 def cmd_gate(a) -> int:
-    from digitlab import gate
+    from digitlab.drawing import gate
 
     if not 1 <= a.epochs <= 50 or not 100 <= a.per_kind <= 20000:
         raise UserError("The gate takes --epochs from 1 to 50 and --per-kind from 100 to 20000: choose within them.")
@@ -94,7 +97,7 @@ def cmd_gate(a) -> int:
 
 
 def cmd_ship(a) -> int:
-    from digitlab import checkpoint
+    from digitlab.learn import checkpoint
     from digitlab.cli import training
     from digitlab.cli.common import parser
 

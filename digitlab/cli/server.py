@@ -27,7 +27,7 @@ def add(command) -> None:
 
 
 def cmd_serve(a) -> int:
-    from digitlab import serve
+    from digitlab.classroom import serve
 
     return serve.serve(a.runs, a.data, a.port)
 
@@ -35,7 +35,8 @@ def cmd_serve(a) -> int:
 def cmd_roster(a) -> int:
     import getpass
 
-    from digitlab import roster, settings
+    from digitlab import settings
+    from digitlab.classroom import roster
 
     path = a.roster or settings.current().classroom.roster
     if not path:
@@ -69,8 +70,8 @@ def cmd_roster(a) -> int:
 def cmd_worker(a) -> int:
     import torch
 
-    from digitlab.runner import workers
-    from digitlab.store import Store
+    from digitlab.runs.runner import workers
+    from digitlab.runs.store import Store
 
     os.nice(workers.WORKER_NICE)  # training takes the CPU time that the app's answers leave
     torch.set_num_threads(workers.worker_threads())
@@ -79,8 +80,8 @@ def cmd_worker(a) -> int:
 
 
 def cmd_supervise(a) -> int:
-    from digitlab.runner.supervisor import Supervisor
-    from digitlab.store import Store
+    from digitlab.runs.runner.supervisor import Supervisor
+    from digitlab.runs.store import Store
 
     sup = Supervisor(Store(a.runs), a.data)
     if not sup.acting():
@@ -92,7 +93,7 @@ def cmd_supervise(a) -> int:
 
 
 def cmd_restore(a) -> int:
-    from digitlab.store import Store, runs_root
+    from digitlab.runs.store import Store, runs_root
 
     used = Store.restore(a.runs, a.backup)
     print(f"restored {runs_root(a.runs) / 'runs.db'} from {used}; the damaged file is kept beside it")

@@ -52,9 +52,11 @@ def add(command) -> None:
 def cmd_train(a) -> int:
     from tqdm import tqdm
 
-    from digitlab import admission, checkpoint, data, health
-    from digitlab.runner import execution
-    from digitlab.store import Store, runs_root
+    from digitlab.datasets import data
+    from digitlab.learn import checkpoint, health
+    from digitlab.runs import admission
+    from digitlab.runs.runner import execution
+    from digitlab.runs.store import Store, runs_root
 
     if a.save and not a.save.endswith(".pt"):
         raise UserError(f"--save needs a path ending in .pt, got {a.save}.")
@@ -114,8 +116,9 @@ def cmd_train(a) -> int:
 
 def pinned_images(paths: list[str]) -> list:
     """--pin files as pins, every one read (and checked like an upload) before anything else happens."""
-    from digitlab import admission, preprocess
-    from digitlab.store import MAX_PINS
+    from digitlab.drawing import preprocess
+    from digitlab.runs import admission
+    from digitlab.runs.store import MAX_PINS
 
     if len(paths) > MAX_PINS:
         raise UserError(f"--pin takes at most {MAX_PINS} images, got {len(paths)}.")
@@ -129,7 +132,9 @@ def pinned_images(paths: list[str]) -> list:
 
 
 def cmd_lr_find(a) -> int:
-    from digitlab import cost, data, devices, lrfind, settings
+    from digitlab import settings
+    from digitlab.datasets import data
+    from digitlab.learn import cost, devices, lrfind
 
     config = config_from_args(a)
     cost.check(config, settings.current().limits, devices.resolve(config.device).type)
@@ -147,10 +152,11 @@ def cmd_lr_find(a) -> int:
 
 
 def cmd_sweep(a) -> int:
-    from digitlab import data, sweep
-    from digitlab.config import NAMES
-    from digitlab.runner import sweep_here
-    from digitlab.store import Store
+    from digitlab.datasets import data
+    from digitlab.runs import sweep
+    from digitlab.learn.config import NAMES
+    from digitlab.runs.runner import sweep_here
+    from digitlab.runs.store import Store
 
     parts = {}
     if a.file:
@@ -165,12 +171,12 @@ def cmd_sweep(a) -> int:
     fixed = {name: getattr(a, name) for name in NAMES if getattr(a, name, None) is not None}
     parts["fixed"] = {**parts.get("fixed", {}), **fixed}
     parts["search"] = {**parts.get("search", {}), **dict(sweep.parse_flag(p) for p in a.param)}
-    spec = sweep.from_parts(parts)
+    plan = sweep.from_parts(parts)
     data.prepare(a.data, create=a.data is None)
     store = Store(a.runs)
-    sweep_id = sweep.start(store, spec, data_root=a.data)
-    searched = "; ".join(sweep.describe(p) for p in spec.params)
-    print(f"sweep {sweep_id}: {spec.name}: {spec.trials} trials ({spec.sampler}{', pruned' if spec.prune else ''}) "
+    sweep_id = sweep.start(store, plan, data_root=a.data)
+    searched = "; ".join(sweep.describe(p) for p in plan.params)
+    print(f"sweep {sweep_id}: {plan.name}: {plan.trials} trials ({plan.sampler}{', pruned' if plan.prune else ''}) "
           f"of {searched}", file=sys.stderr)
     if a.queue:
         print("queued: the app's workers run its trials (`digitlab supervise` without the app)", file=sys.stderr)
@@ -182,7 +188,7 @@ def cmd_sweep(a) -> int:
               + (f" · {run['error']}" if run["error"] else ""), file=sys.stderr)
 
     sweep_here.run(store, sweep_id, a.data, told)
-    spec, rows, _ = sweep.results(store, sweep_id)
+    plan, rows, _ = sweep.results(store, sweep_id)
     if a.json:
         print(json.dumps({"sweep": sweep_id, "trials": rows}))
         return 0
@@ -191,14 +197,14 @@ def cmd_sweep(a) -> int:
         print(f"sweep {sweep_id}: no trial finished an epoch")
         return 0
     params = ", ".join(f"{p.name}={best[p.name]:.3g}" if isinstance(best[p.name], float) else f"{p.name}={best[p.name]}"
-                       for p in spec.params)
+                       for p in plan.params)
     print(f"sweep {sweep_id}: best trial {best['trial']} (run {best['run']}): val acc {best['val acc']:.4f}, "
           f"test acc {best['test acc']:.4f} with {params}")
     return 0
 
 
 def cmd_sweeps(a) -> int:
-    from digitlab.store import Store
+    from digitlab.runs.store import Store
 
     store = Store(a.runs)
     for row in store.sweeps():
@@ -210,7 +216,7 @@ def cmd_sweeps(a) -> int:
 
 
 def cmd_presets(a) -> int:
-    from digitlab.presets import PRESETS
+    from digitlab.learn.presets import PRESETS
 
     for name, p in PRESETS.items():
         print(f"{name:<18} " + " ".join(f"{k}={v}" for k, v in p.items()))
@@ -218,8 +224,8 @@ def cmd_presets(a) -> int:
 
 
 def cmd_runs(a) -> int:
-    from digitlab import health
-    from digitlab.store import Store
+    from digitlab.learn import health
+    from digitlab.runs.store import Store
 
     store = Store(a.runs)
     store.reap()
@@ -239,7 +245,7 @@ def cmd_runs(a) -> int:
 
 
 def cmd_cancel(a) -> int:
-    from digitlab.store import Store
+    from digitlab.runs.store import Store
 
     store = Store(a.runs)
     store.get(a.run_id)  # no such run: one sentence
@@ -249,7 +255,7 @@ def cmd_cancel(a) -> int:
 
 
 def cmd_data(a) -> int:
-    from digitlab import data
+    from digitlab.datasets import data
 
     root = data.prepare(a.data, report=lambda m: print(m, file=sys.stderr))
     ok = data.verify(a.data)

@@ -1,0 +1,365 @@
+"""Lessons: the course as a guided path through the app. Each lesson is a TOML file in lessons/ (a teacher may edit
+one or add one): what to do (the presets one click queues, the page and the controls it needs), what to watch, and
+questions checked against the learner's own runs, read from the store. A question's answer comes from a named check
+(CHECKS); only a question no run can decide (what the test set is for, say) carries its answer in the file.
+"""
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from digitlab import UserError
+from digitlab.learn import metrics
+from digitlab.learn.config import NAMES
+from digitlab.learn.presets import PRESETS, preset
+from digitlab.runs.store import Status, Store
+
+FOLDER = Path(__file__).resolve().parents[2] / "lessons"
+MAX_FILE = 64 * 1024   # bytes of one lesson file
+MAX_ANSWER = 100       # characters of one answer a learner types
+PAGES = ("data", "train", "runs", "draw", "digits", "inside")
+KINDS = ("choice", "number")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    ask: str
+    kind: str                                   # choice (one of choices) or number
+    check: str                                  # a name in CHECKS: what decides the answer
+    choices: dict = field(default_factory=dict)  # choice: the value recorded -> what the learner reads
+    presets: tuple = ()                         # the runs it reads, by the preset they ran
+    target: float = 0.97                        # first_to_target, reached: the accuracy to reach
+    split: str = "val"                          # first_to_target: on which split
+    tolerance: float = 0                        # number: how far an answer may be off
+    answer: str = ""                            # fixed: the answer (no run decides it)
+    why: str = ""                               # fixed: the reason shown after an answer
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str            # the file's stem, e.g. 3-optimizers
+    number: int
+    title: str
+    page: str          # the page it works on
+    text: str          # Markdown: what the lesson is about
+    watch: str         # Markdown: what to look at while it trains
+    launch: tuple      # presets one click queues (may be empty)
+    controls: tuple    # Train settings the lesson uses (the rest stay hidden)
+    course: str        # the course's own figures, to set beside the learner's
+    questions: tuple
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the learner's runs say the answer to a question is, and why."""
+    expected: str      # the answer the learner's runs give (a choice's value, or a number as text)
+    reason: str        # why, in figures from those runs
+
+
+class Missing(UserError):
+    """The runs a question reads are not there yet: which presets to launch."""
+
+    def __init__(self, presets: list[str]):
+        super().__init__(f"Your runs do not answer this yet: launch {', '.join(presets)} first.")
+        self.presets = presets
+
+
+# --- the checks: what the learner's runs say -------------------------------------------------------------------
+
+
+def runs_by_preset(store: Store, owner: str | None) -> dict[str, dict]:
+    """The newest completed run of each preset (by its name) of one owner (everyone's on a single-user machine)."""
+    out = {}
+    for run in store.runs(Status.COMPLETED, owner=owner):  # newest first
+        name = run["config"].get("name")
+        if name in PRESETS and name not in out and run["best_val_acc"] is not None:
+            out[name] = run
+    return out
+
+
+def _needed(q: Question, runs: dict) -> list[dict]:
+    missing = [p for p in q.presets if p not in runs]
+    if missing:
+        raise Missing(missing)
+    return [runs[p] for p in q.presets]
+
+
+def _label(q: Question, value: str) -> str:
+    return q.choices.get(value, value)
+
+
+SPLITS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def _first_to_target(q, store, runs, ctx) -> Expected:
+    firsts = {}
+    for name, run in zip(q.presets, _needed(q, runs)):
+        accs = [e[f"{q.split}_acc"] for e in store.epochs(run["id"])]
+        firsts[name] = metrics.first_epoch_reaching(accs, q.target)
+    reached = {k: v for k, v in firsts.items() if v is not None}
+    said = "; ".join(f"{_label(q, k)} at epoch {v}" if v else f"{_label(q, k)} never" for k, v in firsts.items())
+    if not reached:
+        return Expected("none", f"In your runs none reached {q.target:.0%} {SPLITS[q.split]} accuracy ({said}).")
+    first = min(reached, key=lambda k: (reached[k], q.presets.index(k)))
+    return Expected(first, f"In your runs {SPLITS[q.split]} accuracy first reached {q.target:.0%}: {said}.")
+
+
+def _best_checkpoint(q, store, runs, ctx) -> Expected:
+    accs = {name: run["test_acc"] for name, run in zip(q.presets, _needed(q, runs))}
+    best = max(accs, key=lambda k: accs[k])
+    said = "; ".join(f"{_label(q, k)} {v:.2%}" for k, v in accs.items())
+    return Expected(best, f"The test accuracy of each run's kept checkpoint (its best validation epoch): {said}.")
+
+
+def _reached(q, store, runs, ctx) -> Expected:
+    (run,) = _needed(q, runs)
+    yes = run["test_acc"] >= q.target
+    return Expected("yes" if yes else "no", f"Your run's kept checkpoint scored {run['test_acc']:.2%} on the test set, "
+                                           f"{'at or above' if yes else 'below'} {q.target:.2%}.")
+
+
+def _largest_gap(q, store, runs, ctx) -> Expected:
+    gaps = {}
+    for name, run in zip(q.presets, _needed(q, runs)):
+        last = store.epochs(run["id"])[-1]
+        gaps[name] = last["train_acc"] - last["val_acc"]
+    worst = max(gaps, key=lambda k: gaps[k])
+    said = "; ".join(f"{_label(q, k)} {v * 100:+.2f} points" for k, v in gaps.items())
+    return Expected(worst, f"Training minus validation accuracy at each run's last epoch: {said}.")
+
+
+def _params(q, store, runs, ctx) -> Expected:
+    from digitlab.learn.models import build
+
+    config = preset(q.presets[0])
+    sizes = [784, *config.hidden, 10]
+    terms = [f"{a}x{b} + {b}" for a, b in zip(sizes, sizes[1:])]
+    n = build(config).num_params()
+    return Expected(str(n), f"Each layer has inputs x outputs weights and a bias per output: {' + '.join(terms)} = "
+                           f"{n:,}.")
+
+
+def _turn_up(q, store, runs, ctx) -> Expected:
+    (run,) = _needed(q, runs)
+    losses = [e["val_loss"] for e in store.epochs(run["id"])]
+    low = int(np.argmin(losses))
+    if low == len(losses) - 1:
+        return Expected("0", f"Your run's validation loss fell to its last epoch ({losses[-1]:.4f} at epoch "
+                            f"{len(losses)}): it never turned up, so the answer is 0.")
+    return Expected(str(low + 2), f"Your run's validation loss was lowest at epoch {low + 1} ({losses[low]:.4f}) and "
+                                 f"higher at epoch {low + 2} ({losses[low + 1]:.4f}): it turned up there.")
+
+
+def _lowest_recall(q, store, runs, ctx) -> Expected:
+    from digitlab.learn import checkpoint, evaluation
+
+    (run,) = _needed(q, runs)
+    if not run["checkpoint"] or not Path(run["checkpoint"]).exists():
+        raise Missing(list(q.presets))
+    per = evaluation.evaluate_checkpoint(checkpoint.load(run["checkpoint"]), ctx["mnist"]())["per_class"][:10]
+    worst = min(per, key=lambda r: (r["recall"], r["digit"]))
+    return Expected(str(worst["digit"]), f"Your run's checkpoint on the test set: recall of {worst['digit']} is "
+                                        f"{worst['recall']:.2%}, the lowest (the best: "
+                                        f"{max(r['recall'] for r in per):.2%}).")
+
+
+FINE_TUNE = "a fine-tune on My digits (the My digits page: save 20 digits or more, then Fine-tune)"
+
+
+def _digits_gain(q, store, runs, ctx) -> Expected:
+    from digitlab.runs.runner.execution import my_digits_result
+
+    owner = ctx.get("owner")
+    for run in store.runs(Status.COMPLETED, owner=owner):  # the newest fine-tune that scored held-out digits
+        done = my_digits_result(store, run["id"]) if run["config"].get("my_digits") else None
+        if done and done.get("before", {}).get("held_out_acc") is not None and "after" in done:
+            before, after = done["before"]["held_out_acc"], done["after"]["held_out_acc"]
+            went = "up" if after > before else "down" if after < before else "nowhere"
+            return Expected({"up": "yes", "down": "no", "nowhere": "no"}[went],
+                           f"Run {run['id']} read {len(done['held_out'])} of your digits it never trained on: "
+                           f"{before:.1%} before the fine-tune, {after:.1%} after ({went}).")
+    raise Missing([FINE_TUNE])
+
+
+def _fixed(q, store, runs, ctx) -> Expected:
+    return Expected(q.answer, q.why)
+
+
+CHECKS = {"first_to_target": _first_to_target, "best_checkpoint": _best_checkpoint, "reached": _reached,
+          "largest_gap": _largest_gap,
+          "params": _params, "turn_up": _turn_up, "lowest_recall": _lowest_recall, "digits_gain": _digits_gain,
+          "fixed": _fixed}
+NEEDS = {"first_to_target": (2, None), "best_checkpoint": (2, None), "reached": (1, 1), "largest_gap": (2, None),
+         "params": (1, 1),
+         "turn_up": (1, 1), "lowest_recall": (1, 1), "digits_gain": (0, 0), "fixed": (0, 0)}  # how many presets each reads: (least, most)
+
+
+# --- lesson files -------------------------------------------------------------------------------------------------
+
+LESSON_KEYS = {"number", "title", "page", "text", "watch", "launch", "controls", "course", "questions"}
+QUESTION_KEYS = {f for f in Question.__dataclass_fields__}
+
+
+def _bad(path: Path, what: str) -> UserError:
+    return UserError(f"Lesson file {path.name}: {what}.")
+
+
+def parse(text: str, path: Path) -> Lesson:
+    """A lesson from its file's text, every field checked: anything wrong is one sentence naming the file."""
+    if not _ID.match(path.stem):
+        raise _bad(path, "name it with lowercase letters, digits and dashes, like 3-optimizers.toml")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _bad(path, f"it is not valid TOML ({e})") from None
+    unknown = sorted(set(raw) - LESSON_KEYS)
+    if unknown:
+        raise _bad(path, f"unknown key {unknown[0]!r}; the keys are {', '.join(sorted(LESSON_KEYS))}")
+    for key, kind in (("number", int), ("title", str), ("page", str), ("text", str)):
+        if not isinstance(raw.get(key), kind) or isinstance(raw.get(key), bool):
+            raise _bad(path, f"{key} must be {'a whole number' if kind is int else 'text'}")
+    if raw["page"] not in PAGES:
+        raise _bad(path, f"page must be one of {', '.join(PAGES)}")
+    launch, controls = raw.get("launch", []), raw.get("controls", [])
+    for name, values, allowed in (("launch", launch, PRESETS), ("controls", controls, NAMES)):
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise _bad(path, f"{name} must be a list of names")
+        wrong = [v for v in values if v not in allowed]
+        if wrong:
+            raise _bad(path, f"{name} names {wrong[0]!r}, which is not a {'preset' if name == 'launch' else 'setting'}")
+    questions = raw.get("questions", [])
+    if not isinstance(questions, list) or not questions or len(questions) > 10:
+        raise _bad(path, "give 1 to 10 [[questions]]")
+    parsed = tuple(_question(q, path) for q in questions)
+    if len({q.id for q in parsed}) < len(parsed):
+        raise _bad(path, "two questions share an id")
+    return Lesson(path.stem, raw["number"], raw["title"], raw["page"], raw["text"], str(raw.get("watch", "")),
+                  tuple(launch), tuple(controls), str(raw.get("course", "")), parsed)
+
+
+def _question(raw, path: Path) -> Question:
+    if not isinstance(raw, dict):
+        raise _bad(path, "each [[questions]] must be a table")
+    unknown = sorted(set(raw) - QUESTION_KEYS)
+    if unknown:
+        raise _bad(path, f"a question has an unknown key {unknown[0]!r}")
+    qid = raw.get("id")
+    if not isinstance(qid, str) or not _ID.match(qid):
+        raise _bad(path, "each question needs an id of lowercase letters, digits and dashes")
+    where = f"question {qid}"
+    if not isinstance(raw.get("ask"), str) or not raw["ask"].strip():
+        raise _bad(path, f"{where} needs ask, the question as text")
+    if raw.get("kind") not in KINDS:
+        raise _bad(path, f"{where}: kind must be one of {', '.join(KINDS)}")
+    if raw.get("check") not in CHECKS:
+        raise _bad(path, f"{where}: check must be one of {', '.join(CHECKS)}")
+    presets = raw.get("presets", [])
+    if not isinstance(presets, list) or any(p not in PRESETS for p in presets):
+        raise _bad(path, f"{where}: presets must be a list of preset names")
+    least, most = NEEDS[raw["check"]]
+    if len(presets) < least or (most is not None and len(presets) > most):
+        raise _bad(path, f"{where}: the check {raw['check']} reads {least if least == most else f'{least} or more'} "
+                         "preset(s)")
+    choices = raw.get("choices", {})
+    if not isinstance(choices, dict) or not all(isinstance(v, str) for v in choices.values()):
+        raise _bad(path, f"{where}: choices must be a table of value = \"what the learner reads\"")
+    if raw["kind"] == "choice" and len(choices) < 2:
+        raise _bad(path, f"{where}: a choice question needs two choices or more")
+    if raw["check"] == "fixed" and (not isinstance(raw.get("answer"), str) or not isinstance(raw.get("why"), str)):
+        raise _bad(path, f"{where}: a fixed question needs its answer and why, as text")
+    if raw["check"] == "fixed" and raw["kind"] == "choice" and raw["answer"] not in choices:
+        raise _bad(path, f"{where}: its answer must be one of its choices")
+    numbers = {k: raw[k] for k in ("target", "tolerance") if k in raw}
+    if any(not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1e6 for v in numbers.values()):
+        raise _bad(path, f"{where}: target and tolerance must be numbers of 0 or more")
+    if raw.get("split", "val") not in ("train", "val", "test"):
+        raise _bad(path, f"{where}: split must be train, val or test")
+    return Question(qid, raw["ask"], raw["kind"], raw["check"], dict(choices), tuple(presets),
+                    float(raw.get("target", 0.97)), raw.get("split", "val"), float(raw.get("tolerance", 0)),
+                    raw.get("answer", ""), raw.get("why", ""))
+
+
+def load(path) -> Lesson:
+    path = Path(path)
+    if path.stat().st_size > MAX_FILE:
+        raise _bad(path, f"it has {path.stat().st_size:,} bytes, over the limit of {MAX_FILE:,}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _bad(path, "it is not UTF-8 text") from None
+    return parse(text, path)
+
+
+def all_lessons(folder=FOLDER) -> list[Lesson]:
+    """Every lesson in the folder, by number; a bad file is one sentence (the others are not hidden by it)."""
+    lessons = sorted((load(p) for p in Path(folder).glob("*.toml")), key=lambda lesson: (lesson.number, lesson.id))
+    numbers = [lesson.number for lesson in lessons]
+    if len(set(numbers)) < len(numbers):
+        twice = next(n for n in numbers if numbers.count(n) > 1)
+        raise UserError(f"Two lesson files in {folder} have number {twice}: give each its own.")
+    return lessons
+
+
+# --- answers -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Marked:
+    correct: bool
+    expected: str      # what the runs say, as the learner reads it
+    reason: str
+
+
+def clean(q: Question, answer) -> str:
+    """A learner's answer, checked (type, length, one of the choices, a number) before anything reads it."""
+    if not isinstance(answer, (str, int, float)) or isinstance(answer, bool):
+        raise UserError("An answer is text or a number: type it again.")
+    text = str(answer).strip()
+    if not text or len(text) > MAX_ANSWER:
+        raise UserError(f"An answer is 1 to {MAX_ANSWER} characters: type it again.")
+    if q.kind == "choice":
+        by_label = {v.lower(): k for k, v in q.choices.items()} | {k.lower(): k for k in q.choices}
+        if text.lower() not in by_label:
+            raise UserError(f"Answer with one of: {', '.join(q.choices.values())}.")
+        return by_label[text.lower()]
+    try:
+        value = float(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise UserError(f"{q.ask.rstrip('?')}: answer with a number, such as 12.") from None
+    if not np.isfinite(value):
+        raise UserError("Answer with a finite number.")
+    return f"{value:g}"
+
+
+def mark(q: Question, answer: str, store: Store, owner: str | None, mnist=None) -> Marked:
+    """Whether an answer (clean()'s) is right by the learner's own runs; Missing names the runs to launch first."""
+    verdict = CHECKS[q.check](q, store, runs_by_preset(store, owner), {"mnist": mnist, "owner": owner})
+    if q.kind == "number":
+        right = abs(float(answer) - float(verdict.expected)) <= q.tolerance
+        expected = f"{float(verdict.expected):,.10g}"
+    else:
+        right = answer == verdict.expected
+        expected = _label(q, verdict.expected) if verdict.expected != "none" else "none of them"
+    return Marked(right, expected, verdict.reason)
+
+
+def answer(lesson: Lesson, q: Question, given, store: Store, person: str, owner: str | None, mnist=None) -> Marked:
+    """A learner's answer to one question, as the Lessons page and `digitlab lessons --answer` both take it: checked,
+    marked by the learner's own runs (owner's; None: everyone's) and kept in the store under person's name. A
+    malformed answer is a UserError, and so is Missing (the runs it reads are not finished): nothing is kept then."""
+    value = clean(q, given)
+    marked = mark(q, value, store, owner, mnist=mnist)
+    store.record_answer(person, lesson.id, q.id, value, marked.correct)
+    return marked
+
+
+def missing_runs(lesson: Lesson, store: Store, owner: str | None) -> list[str]:
+    """The presets a lesson's questions read that the learner has not run to the end yet."""
+    have = runs_by_preset(store, owner)
+    return list(dict.fromkeys(p for q in lesson.questions for p in q.presets
+                              if p not in have and q.check != "params"))

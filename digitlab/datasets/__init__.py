@@ -1,0 +1,1 @@
+"""What models read: MNIST on disk (IDX) and in tensors, My digits, font and stroke digits in writing styles."""

@@ -1,0 +1,2 @@
+"""Runs as records and work: admission to the queue, what a run takes, sweeps, live views and tables, the store, the
+runner."""

@@ -1,0 +1,111 @@
+"""What every part of the store stands on: where it lives, a run's status, one short transaction at a time."""
+
+import json
+import os
+import sqlite3
+from contextlib import closing, contextmanager
+from enum import StrEnum
+from pathlib import Path
+
+from digitlab import UserError
+from digitlab.learn.config import LEGACY_KEYS
+from digitlab.runs.store import schema
+
+
+class Status(StrEnum):
+    """Where a run is in its life: queued -> running -> completed, failed or cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        return self in (Status.QUEUED, Status.RUNNING)
+
+
+
+def runs_root(root=None) -> Path:
+    """The runs folder: the argument, else $DIGITLAB_RUNS, else ./runs."""
+    return Path(root or os.environ.get("DIGITLAB_RUNS") or "runs").expanduser().resolve()
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _run(row: sqlite3.Row) -> dict:
+    d = dict(row)
+    d["config"] = {LEGACY_KEYS.get(k, k): v for k, v in json.loads(d["config"]).items()}
+    d["status"] = Status(d["status"])
+    d["health"] = json.loads(d["health"]) if d.get("health") else None  # {flag, reason, hint}: a run that did not learn
+    return d
+
+
+
+class Base:
+    """The store's folder and its SQLite file (WAL); the other parts of Store add what they keep."""
+
+    def __init__(self, root=None):
+        self.root = runs_root(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".writable"
+            probe.touch()
+            probe.unlink()
+        except OSError as e:
+            raise UserError(f"Cannot keep runs in {self.root} ({e.strerror}): point --runs or $DIGITLAB_RUNS at a "
+                            "folder you can write.") from None
+        self.path = self.root / "runs.db"
+        self.backups = self.root / "backups"
+        with self._db() as db:
+            schema.migrate(db)
+
+    @contextmanager
+    def _db(self):
+        """A short-lived connection, one transaction: safe from any thread or process.
+
+        A damaged file is one sentence naming the fix; a file emptied under us gets its tables back.
+        """
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30)) as db:
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per progress write
+                db.execute("PRAGMA foreign_keys=ON")
+                if db.execute("SELECT count(*) FROM sqlite_master WHERE name='runs'").fetchone()[0] == 0:
+                    schema.migrate(db)
+                with db:
+                    yield db
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise UserError("The run store stayed busy for 30 seconds: try again in a moment.") from None
+            if isinstance(e, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+                raise
+            raise UserError(f"The run store {self.path} is damaged ({e}): restore the latest automatic backup "
+                            f"with `digitlab restore --runs {self.root}`.") from None
+
+    def run_dir(self, run_id: int) -> Path:
+        return self.root / str(run_id)
+
+    def option(self, key: str, default: str) -> str:
+        with self._db() as db:
+            row = db.execute("SELECT value FROM options WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else default
+
+    def set_option(self, key: str, value: str) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO options (key, value) VALUES (?, ?)", (key, value))
