@@ -102,6 +102,17 @@ def test_a_full_queue_is_refused_on_every_path(app_env, tiny_root, tmp_path, mon
     assert [r["id"] for r in store.runs()] == [first]
 
 
+def test_a_group_larger_than_the_limit_is_refused_whole_from_an_empty_queue(app_env, tiny_root, tmp_path,
+                                                                            monkeypatch):
+    (tmp_path / "s.toml").write_text("[limits]\nqueued_per_person = 2\n")
+    monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "s.toml"))
+    store = Store(app_env)
+    with pytest.raises(UserError, match=r"^You have 0 runs waiting or running, and these 3 would pass the limit of 2 "):
+        admission.queue(store, [TrainConfig(**SMALL)] * 3, tiny_root)
+    assert store.runs() == []  # nothing of the group queued
+    assert len(admission.queue(store, [TrainConfig(**SMALL)] * 2, tiny_root)) == 2  # at the limit: admitted
+
+
 def test_pins_and_mnist_are_checked_before_anything_is_queued(app_env, tmp_path):
     store = Store(app_env)
     good = admission.pin([[0.5] * 28] * 28, 3)

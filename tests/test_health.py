@@ -43,6 +43,25 @@ def test_a_single_epoch_at_chance_is_judged_by_its_loss():
     assert health.after_epoch([2.31, 2.30, 2.32], epochs(0.1), last=False) is None  # more epochs to come
 
 
+def test_a_one_epoch_fine_tune_that_starts_high_with_a_flat_loss_is_learning():
+    assert health.after_epoch([0.31, 0.30, 0.31], epochs(0.9), last=True) is None  # flat because it is already good
+    assert health.after_epoch([0.31, 0.30, 0.31], epochs(0.2), last=True).flag == health.NOT_LEARNING  # the edge
+
+
+def test_not_learning_says_its_figures_the_gain_since_epoch_1_and_the_loss():
+    v = health.after_epoch([2.3, 2.31], epochs(0.11, 0.115), last=False)
+    assert v.reason == ("validation accuracy 11.5% after epoch 2, +0.5% since epoch 1, its training loss 2.3 then 2.31 "
+                        "(a guess gets 10%).")
+    assert "since epoch 1" not in health.after_epoch([2.3, 2.31], epochs(0.1), last=True).reason
+
+
+def test_three_or_four_rising_windows_are_not_yet_diverging():
+    for rises in (3, 4):
+        windows = [2.3, 0.2] + [0.2 * 1.5 ** k for k in range(1, rises + 1)]  # each higher, the last over twice 0.2
+        assert windows[-1] > health.RISEN * 0.2 and health.rising(windows) is None, rises
+    assert health.rising([2.3, 0.2] + [0.2 * 1.5 ** k for k in range(1, 6)]).flag == health.DIVERGED  # five
+
+
 def test_a_loss_that_climbs_window_after_window_is_diverging_but_kept():
     climbing = [2.3, 0.5, 0.4, 0.45, 0.5, 0.6, 0.7, 0.9]
     v = health.after_epoch(climbing, epochs(0.9, 0.8), last=True)

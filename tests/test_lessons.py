@@ -91,6 +91,28 @@ def test_the_runs_decide_not_a_key(store):
     assert lessons.mark(question("3-optimizers", "ends-best"), "compare-sgd", store, None).correct
 
 
+def test_a_validation_loss_that_never_turned_up_answers_0(store):
+    q = question("4-how-long", "turns-up")
+    fake_run(store, "epochs-10", [0.96, 0.97, 0.975], val_losses=[0.2, 0.1, 0.08])  # the newest run: still falling
+    marked = lessons.mark(q, "0", store, None)
+    assert marked.correct and "never turned up" in marked.reason and "0.0800 at epoch 3" in marked.reason
+    fake_run(store, "epochs-10", [0.96, 0.97], val_losses=[0.1, 0.2])  # lowest at the first epoch, up at the second
+    assert lessons.mark(q, "2", store, None).correct
+
+
+def test_an_answer_is_kept_only_when_it_was_marked(store):
+    """lessons.answer, the Lessons page's and the CLI's one way to answer: checked, marked, kept under the person."""
+    lesson = next(lesson for lesson in lessons.all_lessons() if lesson.id == "3-optimizers")
+    q = next(q for q in lesson.questions if q.id == "first-97")
+    with pytest.raises(UserError, match="Answer with one of"):
+        lessons.answer(lesson, q, "rmsprop", store, "bob", None)
+    with pytest.raises(lessons.Missing, match="^Your runs do not answer this yet: launch compare-sgd, "):
+        lessons.answer(lesson, q, "Adam", store, "bob", "bob")  # bob has no runs of his own
+    assert store.answers("bob") == []
+    assert lessons.answer(lesson, q, "Adam", store, "bob", None).correct
+    assert [(a["question"], a["answer"], a["correct"]) for a in store.answers("bob")] == [("first-97", "compare-adam", True)]
+
+
 def test_a_missing_run_is_named_and_a_learner_sees_only_their_own(store, tmp_path):
     q = question("3-optimizers", "first-97")
     empty = Store(tmp_path / "other")
