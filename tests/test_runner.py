@@ -215,26 +215,37 @@ def test_supervisor_thread_wakes_on_request(tmp_path):
 
 
 def test_a_killed_worker_is_marked_failed_by_the_supervisor(tmp_path, tiny_root):
-    """A real process training a long run is killed with SIGKILL: the store must not say 'running' forever."""
+    """A real worker process killed with SIGKILL after its first epoch: the store must not say 'running' forever, and
+    the epoch's checkpoint is kept. No training: its trainer reports one epoch and its best weights through the real
+    execution path, then waits to be killed."""
     s = Store(tmp_path / "runs")
     code = textwrap.dedent(f"""
-        import os
+        import os, time
         from digitlab.datasets import data
-        from digitlab.runs import admission
-        from digitlab.runs.runner import execution, supervisor, workers
         from digitlab.learn.config import TrainConfig
+        from digitlab.learn.models import build
+        from digitlab.runs.runner import execution
         from digitlab.runs.store import Store
         data.MD5 = {data.MD5!r}  # the tiny set's checksums, as the test's fixture made them
         s = Store({str(s.root)!r})
-        rid = s.create(TrainConfig(hidden=[256], epochs=500, batch_size=32, device="cpu"), pid=os.getpid())
-        execution.execute(s, rid, {str(tiny_root)!r})
+        config = TrainConfig(hidden=[8], epochs=5, device="cpu")
+        rid = s.create(config, pid=os.getpid())
+
+        def one_epoch_then_wait(config, mnist, callback, should_stop, **kw):
+            m = dict(epoch=1, train_loss=2.0, train_acc=0.3, val_loss=1.9, val_acc=0.35, test_loss=1.9,
+                     test_acc=0.34, seconds=0.1, lr=1e-3)
+            callback("best", {{"epoch": 1, "metrics": m, "state": build(config).state_dict()}})
+            callback("epoch", m)
+            time.sleep(600)
+
+        execution.execute(s, rid, {str(tiny_root)!r}, trainer=one_epoch_then_wait)
     """)
     p = subprocess.Popen([sys.executable, "-c", code])
     sup = supervisor.Supervisor(s)
     try:
         wait_for(lambda: s.runs() and s.epochs(s.runs()[0]["id"]), what="a first finished epoch")
         sup.tick()
-        assert s.runs()[0]["status"] is Status.RUNNING
+        assert s.runs()[0]["status"] is Status.RUNNING  # alive: never reaped
     finally:
         p.send_signal(signal.SIGKILL)
         p.wait()
@@ -242,7 +253,7 @@ def test_a_killed_worker_is_marked_failed_by_the_supervisor(tmp_path, tiny_root)
     run = s.runs()[0]
     assert run["status"] is Status.FAILED and "stopped unexpectedly" in run["error"]
     assert s.epochs(run["id"])  # it got as far as a finished epoch: that epoch's checkpoint is kept
-    assert checkpoint.load(run["checkpoint"]).metrics["epoch"] == run["best_epoch"]
+    assert checkpoint.load(run["checkpoint"]).metrics["epoch"] == run["best_epoch"] == 1
 
 
 def test_a_diverged_run_fails_with_its_step_and_offers_no_model(tmp_path, tiny_root):
