@@ -34,6 +34,9 @@ MODULES = {
     "store": ("digitlab/runs/store", "tests/test_store.py tests/test_admission.py"),
     "admission": ("digitlab/runs/admission.py", "tests/test_admission.py"),
     "runner": ("digitlab/runs/runner", "tests/test_runner.py"),
+    "health": ("digitlab/learn/health.py", "tests/test_health.py"),
+    "lessons": ("digitlab/course/lessons.py", "tests/test_lessons.py"),
+    "export": ("digitlab/course/export.py", "tests/test_export.py"),
 }
 
 
