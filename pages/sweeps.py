@@ -7,6 +7,7 @@ from app import ui
 from digitlab import UserError, addresses, markdown
 from digitlab.course import plots
 from digitlab.runs import sweep
+from digitlab.runs.store import SweepStatus
 from digitlab.classroom.access import Action, Resource
 
 ui.routed()
@@ -66,7 +67,7 @@ def show(sweep_id: int) -> None:
         st.page_link("pages/runs.py", label=f"Compare the top {len(top)} on Runs", icon=":material/monitoring:",
                      query_params={"compare": ",".join(map(str, top)), "run": str(top[0])})
     a, b = st.columns([5, 1])
-    if row["status"] == "running" and ui.may(Action.MANAGE, Resource.SWEEP, row["owner"]):
+    if row["status"] is SweepStatus.RUNNING and ui.may(Action.MANAGE, Resource.SWEEP, row["owner"]):
         b.button("Cancel sweep", key=f"cancel_sweep{sweep_id}", on_click=sweep.cancel, args=(store, sweep_id))
     if not rows:
         st.caption("Its first trials are about to join the queue: they show here as the workers take them.")
@@ -86,4 +87,4 @@ def show(sweep_id: int) -> None:
         st.caption("The charts appear once two trials have finished.")
 
 
-st.fragment(show, run_every=3.0 if sweeps[chosen]["status"] == "running" else None)(chosen)  # live while it runs
+st.fragment(show, run_every=3.0 if sweeps[chosen]["status"] is SweepStatus.RUNNING else None)(chosen)  # live while it runs

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from digitlab import UserError
 from digitlab.learn.config import NAMES, TrainConfig, kind, parse_sizes, spec, validate
 from digitlab.learn.presets import PRESETS, preset
+from digitlab.runs.store import SweepStatus
 
 MAX_TRIALS = 64
 MAX_PARALLEL = 8
@@ -301,7 +302,7 @@ def start(store, plan: Plan, owner: str = "", data_root=None) -> int:
     if plan.parallel > limit:
         raise UserError(f"parallel = {plan.parallel} is over the {limit} runs one person may queue "
                         "(limits.queued_per_person in the settings): lower parallel.")
-    running = len(store.sweeps(owner=owner, status="running"))
+    running = len(store.sweeps(owner=owner, status=SweepStatus.RUNNING))
     if running >= limit:
         raise UserError(f"You have {running} sweeps running, the most one person may (limits.queued_per_person in the "
                         "settings): wait for one to end, or cancel one on the Sweeps page.")
@@ -362,7 +363,7 @@ def advance(store, sweep_id: int, data_root=None) -> list[int]:
 
     with files.lock(journal(store, sweep_id).with_suffix(".lock")):  # one driver at a time: the supervisor, a CLI
         row = store.get_sweep(sweep_id)
-        if row["status"] != "running":
+        if row["status"] is not SweepStatus.RUNNING:
             return []
         plan, optuna = Plan.from_dict(row["spec"]), _optuna()
         the_study = study(journal(store, sweep_id), plan)
@@ -392,7 +393,7 @@ def advance(store, sweep_id: int, data_root=None) -> list[int]:
         ids = admission.queue(store, [c for c, _ in new], data_root, owner=row["owner"], sweep=sweep_id,
                               trials=[n for _, n in new], limits=limits) if new else []
         if asked >= plan.trials and active == 0 and not new:
-            store.set_sweep_status(sweep_id, "done")
+            store.set_sweep_status(sweep_id, SweepStatus.DONE)
         return ids
 
 
@@ -402,7 +403,7 @@ def advance_all(store, data_root=None) -> list[int]:
     import sys
 
     queued = []
-    for row in store.sweeps(status="running"):
+    for row in store.sweeps(status=SweepStatus.RUNNING):
         try:
             queued += advance(store, row["id"], data_root)
         except Exception as e:  # noqa: BLE001 - a damaged journal, say: the other sweeps and runs go on
@@ -412,7 +413,7 @@ def advance_all(store, data_root=None) -> list[int]:
 
 def cancel(store, sweep_id: int) -> None:
     """Stop a sweep: no more trials, and its queued and running trials are cancelled."""
-    store.set_sweep_status(sweep_id, "cancelled")
+    store.set_sweep_status(sweep_id, SweepStatus.CANCELLED)
     for run in store.sweep_runs(sweep_id):
         if run["status"].active:
             store.request_cancel(run["id"])

@@ -5,7 +5,7 @@ import time
 
 from digitlab.runs import sweep
 from digitlab.runs.runner import cluster, workers
-from digitlab.runs.store import Store
+from digitlab.runs.store import Store, SweepStatus
 
 POLL_SECONDS = 0.5  # between looks at the store while another process trains
 
@@ -21,7 +21,7 @@ def run(store: Store, sweep_id: int, data_root=None, on_trial=lambda run: None) 
             if not trial["status"].active and trial["id"] not in told:
                 told.add(trial["id"])
                 on_trial(trial)
-        if store.get_sweep(sweep_id)["status"] != "running":
+        if store.get_sweep(sweep_id)["status"] is not SweepStatus.RUNNING:
             return
         if remote is not None:
             remote.tick()

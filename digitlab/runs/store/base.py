@@ -26,6 +26,14 @@ class Status(StrEnum):
         return self in (Status.QUEUED, Status.RUNNING)
 
 
+class SweepStatus(StrEnum):
+    """Where a sweep is: running (its trials queue as earlier ones finish) -> done or cancelled."""
+
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
 
 def runs_root(root=None) -> Path:
     """The runs folder: the argument, else $DIGITLAB_RUNS, else ./runs."""

@@ -5,7 +5,7 @@ import sqlite3
 import time
 
 from digitlab import UserError
-from digitlab.runs.store.base import _run
+from digitlab.runs.store.base import SweepStatus, _run
 
 
 class Sweeps:
@@ -14,7 +14,7 @@ class Sweeps:
             return db.execute("INSERT INTO sweeps (name, spec, owner, created) VALUES (?, ?, ?, ?)",
                               (name, json.dumps(spec), owner, time.time())).lastrowid
 
-    def sweeps(self, owner: str | None = None, status: str | None = None) -> list[dict]:
+    def sweeps(self, owner: str | None = None, status: SweepStatus | None = None) -> list[dict]:
         """Sweeps, newest first: everyone's or one owner's, in any status or one."""
         where, args = [], []
         if owner is not None:
@@ -35,7 +35,7 @@ class Sweeps:
             raise UserError(f"There is no sweep {sweep_id}: list them with `digitlab sweeps`.")
         return _sweep(row)
 
-    def set_sweep_status(self, sweep_id: int, status: str) -> None:
+    def set_sweep_status(self, sweep_id: int, status: SweepStatus) -> None:
         with self._db() as db:
             db.execute("UPDATE sweeps SET status=? WHERE id=?", (status, sweep_id))
 
@@ -48,4 +48,4 @@ class Sweeps:
 
 
 def _sweep(row: sqlite3.Row) -> dict:
-    return {**dict(row), "spec": json.loads(row["spec"])}
+    return {**dict(row), "spec": json.loads(row["spec"]), "status": SweepStatus(row["status"])}
