@@ -8,16 +8,17 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from app import routes, signin
+from app.base import _store, runs_folder, show_error, store  # the pages' names for them
 from digitlab import UserError, files, markdown, settings
 from digitlab.classroom import access, roster
+from digitlab.classroom.access import Action, Resource
 from digitlab.datasets import data, handwriting
 from digitlab.learn import checkpoint, evaluation
 from digitlab.runs import catalog
-from app import routes, signin
-from app.base import _store, runs_folder, show_error, store  # the pages' names for them
-from digitlab.classroom.access import Action, Resource
 from digitlab.runs.live import Live
 from digitlab.runs.runner.supervisor import Supervisor
+from digitlab.runs.store import Run
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 torch.set_num_threads(1)  # one drawing's answer takes ~3 ms on one thread; many sessions share the cores
@@ -107,14 +108,14 @@ def may(action: Action, resource: Resource, owner: str = "") -> bool:
     return access.may(viewer(), action, resource, owner)
 
 
-def may_manage(run: dict) -> bool:
+def may_manage(run: Run) -> bool:
     """Whether this viewer may cancel, delete or download a run."""
-    return may(Action.MANAGE, Resource.RUN, run["owner"])
+    return may(Action.MANAGE, Resource.RUN, run.owner)
 
 
-def may_see(run: dict) -> bool:
+def may_see(run: Run) -> bool:
     """Whether this viewer may look at a run in depth (report on it, export it)."""
-    return may(Action.SEE, Resource.RUN, run["owner"])
+    return may(Action.SEE, Resource.RUN, run.owner)
 
 
 def board_on() -> bool:

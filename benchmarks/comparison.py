@@ -30,7 +30,7 @@ def settings_file(folder: str, slots: int) -> str:
 def until_done(store: Store, ids: list[int], timeout: float = 3600) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if all(not store.get(i)["status"].active for i in ids):
+        if all(not store.get(i).status.active for i in ids):
             return
         time.sleep(0.2)
     raise RuntimeError("the runs did not finish in time")
@@ -60,9 +60,9 @@ def comparison(slots: int, epochs: int) -> None:
         return [store.get(i) for i in ids]
 
     seconds, runs = supervised(slots, work)
-    accs = ", ".join(f"{r['name']} {r['test_acc']:.4f}" for r in runs)
-    click = min(r["created"] for r in runs)
-    spans = ", ".join(f"{r['started'] - click:.1f}-{r['finished'] - click:.1f} s ({r['train_seconds']:.1f} s training)"
+    accs = ", ".join(f"{r.name} {r.test_acc:.4f}" for r in runs)
+    click = min(r.created for r in runs)
+    spans = ", ".join(f"{r.started - click:.1f}-{r.finished - click:.1f} s ({r.train_seconds:.1f} s training)"
                       for r in runs)
     print(f"{len(names)} runs x {epochs} epochs, {slots} slot{'s' * (slots > 1)} "
           f"({workers.worker_threads(slots)} CPU thread{'s' * (workers.worker_threads(slots) > 1)} each): "
@@ -80,11 +80,11 @@ def sweep_time(trials: int, prune: bool, slots: int) -> None:
         sup.wake()
         until_sweep_ends(store, sweep_id, 3600)
         runs = store.sweep_runs(sweep_id)
-        return runs, sum(len(store.epochs(r["id"])) for r in runs)
+        return runs, sum(len(store.epochs(r.id)) for r in runs)
 
     seconds, (runs, epochs) = supervised(slots, work)
-    pruned = sum((r["error"] or "").startswith(sweep.PRUNED) for r in runs)
-    best = max(r["best_val_acc"] or 0 for r in runs)
+    pruned = sum((r.error or "").startswith(sweep.PRUNED) for r in runs)
+    best = max(r.best_val_acc or 0 for r in runs)
     print(f"sweep of {trials} trials (TPE over lr and optimizer, 5 epochs each), pruning {'on' if prune else 'off'}, "
           f"{slots} slot{'s' * (slots > 1)}: {seconds:.1f} s, {epochs} epochs trained, {pruned} pruned, best val "
           f"{best:.4f}")

@@ -202,14 +202,14 @@ async def measure(n: int, mode: str, strokes: int, root: Path, browser_nice: int
                 r = await in_protocol(n, mode, strokes, url, runs, app)
             r.update(sessions=n, server_mb=rss_mb(app.pid), client_cpu=cpu_seconds(os.getpid()) - own)
             run = Store(runs).get(r.pop("run_id"))
-            Store(runs).request_cancel(run["id"])
+            Store(runs).request_cancel(run.id)
     if mode == "draw":
         s = sorted(r.pop("latencies"))
         r.update(answers=len(s), p50=statistics.median(s) if s else None, p95=percentile(s, 0.95))
         for key in ("server_cpu", "browser_cpu", "client_cpu"):
             r[key] = r.get(key, 0) / max(len(s), 1)
     else:
-        r.update(train_seconds=run["train_seconds"])
+        r.update(train_seconds=run.train_seconds)
     return r
 
 
@@ -473,7 +473,7 @@ def train_rounds(a, root: Path) -> None:
     print(f"  0 open Train pages: {base['train_seconds']:.1f} s of training", flush=True)
     for n in a.sessions:
         r = asyncio.run(measure(n, "train", 0, root, a.browser_nice, a.client))
-        slower = r["train_seconds"] / base["train_seconds"] - 1
+        slower = r['train_seconds'] / base["train_seconds"] - 1
         print(f"{n:>3} open Train pages: {r['train_seconds']:.1f} s of training ({slower:+.0%}), server "
               f"{r['server_cpu']:.2f} CPU-s a second ({base['server_cpu']:.2f} with none), {r['server_mb']:.0f} MB",
               flush=True)

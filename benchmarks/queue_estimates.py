@@ -42,9 +42,9 @@ def main():
         print(f"{'run':<18} {'model alone':>12} {'with pace':>10} {'took':>8} {'error alone':>12} {'with pace':>10}")
         for i in ids:
             run = store.get(i)
-            took = run["train_seconds"]
+            took = run.train_seconds
             alone, paced = promised[i], promised[i] * pace
-            print(f"{run['name']:<18} {alone:>11.1f}s {paced:>9.1f}s {took:>7.1f}s {alone / took - 1:>+11.0%} "
+            print(f"{run.name:<18} {alone:>11.1f}s {paced:>9.1f}s {took:>7.1f}s {alone / took - 1:>+11.0%} "
                   f"{paced / took - 1:>+9.0%}")
         total_alone, total_paced = sum(promised.values()) / slots, sum(promised.values()) * pace / slots
         print(f"{'the group':<18} {total_alone:>11.1f}s {total_paced:>9.1f}s {wall:>7.1f}s "

@@ -58,9 +58,9 @@ pooled = False
 if ui.class_mode():
     pooled = st.toggle("The whole class's digits", help="Everyone's saved digits pooled: a bigger, more varied set.")
 table = []
-tuning = [r for r in store.runs(owner=ui.owner_filter()) if r["config"].get("my_digits") or r["config"].get("start_from")]
-results = {r["id"]: my_digits_result(store, r["id"]) for r in tuning}  # read once: the table below uses them too
-trained_on = {r["checkpoint"]: len((results[r["id"]] or {}).get("trained", [])) for r in tuning if r["checkpoint"]}
+tuning = [r for r in store.runs(owner=ui.owner_filter()) if r.config.get("my_digits") or r.config.get("start_from")]
+results = {r.id: my_digits_result(store, r.id) for r in tuning}  # read once: the table below uses them too
+trained_on = {r.checkpoint: len((results[r.id] or {}).get("trained", [])) for r in tuning if r.checkpoint}
 for label, path in ui.models().items():
     ck = ui.model(path)
     mine = ui.digits_report(path, pooled)

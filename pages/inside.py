@@ -19,8 +19,8 @@ st.caption("The weights of the first layer are what the network looks for in the
            "0.2 against 0.6).")
 
 runs = [r for r in store.runs(owner=ui.owner_filter())
-        if r["status"] == Status.RUNNING or (r["checkpoint"] and r["best_val_acc"] is not None)]
-choices = {f"run:{r['id']}": f"run {r['id']}: {r['name']} ({r['status']})" for r in runs}
+        if r.status == Status.RUNNING or (r.checkpoint and r.best_val_acc is not None)]
+choices = {f"run:{r.id}": f"run {r.id}: {r.name} ({r.status})" for r in runs}
 choices |= {p.stem: f"{p.stem} (shipped)" for p in catalog.shipped_models()}
 if not choices:
     st.info("No model yet: train one on the **Train** page.")
@@ -31,10 +31,10 @@ def history(key: str) -> dict:
     """{epoch: first-layer weights} of a run (every epoch it kept), or {-1: the final weights} of a model."""
     if key.startswith("run:"):
         run = store.get(int(key[4:]))
-        kept = store.snapshots(run["id"])
-        if kept or not run["checkpoint"]:
+        kept = store.snapshots(run.id)
+        if kept or not run.checkpoint:
             return kept
-        path = run["checkpoint"]
+        path = run.checkpoint
     else:
         path = SHIPPED / f"{key}.pt"
     return {-1: inside.first_weights(ui.model(path).model)}

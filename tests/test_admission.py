@@ -99,7 +99,7 @@ def test_a_full_queue_is_refused_on_every_path(app_env, tiny_root, tmp_path, mon
     sweep_id = store.create_sweep(plan.name, plan.to_dict())
     sweep.journal(store, sweep_id).parent.mkdir(exist_ok=True)
     assert sweep.advance(store, sweep_id, tiny_root) == []  # no room: the sweep waits, it does not overflow
-    assert [r["id"] for r in store.runs()] == [first]
+    assert [r.id for r in store.runs()] == [first]
 
 
 def test_a_group_larger_than_the_limit_is_refused_whole_from_an_empty_queue(app_env, tiny_root, tmp_path,
@@ -135,8 +135,8 @@ def test_an_admitted_group_is_queued_whole_with_its_price(app_env, tiny_root):
                                data_root=tiny_root)
     assert [a.estimate.params for a in admitted] == [784 * 8 + 8 + 8 * 10 + 10, 784 * 16 + 16 + 16 * 10 + 10]
     ids = admission.queue(store, [a.config for a in admitted], tiny_root)
-    assert [store.get(i)["status"] for i in ids] == [Status.QUEUED, Status.QUEUED]
-    assert store.get(ids[1])["batch"] == ids[0]
+    assert [store.get(i).status for i in ids] == [Status.QUEUED, Status.QUEUED]
+    assert store.get(ids[1]).batch == ids[0]
 
 
 def test_in_class_mode_a_run_starts_from_or_learns_from_only_its_owners_runs(classroom, tiny_root):

@@ -32,7 +32,7 @@ def store_with_run(app_env, tiny_root):
     s = Store(app_env)
     rid = s.create(TrainConfig(hidden=[16], epochs=2, device="cpu", name="smoke"))
     workers.work(s, tiny_root)
-    assert s.get(rid)["status"] is Status.COMPLETED
+    assert s.get(rid).status is Status.COMPLETED
     return s
 
 
@@ -93,12 +93,12 @@ def test_a_launched_run_is_trained_by_the_supervisor_and_shown(app_env):
     assert not at.error
     store = Store(app_env)
     [run] = store.runs()
-    assert run["name"] == "from-the-form" and run["config"]["hidden"] == [16]
+    assert run.name == "from-the-form" and run.config["hidden"] == [16]
     # no page renders meanwhile: the supervisor alone starts the worker
-    wait_for(lambda: not store.get(run["id"])["status"].active, 90, "the queued run to be trained")
-    assert store.get(run["id"])["status"] is Status.COMPLETED
+    wait_for(lambda: not store.get(run.id).status.active, 90, "the queued run to be trained")
+    assert store.get(run.id).status is Status.COMPLETED
     at = open_page("runs")
-    assert at.multiselect(key="compare_runs").value == [f"{run['id']}: from-the-form"]
+    assert at.multiselect(key="compare_runs").value == [f"{run.id}: from-the-form"]
 
 
 def test_runs_page_shows_a_completed_run_in_depth(store_with_run):
@@ -242,7 +242,7 @@ def test_a_launch_records_its_owner_and_only_teachers_get_the_class_page(classro
     bob = signed_in("bob", "bob-pass-123", "train")
     bob.text_input(key="f_hidden").set_value("16")
     bob.button(key="launch").click().run()
-    assert [r["owner"] for r in classroom.runs()] == ["bob"]
+    assert [r.owner for r in classroom.runs()] == ["bob"]
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         bob.switch_page("pages/classroom.py")  # not a page of his at all
     ada = signed_in("ada", "teacher-pass-1", "classroom")
@@ -309,7 +309,7 @@ def test_every_way_a_student_names_anothers_runs_sweeps_or_digits_is_refused(cla
                           said[0] if said else "only their own"))
     # (a launch that names cy's run anyway, past the form, is refused by admission: tests/test_admission.py)
     with pytest.raises(UserError, match=f"There is no run {done} of yours to report on"):
-        report.chosen(s, [done], may_see=lambda run: run["owner"] == "bob")  # the Runs page's ui.may_see for bob
+        report.chosen(s, [done], may_see=lambda run: run.owner == "bob")  # the Runs page's ui.may_see for bob
     digits = signed_in("bob", "bob-pass-123", "digits")
     assert "cy" not in everything_shown(digits) and not digits.get("imgs")  # cy's two drawings: not his
     cy = signed_in("cy", "cy-pass-123", "runs")  # the same addresses open them for their owner
@@ -326,7 +326,7 @@ def test_every_way_a_student_names_anothers_runs_sweeps_or_digits_is_refused(cla
 
 
 def test_a_watched_run_that_ended_keeps_its_curves_with_the_way_to_runs(store_with_run):
-    run_id = store_with_run.runs()[0]["id"]
+    run_id = store_with_run.runs()[0].id
     at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
     at.run()
     at.session_state["watched"] = run_id  # this page watched it run
@@ -355,9 +355,9 @@ def test_a_finished_group_stays_whole_with_each_runs_numbers_labelled(app_env, t
     for run_id in ids:
         run = s.get(run_id)
         line = next(m.value for m in at.markdown if m.value.startswith(f":material/check_circle: **{run_id}**"))
-        assert f"checkpoint kept (best validation, epoch {run['best_epoch']}): test {run['test_acc']:.2%}" in line
+        assert f"checkpoint kept (best validation, epoch {run.best_epoch}): test {run.test_acc:.2%}" in line
         last = s.epochs(run_id)[-1]
-        assert run["best_epoch"] == last["epoch"] or f"last epoch (2): test {last['test_acc']:.2%}" in line
+        assert run.best_epoch == last["epoch"] or f"last epoch (2): test {last['test_acc']:.2%}" in line
     figure = json.loads(at.get("plotly_chart")[1].proto.spec)
     assert {t["name"] for t in figure["data"] if "name" in t} == {f"{ids[0]}: slow", f"{ids[1]}: fast"}  # both overlaid
     assert not [h for h in at.subheader if h.value == "Recent runs"]  # both are above, not twice
@@ -369,7 +369,7 @@ def test_one_click_queues_a_course_experiment_whole(app_env):
     assert any("100-50 against 30-5" in c.value for c in at.caption)
     at.button(key="compare").click().run()
     assert not at.error
-    assert sorted(r["name"] for r in Store(app_env).runs()) == ["trial-100-50", "trial-30-5"]
+    assert sorted(r.name for r in Store(app_env).runs()) == ["trial-100-50", "trial-30-5"]
 
 
 def save_digits(root, labels, owner=""):
@@ -413,7 +413,7 @@ def test_my_digits_scores_every_model_and_relabels_and_deletes(store_with_run):
     save_digits(store_with_run.root, [4, 5, 6, 8, 9, 0])
     at.button(key="ft_launch").click().run()
     queued = store.runs(Status.QUEUED)
-    assert [r["config"]["start_from"] for r in queued] == ["mlp-default"] and queued[0]["config"]["my_digits"] == 0.5
+    assert [r.config["start_from"] for r in queued] == ["mlp-default"] and queued[0].config["my_digits"] == 0.5
     runs = open_page("runs")
     assert "your digits acc" in runs.dataframe[0].value.columns
     runs.segmented_control(key="scored_on").set_value("My digits").run()
@@ -560,7 +560,7 @@ def test_a_run_that_did_not_learn_is_left_out_of_draw_unless_asked_and_named_on_
     stuck = store_with_run.create(TrainConfig(hidden=[16], epochs=3, device="cpu", optimizer="sgd", lr=1e-9,
                                               name="stuck"))
     workers.work(store_with_run, tiny_root)
-    assert store_with_run.get(stuck)["health"]["flag"] == "not learning"
+    assert store_with_run.get(stuck).health["flag"] == "not learning"
     at = open_page("draw")
     assert not any("stuck" in o for o in at.selectbox(key="draw_model").options)
     at.checkbox(key="draw_flagged").check().run()
@@ -574,7 +574,7 @@ def test_a_run_that_did_not_learn_is_left_out_of_draw_unless_asked_and_named_on_
 
 def test_the_queue_says_how_many_train_at_once_and_prices_at_the_measured_pace(store_with_run):
     done = store_with_run.runs()[0]
-    store_with_run.update(done["id"], train_seconds=40 * progress.estimated_seconds(done))  # a slow machine
+    store_with_run.update(done.id, train_seconds=40 * progress.estimated_seconds(done))  # a slow machine
     waiting = store_with_run.create(TrainConfig(hidden=[16], epochs=2, device="cpu", name="next"))
     at = open_page("train")
     line = next(c.value for c in at.caption if "training slot" in c.value)
@@ -592,9 +592,9 @@ def test_a_lesson_checks_an_answer_against_your_runs_and_remembers_it_after_a_re
     assert "compare-sgd, compare-momentum, compare-adam" in everything_shown(at)  # the runs to launch, named
     at.button(key="lesson_launch").click().run()
     queued = s.runs(Status.QUEUED)
-    assert not at.exception and sorted(r["name"] for r in queued) == ["compare-adam", "compare-momentum", "compare-sgd"]
+    assert not at.exception and sorted(r.name for r in queued) == ["compare-adam", "compare-momentum", "compare-sgd"]
     for r in queued:
-        s.delete(r["id"])
+        s.delete(r.id)
     fake_run(s, "compare-sgd", [0.90, 0.971])
     fake_run(s, "compare-momentum", [0.93, 0.972])
     fake_run(s, "compare-adam", [0.971, 0.98], test_acc=0.981)

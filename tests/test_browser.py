@@ -308,7 +308,7 @@ def test_lesson_three_end_to_end_launch_wait_answer(browser, tmp_path_factory):
         deadline = time.time() + 240
         while time.time() < deadline and len(store.runs(Status.COMPLETED)) < 3:
             time.sleep(1)
-        assert sorted(r["name"] for r in store.runs(Status.COMPLETED)) == ["compare-adam", "compare-momentum",
+        assert sorted(r.name for r in store.runs(Status.COMPLETED)) == ["compare-adam", "compare-momentum",
                                                                           "compare-sgd"]
         q = next(q for lesson in lessons.all_lessons() if lesson.number == 3 for q in lesson.questions
                  if q.id == "ends-best")

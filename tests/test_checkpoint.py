@@ -12,6 +12,7 @@ from digitlab.learn.checkpoint import SHIPPED
 from digitlab.learn.config import TrainConfig
 from digitlab.learn.models import build
 from digitlab.settings import Limits
+from digitlab.runs.store import Run, Status
 from testkit.fixtures import official_test_digits
 
 
@@ -94,8 +95,8 @@ def test_missing_corrupt_and_foreign_files(tmp_path):
 
 
 def test_cards_record_how_a_checkpoint_was_made(tmp_path):
-    run = dict(config=TrainConfig(seed=3).to_dict(), test_acc=0.9, best_val_acc=0.91, best_epoch=2, train_seconds=1.234,
-               num_params=10, device="cpu", finished=0.0)
+    run = Run(1, "a b", TrainConfig(seed=3).to_dict(), Status.COMPLETED, test_acc=0.9, best_val_acc=0.91, best_epoch=2,
+              train_seconds=1.234, num_params=10, device="cpu", finished=0.0)
     path = checkpoint.write_card(tmp_path / "m.pt", run, ["train", "--seed", "3", "--name", "a b"])
     card = json.loads(path.read_text())
     assert path.name == "m.json" and card["command"] == "digitlab train --seed 3 --name 'a b'"

@@ -138,7 +138,7 @@ def test_cancel_worker_and_runs(tiny_root, runs, capsys):
     assert main(["cancel", str(a)]) == 0
     assert f"run {a}: cancelled, cancel requested" in capsys.readouterr().out
     assert main(["--data", str(tiny_root), "worker"]) == 0
-    assert store.get(a)["status"] is Status.CANCELLED and store.get(b)["status"] is Status.COMPLETED
+    assert store.get(a).status is Status.CANCELLED and store.get(b).status is Status.COMPLETED
     assert main(["runs"]) == 0
     listing = capsys.readouterr().out
     assert "cancelled" in listing and "completed" in listing
@@ -225,7 +225,7 @@ def test_restore_a_damaged_store(runs, capsys):
     assert "restore the latest automatic backup" in one_sentence_error(capsys, main(["runs"]))
     assert main(["restore"]) == 0 and "restored" in capsys.readouterr().out
     assert main(["runs"]) == 0 and "precious" in capsys.readouterr().out
-    assert Store(runs).get(rid)["name"] == "precious"
+    assert Store(runs).get(rid).name == "precious"
 
 
 def test_supervise_refuses_a_second_supervisor(runs, capsys):

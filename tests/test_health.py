@@ -97,11 +97,11 @@ def test_a_run_that_did_not_learn_is_stored_flagged_and_kept_out_of_the_pickers(
     bad = admission.launch(store, cfg(optimizer="sgd", lr=1e-9, epochs=3), tiny_root)
     workers.work(store, tiny_root)
     run = store.get(bad)
-    assert run["status"] is Status.COMPLETED and run["health"]["flag"] == health.NOT_LEARNING
-    assert run["health"]["reason"].startswith("validation accuracy") and "learning rate" in run["health"]["hint"]
-    assert len(store.epochs(bad)) == 2 and store.get(good)["health"] is None  # stopped after two of three epochs
-    assert [r["id"] for r in catalog.finished_runs(store)] == [good]
-    assert {r["id"] for r in catalog.finished_runs(store, flagged=True)} == {good, bad}
+    assert run.status is Status.COMPLETED and run.health["flag"] == health.NOT_LEARNING
+    assert run.health["reason"].startswith("validation accuracy") and "learning rate" in run.health["hint"]
+    assert len(store.epochs(bad)) == 2 and store.get(good).health is None  # stopped after two of three epochs
+    assert [r.id for r in catalog.finished_runs(store)] == [good]
+    assert {r.id for r in catalog.finished_runs(store, flagged=True)} == {good, bad}
     labels = catalog.model_choices(store, flagged=True)
     assert any(label.endswith("⚠ not learning") for label in labels)
     assert len(catalog.model_choices(store)) + 1 == len(labels)

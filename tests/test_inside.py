@@ -140,20 +140,20 @@ def test_snapshots_and_pinned_drawings_are_recorded_every_epoch(tmp_path, tiny_r
     kept = s.snapshots(rid)
     assert sorted(kept) == [0, 1, 2, 3] and all(w.shape == (64, 28, 28) and w.dtype == np.float16 for w in kept.values())
     assert not np.array_equal(kept[0], kept[3])  # it learned
-    ck = checkpoint.load(run["checkpoint"])
-    np.testing.assert_array_equal(kept[run["best_epoch"]], inside.snapshot(ck.model))  # the best epoch's own weights
+    ck = checkpoint.load(run.checkpoint)
+    np.testing.assert_array_equal(kept[run.best_epoch], inside.snapshot(ck.model))  # the best epoch's own weights
 
     assert [(p["slot"], p["label"]) for p in s.pins(rid)] == [(k, int(tiny.test_y[k])) for k in range(3)]
     np.testing.assert_array_equal(s.pins(rid)[1]["image"], tiny.test_x[1].numpy())
     scores = s.pin_scores(rid)
-    per_epoch = run["steps_per_epoch"]
+    per_epoch = run.steps_per_epoch
     assert per_epoch > jobs_log_every()  # so that there are scores inside an epoch too
     steps = [r["step"] for r in scores]
     assert steps == sorted(steps) and {e * per_epoch for e in (1, 2, 3)} <= set(steps)
     assert any(st % per_epoch for st in steps)  # every 50 steps, between the epochs' ends
     for row in scores:
         assert np.array(row["probs"]).shape == (3, 10) and np.allclose(np.sum(row["probs"], 1), 1, atol=1e-3)
-    at_best = next(r for r in scores if r["step"] == run["best_epoch"] * per_epoch)
+    at_best = next(r for r in scores if r["step"] == run.best_epoch * per_epoch)
     expected = ck.predict_proba(np.stack([p["image"] for p in s.pins(rid)]))
     np.testing.assert_allclose(at_best["probs"], expected, atol=2e-5)  # the model's own probabilities, that epoch
 

@@ -135,7 +135,7 @@ def test_lowest_recall_is_read_from_the_run_s_own_checkpoint(tmp_path, tiny_root
     s.create(preset("compare-adam", epochs=1, device="cpu"))
     workers.work(s, tiny_root)
     mnist = data.load(tiny_root)
-    per = evaluation.evaluate_checkpoint(checkpoint.load(s.runs()[0]["checkpoint"]), mnist)["per_class"][:10]
+    per = evaluation.evaluate_checkpoint(checkpoint.load(s.runs()[0].checkpoint), mnist)["per_class"][:10]
     lowest = str(min(per, key=lambda r: (r["recall"], r["digit"]))["digit"])
     q = question("7-reading-results", "hardest")
     assert lessons.mark(q, lowest, s, None, mnist=lambda: mnist).correct

@@ -46,7 +46,7 @@ def test_viewers_share_one_reading_a_tick(running):
     live = Live(s, every=60)
     snaps = [live.snapshot() for _ in range(40)]  # forty pages in the same second
     assert s.reads == 1 and all(x is snaps[0] for x in snaps)
-    assert [r["name"] for r in snaps[0].running()] == ["live"] and [r["name"] for r in snaps[0].queued()] == ["waiting"]
+    assert [r.name for r in snaps[0].running()] == ["live"] and [r.name for r in snaps[0].queued()] == ["waiting"]
     assert snaps[0].running("bob") == [] and snaps[0].queued("ada") == []  # a student sees their own
     live.refresh()
     assert s.reads == 2
@@ -118,7 +118,7 @@ def test_finished_runs_of_a_comparison_are_drawn_beside_the_running_one(tmp_path
     s.finish(sgd, Status.COMPLETED)
     live = Live(s, every=0)
     snap = live.snapshot()
-    assert [r["id"] for r in snap.finished_mates(s.get(momentum))] == [sgd]
+    assert [r.id for r in snap.finished_mates(s.get(momentum))] == [sgd]
     fig = live.figure("acc", "momentum", momentum, snap)
     assert [t.name for t in fig.data if t.showlegend] == [f"{sgd}: sgd", f"{momentum}: momentum"]
     colors = {t.line.color for t in fig.data if t.mode == "lines+markers"}

@@ -67,8 +67,8 @@ def test_the_report_holds_every_chosen_run_s_figures_and_numbers(comparison, tin
     curves = json.loads(figures[1])  # accuracy per epoch: every run's every epoch, as stored
     for run_id in ids:
         run, epochs = store.get(run_id), store.epochs(run_id)
-        assert f"{run_id}: " in text and f"{run['num_params']:,}" in text
-        assert f"{run['best_val_acc']:.2%}" in text and f"{run['test_acc']:.2%}" in text
+        assert f"{run_id}: " in text and f"{run.num_params:,}" in text
+        assert f"{run.best_val_acc:.2%}" in text and f"{run.test_acc:.2%}" in text
         shown = [t for t in curves if t.get("name", "").startswith(f"{run_id}: ") and t.get("mode") == "lines+markers"]
         assert sorted(t["y"] for t in shown) == sorted([e[f"{s}_acc"] for e in epochs] for s in ("train", "val", "test"))
         assert "digitlab train --name" in text and f"(digitlab run {run_id})" in text
@@ -119,7 +119,7 @@ def test_too_many_runs_others_runs_and_unfinished_ones_are_refused_before_any_wo
     store, ids = comparison
     with pytest.raises(UserError, match=r"at most 2 runs \(limits.report_runs in the settings\), and 3 were chosen"):
         report.build(store, ids, root=tiny_root, limits=Limits(report_runs=2))
-    mine = lambda run: run["owner"] == ""  # noqa: E731 - a student's view: mallory's run is not theirs
+    mine = lambda run: run.owner == ""  # noqa: E731 - a student's view: mallory's run is not theirs
     with pytest.raises(UserError, match=rf"^There is no run {ids[2]} of yours to report on"):
         report.build(store, ids, may_see=mine, root=tiny_root)
     with pytest.raises(UserError, match=r"^There is no run 99 of yours"):  # the same sentence: no run is revealed
@@ -143,6 +143,6 @@ def test_the_cli_writes_the_report(comparison, tiny_root, tmp_path, capsys):
 
 def test_a_run_without_a_checkpoint_reports_its_curves(comparison, tiny_root):
     store, ids = comparison
-    Path(store.get(ids[0])["checkpoint"]).unlink()
+    Path(store.get(ids[0]).checkpoint).unlink()
     text = " ".join(_read(report.build(store, ids[:1], root=tiny_root)).text)
     assert "kept no checkpoint: only its curves are reported" in text

@@ -35,18 +35,18 @@ def test_a_restart_mid_run_loses_no_run(tmp_path, tiny_root):
         wait_for(lambda: len(s.epochs(long)) >= 1, 90, "the long run's first epoch")
     finally:
         stop(app)
-    assert s.get(long)["status"] is Status.RUNNING and s.get(queued)["status"] is Status.QUEUED
+    assert s.get(long).status is Status.RUNNING and s.get(queued).status is Status.QUEUED
     backups = set(s.backups.glob("runs-*.db"))
     app = serve(s.root, tiny_root)
     try:
         # The new supervisor's first tick reaps, then backs up: once its backup is there, it has looked at the run.
         wait_for(lambda: set(s.backups.glob("runs-*.db")) - backups, 30, "the new supervisor's first tick")
-        assert s.get(long)["status"] is Status.RUNNING  # the worker is alive: nothing reaped
+        assert s.get(long).status is Status.RUNNING  # the worker is alive: nothing reaped
         trained = len(s.epochs(long))
         wait_for(lambda: len(s.epochs(long)) > trained, 90, "an epoch trained under the new supervisor")
-        assert s.get(long)["status"] is Status.RUNNING
+        assert s.get(long).status is Status.RUNNING
         s.request_cancel(long)
-        wait_for(lambda: s.get(queued)["status"] is Status.COMPLETED, 90, "the queued run")
-        assert s.get(long)["status"] is Status.CANCELLED and s.get(long)["checkpoint"]
+        wait_for(lambda: s.get(queued).status is Status.COMPLETED, 90, "the queued run")
+        assert s.get(long).status is Status.CANCELLED and s.get(long).checkpoint
     finally:
         stop(app)

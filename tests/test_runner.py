@@ -34,11 +34,11 @@ def test_cancelling_a_running_run_keeps_its_best_checkpoint(tmp_path, tiny_root)
     assert not worker.is_alive()
     run = s.get(rid)
     epochs = s.epochs(rid)
-    assert run["status"] is Status.CANCELLED and 2 <= len(epochs) < 200
+    assert run.status is Status.CANCELLED and 2 <= len(epochs) < 200
     best = max(epochs, key=lambda e: e["val_acc"])
-    assert run["best_epoch"] == best["epoch"] and run["best_val_acc"] == best["val_acc"]
-    ck = checkpoint.load(run["checkpoint"])
-    assert ck.metrics["epoch"] == best["epoch"] and ck.metrics["test_acc"] == run["test_acc"]
+    assert run.best_epoch == best["epoch"] and run.best_val_acc == best["val_acc"]
+    ck = checkpoint.load(run.checkpoint)
+    assert ck.metrics["epoch"] == best["epoch"] and ck.metrics["test_acc"] == run.test_acc
     assert sorted(p.name for p in s.run_dir(rid).iterdir()) == ["best.pt", "first-layer"]  # no temp file
     kept = sorted(p.name for p in (s.run_dir(rid) / "first-layer").iterdir())
     assert kept == [f"epoch-{e:04d}.npy" for e in range(len(kept))] and len(kept) >= len(epochs)  # 0: before training
@@ -69,9 +69,9 @@ def test_a_run_learns_from_a_teacher_run_and_a_teacher_that_is_not_there_is_refu
         return execution.train(config, mnist, *args, teacher=teacher, **kwargs)
 
     student = TrainConfig(hidden=[16], epochs=1, device="cpu", teacher=f"run:{first}")  # of another shape
-    assert execution.execute(s, s.create(student), tiny_root, trainer=trainer)["status"] is Status.COMPLETED
+    assert execution.execute(s, s.create(student), tiny_root, trainer=trainer).status is Status.COMPLETED
     (config, state), = taught
-    assert config.hidden == [8] and torch.equal(state["net.0.weight"], checkpoint.load(s.get(first)["checkpoint"])
+    assert config.hidden == [8] and torch.equal(state["net.0.weight"], checkpoint.load(s.get(first).checkpoint)
                                                 .model.state_dict()["net.0.weight"])
     queued = len(s.runs())
     for name, message in (("nope", "There is no shipped model 'nope' to learn from: choose one of"),
@@ -86,11 +86,11 @@ def test_worker_drains_the_queue_in_order_and_honours_cancel(tmp_path, tiny_root
     ids = [s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", seed=i)) for i in range(3)]
     s.request_cancel(ids[1])
     assert workers.work(s, tiny_root) == 2
-    runs = {r["id"]: r for r in s.runs()}
-    assert [runs[i]["status"] for i in ids] == [Status.COMPLETED, Status.CANCELLED, Status.COMPLETED]
-    assert runs[ids[0]]["finished"] <= runs[ids[2]]["started"]
+    runs = {r.id: r for r in s.runs()}
+    assert [runs[i].status for i in ids] == [Status.COMPLETED, Status.CANCELLED, Status.COMPLETED]
+    assert runs[ids[0]].finished <= runs[ids[2]].started
     assert (s.run_dir(ids[0]) / "best.pt").exists() and not s.run_dir(ids[1]).exists()
-    assert len(s.epochs(ids[2])) == 1 and runs[ids[2]]["best_val_acc"] > 0
+    assert len(s.epochs(ids[2])) == 1 and runs[ids[2]].best_val_acc > 0
 
 
 def test_one_worker_per_slot(tmp_path, tiny_root):
@@ -100,10 +100,10 @@ def test_one_worker_per_slot(tmp_path, tiny_root):
     assert held is not None and workers.worker_alive(s, 0) and workers.worker_lock(s, 0) is None
     assert not workers.worker_alive(s, 1)  # another slot is free
     assert workers.work(s, tiny_root, 0) == 0  # a second worker in a held slot leaves the queue to the holder
-    assert s.get(rid)["status"] is Status.QUEUED
+    assert s.get(rid).status is Status.QUEUED
     held.close()
     assert not workers.worker_alive(s, 0) and workers.work(s, tiny_root, 0) == 1
-    assert s.get(rid)["status"] is Status.COMPLETED
+    assert s.get(rid).status is Status.COMPLETED
 
 
 def test_the_supervisor_fills_each_free_slot_while_runs_wait(tmp_path, monkeypatch):
@@ -145,7 +145,7 @@ def test_the_supervisor_backs_the_store_up(tmp_path):
     s.create(TrainConfig(name="x"), pid=os.getpid())  # running here: no worker is started for it
     supervisor.Supervisor(s, slots=1).tick()
     assert s.latest_backup() is not None and Store.restore(s.root) == s.latest_backup()
-    assert Store(s.root).runs()[0]["name"] == "x"
+    assert Store(s.root).runs()[0].name == "x"
 
 
 def test_launch_limits_the_runs_of_one_person(tmp_path, tiny_root, monkeypatch):
@@ -169,12 +169,12 @@ def test_launch_limits_the_runs_of_one_person(tmp_path, tiny_root, monkeypatch):
 def test_launch_queues_only_what_can_run(tmp_path, tiny_root):
     s = Store(tmp_path / "runs")
     rid = admission.launch(s, TrainConfig(hidden=[16], epochs=1, device="cpu"), tiny_root)
-    assert s.get(rid)["status"] is Status.QUEUED
+    assert s.get(rid).status is Status.QUEUED
     with pytest.raises(UserError, match="Epochs must be between 1 and 1000"):
         admission.launch(s, TrainConfig(epochs=0), tiny_root)
     with pytest.raises(UserError, match="MNIST is not prepared yet"):
         admission.launch(s, TrainConfig(), tmp_path / "nowhere")
-    assert [r["id"] for r in s.runs()] == [rid]
+    assert [r.id for r in s.runs()] == [rid]
 
 
 def test_a_failing_run_records_one_sentence(tmp_path):
@@ -183,7 +183,7 @@ def test_a_failing_run_records_one_sentence(tmp_path):
     with pytest.raises(UserError):
         execution.execute(s, rid, tmp_path / "no-data")
     run = s.get(rid)
-    assert run["status"] is Status.FAILED and "digitlab data" in run["error"] and "\n" not in run["error"]
+    assert run.status is Status.FAILED and "digitlab data" in run.error and "\n" not in run.error
 
 
 def test_supervisor_starts_a_worker_for_queued_runs_and_reaps_it(tmp_path, monkeypatch):
@@ -193,8 +193,8 @@ def test_supervisor_starts_a_worker_for_queued_runs_and_reaps_it(tmp_path, monke
     sup = supervisor.Supervisor(s, tmp_path / "no-data", retry_after=0)
     sup.tick()
     assert len(sup.workers) == 1
-    wait_for(lambda: s.get(rid)["status"] is Status.FAILED, what="the worker to take the run")
-    assert "not prepared" in s.get(rid)["error"]
+    wait_for(lambda: s.get(rid).status is Status.FAILED, what="the worker to take the run")
+    assert "not prepared" in s.get(rid).error
     worker = sup.workers[0]
     wait_for(lambda: worker.poll() is not None, what="the worker to exit")
     sup.tick()
@@ -243,17 +243,17 @@ def test_a_killed_worker_is_marked_failed_by_the_supervisor(tmp_path, tiny_root)
     p = subprocess.Popen([sys.executable, "-c", code])
     sup = supervisor.Supervisor(s)
     try:
-        wait_for(lambda: s.runs() and s.epochs(s.runs()[0]["id"]), what="a first finished epoch")
+        wait_for(lambda: s.runs() and s.epochs(s.runs()[0].id), what="a first finished epoch")
         sup.tick()
-        assert s.runs()[0]["status"] is Status.RUNNING  # alive: never reaped
+        assert s.runs()[0].status is Status.RUNNING  # alive: never reaped
     finally:
         p.send_signal(signal.SIGKILL)
         p.wait()
     sup.tick()
     run = s.runs()[0]
-    assert run["status"] is Status.FAILED and "stopped unexpectedly" in run["error"]
-    assert s.epochs(run["id"])  # it got as far as a finished epoch: that epoch's checkpoint is kept
-    assert checkpoint.load(run["checkpoint"]).metrics["epoch"] == run["best_epoch"] == 1
+    assert run.status is Status.FAILED and "stopped unexpectedly" in run.error
+    assert s.epochs(run.id)  # it got as far as a finished epoch: that epoch's checkpoint is kept
+    assert checkpoint.load(run.checkpoint).metrics["epoch"] == run.best_epoch == 1
 
 
 def test_a_diverged_run_fails_with_its_step_and_offers_no_model(tmp_path, tiny_root):
@@ -263,8 +263,8 @@ def test_a_diverged_run_fails_with_its_step_and_offers_no_model(tmp_path, tiny_r
     with pytest.raises(UserError):
         execution.execute(s, rid, tiny_root)
     run = s.get(rid)
-    assert run["status"] is Status.FAILED and run["error"].startswith("Training diverged at epoch 1, step ")
-    assert run["error"].endswith("lower the learning rate.") and run["checkpoint"] is None
+    assert run.status is Status.FAILED and run.error.startswith("Training diverged at epoch 1, step ")
+    assert run.error.endswith("lower the learning rate.") and run.checkpoint is None
     kept = sorted(str(p.relative_to(s.run_dir(rid))) for p in s.run_dir(rid).rglob("*"))
     assert kept == ["first-layer", "first-layer/epoch-0000.npy"]  # no model: only the weights it started from
 
@@ -282,8 +282,8 @@ def test_a_full_disk_fails_the_run_with_a_sentence_and_no_partial_file(tmp_path,
     with pytest.raises(UserError):
         execution.execute(s, rid, tiny_root)
     run = s.get(rid)
-    assert run["status"] is Status.FAILED and "No space left on device" in run["error"]
-    assert run["error"].endswith("free some disk space, then try again.") and run["checkpoint"] is None
+    assert run.status is Status.FAILED and "No space left on device" in run.error
+    assert run.error.endswith("free some disk space, then try again.") and run.checkpoint is None
     kept = sorted(str(p.relative_to(s.run_dir(rid))) for p in s.run_dir(rid).rglob("*"))
     assert kept == ["first-layer", "first-layer/epoch-0000.npy"]  # no partial file, no temp file
     assert s.epochs(rid) == []  # consistent: an epoch is recorded only once its checkpoint is written
@@ -316,7 +316,7 @@ def test_a_run_that_trains_on_my_digits_never_trains_on_the_held_out_part(tmp_pa
     tuned = TrainConfig(hidden=[16], epochs=1, device="cpu", start_from=f"run:{first}", my_digits=0.5, lr=1e-4)
     rid = admission.launch(s, tuned, tiny_root, owner="ada")
     workers.work(s, tiny_root)
-    assert s.get(rid)["status"] is Status.COMPLETED
+    assert s.get(rid).status is Status.COMPLETED
     result = execution.my_digits_result(s, rid)
     trained, held = result["trained"], result["held_out"]
     assert len(trained) == 10 and len(held) == 10 and sorted(trained + held) == ids
@@ -325,11 +325,11 @@ def test_a_run_that_trains_on_my_digits_never_trains_on_the_held_out_part(tmp_pa
 
     x, y = handwriting.arrays([rows[i] for i in trained])
     assert seen["extra"][0].numpy().tobytes() == x.tobytes()  # exactly the trained part, none of the held-out one
-    start = checkpoint.load(s.get(first)["checkpoint"])
+    start = checkpoint.load(s.get(first).checkpoint)
     assert all((seen["init"][k] == v).all() for k, v in start.model.state_dict().items())
     for when in ("before", "after"):
         assert 0 <= result[when]["held_out_acc"] <= 1 and 0 <= result[when]["test_acc"] <= 1
-    assert result["before"]["test_acc"] == pytest.approx(s.get(first)["test_acc"])
+    assert result["before"]["test_acc"] == pytest.approx(s.get(first).test_acc)
 
 
 def test_a_run_that_starts_from_a_model_of_another_shape_or_too_few_digits_is_refused(tmp_path, tiny_root):
@@ -361,15 +361,15 @@ def test_runs_trained_at_once_give_the_numbers_each_gives_alone(tmp_path, tiny_r
     def trained(store, configs):
         ids = [store.create(c) for c in configs]
         with supervising(store, tiny_root, every=0.1):
-            wait_for(lambda: all(store.get(i)["status"] is Status.COMPLETED for i in ids), seconds=120, what="runs")
+            wait_for(lambda: all(store.get(i).status is Status.COMPLETED for i in ids), seconds=120, what="runs")
         return [store.get(i) for i in ids]
 
     config = TrainConfig(hidden=[32], epochs=2, batch_size=16, device="cpu", seed=3)
     (alone,) = trained(Store(tmp_path / "alone"), [config])
     together = trained(Store(tmp_path / "together"), [config, TrainConfig(hidden=[64], epochs=3, device="cpu")])
-    assert together[0]["pid"] != together[1]["pid"]  # trained at once, by two workers
-    assert together[0]["best_val_acc"] == alone["best_val_acc"] and together[0]["test_acc"] == alone["test_acc"]
-    a, b = (checkpoint.load(r["checkpoint"]).model.state_dict() for r in (alone, together[0]))
+    assert together[0].pid != together[1].pid  # trained at once, by two workers
+    assert together[0].best_val_acc == alone.best_val_acc and together[0].test_acc == alone.test_acc
+    a, b = (checkpoint.load(r.checkpoint).model.state_dict() for r in (alone, together[0]))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -410,7 +410,7 @@ def test_a_runs_steps_are_numbered_from_one_without_a_gap(tmp_path, tiny_root):
     rid = s.create(TrainConfig(hidden=[8], epochs=2, batch_size=16, device="cpu"), pid=os.getpid())
     execution.execute(s, rid, tiny_root)
     steps = s.steps(rid)
-    per_epoch = s.get(rid)["steps_per_epoch"]
+    per_epoch = s.get(rid).steps_per_epoch
     assert [r["step"] for r in steps] == list(range(1, 2 * per_epoch + 1))
     assert [r["epoch"] for r in steps] == [1] * per_epoch + [2] * per_epoch
 
@@ -421,5 +421,5 @@ def test_a_trial_is_pruned_before_its_last_epoch_never_at_it(epochs, status, tmp
     s = Store(tmp_path / "runs")
     rid = s.create(TrainConfig(hidden=[8], epochs=epochs, batch_size=16, device="cpu"), pid=os.getpid())
     run = execution.execute(s, rid, tiny_root)
-    assert run["status"] is status and len(s.epochs(rid)) == 1
-    assert (run["error"] or "").startswith(execution.sweep.PRUNED) is (status is Status.CANCELLED)
+    assert run.status is status and len(s.epochs(rid)) == 1
+    assert (run.error or "").startswith(execution.sweep.PRUNED) is (status is Status.CANCELLED)

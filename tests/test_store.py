@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 
@@ -13,9 +14,9 @@ def test_round_trip(tmp_path):
     s = Store(tmp_path)
     rid = s.create(TrainConfig(hidden=[64, 32], lr=0.01, name="mine"))
     run = s.get(rid)
-    assert run["status"] is Status.QUEUED and run["name"] == "mine" and run["config"]["hidden"] == [64, 32]
+    assert run.status is Status.QUEUED and run.name == "mine" and run.config["hidden"] == [64, 32]
     assert s.claim_next(os.getpid()) == rid and s.claim_next(os.getpid()) is None
-    assert s.get(rid)["status"] is Status.RUNNING and s.get(rid)["pid"] == os.getpid()
+    assert s.get(rid).status is Status.RUNNING and s.get(rid).pid == os.getpid()
     s.add_steps(rid, 1, 1, [2.3, 2.1, 1.9], 3)
     s.add_epoch(rid, dict(epoch=1, train_loss=1.0, train_acc=0.5, val_loss=1.1, val_acc=0.6, test_loss=1.2,
                           test_acc=0.55, seconds=0.1, lr=0.01))
@@ -23,7 +24,7 @@ def test_round_trip(tmp_path):
     assert [r["loss"] for r in s.steps(rid)] == [2.3, 2.1, 1.9]
     assert s.epochs(rid)[0]["val_acc"] == 0.6
     run = Store(tmp_path).get(rid)  # a second handle sees the same data
-    assert run["status"] is Status.COMPLETED and run["test_acc"] == 0.55 and run["step"] == 3
+    assert run.status is Status.COMPLETED and run.test_acc == 0.55 and run.step == 3
     s.run_dir(rid).mkdir()
     (s.run_dir(rid) / "best.pt").write_bytes(b"x")
     s.delete(rid)
@@ -37,9 +38,9 @@ def test_runs_filtered_by_status(tmp_path):
     a, b, c = (s.create(TrainConfig()) for _ in range(3))
     s.claim_next(os.getpid())
     s.request_cancel(c)
-    assert [r["id"] for r in s.runs()] == [c, b, a]
-    assert [r["id"] for r in s.runs(Status.QUEUED)] == [b]
-    assert [r["id"] for r in s.runs(Status.RUNNING, Status.CANCELLED)] == [c, a]
+    assert [r.id for r in s.runs()] == [c, b, a]
+    assert [r.id for r in s.runs(Status.QUEUED)] == [b]
+    assert [r.id for r in s.runs(Status.RUNNING, Status.CANCELLED)] == [c, a]
     assert [st.active for st in Status] == [True, True, False, False, False]
 
 
@@ -49,8 +50,8 @@ def test_cancel_queued_and_running(tmp_path):
     s.claim_next(os.getpid())
     s.request_cancel(a)
     s.request_cancel(b)
-    assert s.get(a)["status"] is Status.RUNNING and s.cancel_requested(a)
-    assert s.get(b)["status"] is Status.CANCELLED
+    assert s.get(a).status is Status.RUNNING and s.cancel_requested(a)
+    assert s.get(b).status is Status.CANCELLED
 
 
 def test_deleting_a_running_run_cancels_it_and_removes_it_when_it_stops(tmp_path):
@@ -78,7 +79,7 @@ def test_the_queue_is_fair_across_owners(tmp_path):
     assert s.queue_order() == [ada[0], bob[0], cy, ada[1], bob[1], ada[2]]
     assert s.claim_next(os.getpid()) == ada[0]
     assert s.queue_order() == [bob[0], cy, ada[1], bob[1], ada[2]]  # ada has one running: the others go first
-    assert [r["id"] for r in s.runs(owner="bob")] == bob[::-1]
+    assert [r.id for r in s.runs(owner="bob")] == bob[::-1]
 
 
 def test_backup_and_restore(tmp_path):
@@ -93,7 +94,7 @@ def test_backup_and_restore(tmp_path):
     with pytest.raises(UserError, match=r"is damaged .*restore the latest automatic backup with `digitlab restore"):
         s.runs()
     Store.restore(tmp_path)
-    assert Store(tmp_path).get(rid)["name"] == "kept"
+    assert Store(tmp_path).get(rid).name == "kept"
     assert list(tmp_path.glob("runs.db.damaged-*"))  # the damaged file is kept, not lost
 
 
@@ -117,15 +118,15 @@ def test_a_store_from_before_owners_is_upgraded(tmp_path):
                    "test_acc REAL, train_seconds REAL, num_params INTEGER, checkpoint TEXT)")
         db.execute("INSERT INTO runs (name, config, status, created) VALUES ('old', '{}', 'completed', 0)")
     run = Store(tmp_path).runs()[0]
-    assert run["name"] == "old" and run["owner"] == "" and run["delete_requested"] == 0 and run["batch"] is None
+    assert run.name == "old" and run.owner == "" and run.delete_requested == 0 and run.batch is None
 
 
 def test_runs_queued_together_share_a_batch_and_are_queued_whole(tmp_path):
     s = Store(tmp_path)
     alone = s.create(TrainConfig())
     ids = s.create_batch([TrainConfig(name=f"r{k}") for k in range(3)], owner="ada")
-    assert [s.get(i)["batch"] for i in ids] == [ids[0]] * 3 and s.get(alone)["batch"] is None
-    assert s.get(s.create_batch([TrainConfig()])[0])["batch"] is None  # a batch of one is a run alone
+    assert [s.get(i).batch for i in ids] == [ids[0]] * 3 and s.get(alone).batch is None
+    assert s.get(s.create_batch([TrainConfig()])[0]).batch is None  # a batch of one is a run alone
     with pytest.raises(AttributeError):  # a config that cannot be stored stops the batch before any of it lands
         s.create_batch([TrainConfig(name="ok"), object()])
     assert len(s.runs()) == 5
@@ -141,8 +142,8 @@ def test_a_run_created_by_its_trainer_is_never_reaped(tmp_path):
     s = Store(tmp_path)
     rid = s.create(TrainConfig(), pid=os.getpid())
     run = s.get(rid)
-    assert run["status"] is Status.RUNNING and run["pid"] == os.getpid() and run["started"]
-    assert s.reap() == 0 and s.get(rid)["status"] is Status.RUNNING
+    assert run.status is Status.RUNNING and run.pid == os.getpid() and run.started
+    assert s.reap() == 0 and s.get(rid).status is Status.RUNNING
 
 
 def test_runs_stored_before_the_renames_read_with_the_new_names(tmp_path):
@@ -151,7 +152,7 @@ def test_runs_stored_before_the_renames_read_with_the_new_names(tmp_path):
         db.execute("INSERT INTO runs (name, config, status, created) VALUES ('old', ?, 'completed', 0)",
                    ('{"norm": "layer", "normalize": "symmetric", "hidden": [30, 5]}',))
     run = s.runs()[0]
-    assert run["config"]["norm_layer"] == "layer" and run["config"]["input_norm"] == "symmetric"
+    assert run.config["norm_layer"] == "layer" and run.config["input_norm"] == "symmetric"
 
 
 def test_concurrent_writers_never_see_a_lock_error(tmp_path):
@@ -178,8 +179,8 @@ def test_concurrent_writers_never_see_a_lock_error(tmp_path):
     errors = [p.stderr.read().decode() for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
     runs = reader.runs()
-    assert len(runs) == 60 and all(r["status"] is Status.COMPLETED for r in runs)
-    assert all(len(reader.steps(r["id"])) == 50 for r in runs[:5])
+    assert len(runs) == 60 and all(r.status is Status.COMPLETED for r in runs)
+    assert all(len(reader.steps(r.id)) == 50 for r in runs[:5])
 
 
 def test_my_digits_are_kept_within_the_limit_per_person_all_or_none(tmp_path):
@@ -228,11 +229,29 @@ def test_a_run_deleted_while_it_runs_is_gone_once_nothing_holds_it(tmp_path, end
     s.run_dir(rid).mkdir()
     (s.run_dir(rid) / "best.pt").write_bytes(b"x")
     s.delete(rid)
-    assert s.run_dir(rid).exists() and [r["id"] for r in s.runs()] == [other]  # hidden, not yet removed
+    assert s.run_dir(rid).exists() and [r.id for r in s.runs()] == [other]  # hidden, not yet removed
     if ends.startswith("its worker finishes"):
         s.finish(rid, Status.CANCELLED)
     else:
         assert s.reap() == 1
-    assert not s.run_dir(rid).exists() and [r["id"] for r in s.runs()] == [other]
+    assert not s.run_dir(rid).exists() and [r.id for r in s.runs()] == [other]
     with s._db() as db:
         assert db.execute("SELECT COUNT(*) FROM runs WHERE id=?", (rid,)).fetchone()[0] == 0
+
+
+def test_the_store_returns_frozen_typed_runs(tmp_path):
+    import dataclasses
+
+    from digitlab.runs.store import Run
+
+    s = Store(tmp_path)
+    rid = s.create(TrainConfig(hidden=[8], name="typed"), owner="ada")
+    run = s.get(rid)
+    assert isinstance(run, Run) and run.status is Status.QUEUED and run.owner == "ada" and run.health is None
+    assert run.config["hidden"] == [8] and run.cancel_requested is False and run in s.runs() and run == s.runs()[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.status = Status.RUNNING  # a record read from the store: changed only through the store
+    with pytest.raises(TypeError):
+        run["status"]  # noqa: B018 (no longer a dict read by key)
+    s.finish(rid, Status.FAILED, error="x", health=json.dumps({"flag": "diverged", "reason": "r", "hint": "h"}))
+    assert s.get(rid).health == {"flag": "diverged", "reason": "r", "hint": "h"} and s.get(rid).finished

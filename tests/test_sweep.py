@@ -119,16 +119,16 @@ def test_every_trial_is_a_run_told_back_to_the_study(tmp_path, tiny_root):
     assert len(sweep.advance(s, sweep_id)) == 2 and sweep.advance(s, sweep_id) == []  # parallel: two at a time
     drive(s, sweep_id, tiny_root)
     runs = s.sweep_runs(sweep_id)
-    assert [r["trial"] for r in runs] == [0, 1, 2, 3] and all(r["status"] is Status.COMPLETED for r in runs)
-    lrs = [r["config"]["lr"] for r in runs]
+    assert [r.trial for r in runs] == [0, 1, 2, 3] and all(r.status is Status.COMPLETED for r in runs)
+    lrs = [r.config["lr"] for r in runs]
     assert len(set(lrs)) == 4 and all(1e-4 <= lr <= 0.1 for lr in lrs)  # four different trials, in the range
-    assert all(r["config"]["hidden"] == [8] and r["config"]["epochs"] == 2 for r in runs)
+    assert all(r.config["hidden"] == [8] and r.config["epochs"] == 2 for r in runs)
     spec, rows, study = sweep.results(s, sweep_id)
     assert [r["state"] for r in rows] == ["complete"] * 4
-    assert {r["run"]: r["val acc"] for r in rows} == {r["id"]: r["best_val_acc"] for r in runs}
-    assert rows[0]["val acc"] == max(r["best_val_acc"] for r in runs)  # best first
-    assert study.best_trial.params["lr"] == pytest.approx(next(r["config"]["lr"] for r in runs
-                                                               if r["id"] == rows[0]["run"]))
+    assert {r["run"]: r["val acc"] for r in rows} == {r.id: r.best_val_acc for r in runs}
+    assert rows[0]["val acc"] == max(r.best_val_acc for r in runs)  # best first
+    assert study.best_trial.params["lr"] == pytest.approx(next(r.config["lr"] for r in runs
+                                                               if r.id == rows[0]["run"]))
     assert s.get_sweep(sweep_id)["status"] is SweepStatus.DONE  # an enum, as a run's status
 
 
@@ -146,12 +146,12 @@ def test_a_trailing_trial_is_pruned_after_an_epoch_and_told_so(tmp_path, tiny_ro
         workers.work(s, tiny_root)
     sweep.advance(s, sweep_id)
     runs = s.sweep_runs(sweep_id)
-    assert [r["config"]["lr"] for r in runs] == [0.01, 0.003, 1e-4 * 1.0001]
+    assert [r.config["lr"] for r in runs] == [0.01, 0.003, 1e-4 * 1.0001]
     slow = runs[2]
-    assert slow["status"] is Status.CANCELLED and slow["error"].startswith(sweep.PRUNED + " after epoch 1")
-    assert len(s.epochs(slow["id"])) == 1 < len(s.epochs(runs[0]["id"])) == 4
+    assert slow.status is Status.CANCELLED and slow.error.startswith(sweep.PRUNED + " after epoch 1")
+    assert len(s.epochs(slow.id)) == 1 < len(s.epochs(runs[0].id)) == 4
     states = {r["run"]: r["state"] for r in sweep.results(s, sweep_id)[1]}
-    assert [states[r["id"]] for r in runs] == ["complete", "complete", "pruned"]
+    assert [states[r.id] for r in runs] == ["complete", "complete", "pruned"]
 
 
 def test_cancelling_a_sweep_cancels_its_trials_and_asks_no_more(tmp_path):
@@ -159,7 +159,7 @@ def test_cancelling_a_sweep_cancels_its_trials_and_asks_no_more(tmp_path):
     sweep_id = sweep.start(s, sweep.parse(base("parallel = 2\n")))
     queued = sweep.advance(s, sweep_id)
     sweep.cancel(s, sweep_id)
-    assert all(s.get(i)["status"] is Status.CANCELLED for i in queued)
+    assert all(s.get(i).status is Status.CANCELLED for i in queued)
     assert sweep.advance(s, sweep_id) == [] and s.get_sweep(sweep_id)["status"] is SweepStatus.CANCELLED
 
 
@@ -168,7 +168,7 @@ def test_the_supervisor_drives_a_sweep_with_no_page_open(tmp_path, tiny_root):
     sweep_id = sweep.start(s, sweep.parse(BASE.replace("trials = 4", "trials = 2")))
     with supervising(s, tiny_root, slots=1, every=0.2):
         assert until_sweep_ends(s, sweep_id, 120) == "done"
-    assert [r["status"] for r in s.sweep_runs(sweep_id)] == [Status.COMPLETED] * 2
+    assert [r.status for r in s.sweep_runs(sweep_id)] == [Status.COMPLETED] * 2
 
 
 def test_cli_sweep_runs_its_trials_and_prints_the_best(tmp_path, tiny_root, capsys):
@@ -180,7 +180,7 @@ def test_cli_sweep_runs_its_trials_and_prints_the_best(tmp_path, tiny_root, caps
     out = capsys.readouterr()
     assert out.out.startswith("sweep 1: best trial ") and "trial  1 (run 2): completed" in out.err
     s = Store(runs)
-    assert len(s.sweep_runs(1)) == 2 and all(r["config"]["epochs"] == 1 for r in s.sweep_runs(1))  # a flag is fixed
+    assert len(s.sweep_runs(1)) == 2 and all(r.config["epochs"] == 1 for r in s.sweep_runs(1))  # a flag is fixed
     assert cli.main(["sweep", str(tmp_path / "missing.toml"), "--runs", str(runs)]) == 2
     assert cli.main(["sweep", "--param", "lr", "--runs", str(runs)]) == 2
     assert cli.main(["sweeps", "--runs", str(runs)]) == 0
@@ -208,7 +208,7 @@ def test_a_damaged_sweep_does_not_stall_the_others(tmp_path, capsys):
     sweep.journal(s, broken).write_text("not a journal\n")
     good = sweep.start(s, sweep.parse(BASE))
     queued = sweep.advance_all(s)
-    assert [s.get(i)["sweep"] for i in queued] == [good]
+    assert [s.get(i).sweep for i in queued] == [good]
     assert f"sweep {broken}:" in capsys.readouterr().err
 
 

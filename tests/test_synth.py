@@ -56,8 +56,8 @@ def test_a_run_with_font_digits_has_a_longer_epoch_of_them(tmp_path, tiny_root, 
     plain = admission.launch(s, TrainConfig(hidden=[8], epochs=1, device="cpu", batch_size=10), tiny_root)
     with_fonts = admission.launch(s, TrainConfig(hidden=[8], epochs=1, device="cpu", batch_size=10, fonts=0.5), tiny_root)
     workers.work(s, tiny_root)
-    assert s.get(with_fonts)["status"] is Status.COMPLETED
-    assert s.get(with_fonts)["steps_per_epoch"] == s.get(plain)["steps_per_epoch"] * 3 // 2  # 400 + 200 images
+    assert s.get(with_fonts).status is Status.COMPLETED
+    assert s.get(with_fonts).steps_per_epoch == s.get(plain).steps_per_epoch * 3 // 2  # 400 + 200 images
 
 
 def test_font_digits_without_any_training_typeface_are_refused_at_launch(tmp_path, tiny_root, monkeypatch):

@@ -1,5 +1,7 @@
 """What the pages show, computed in the core: progress, table rows, the summary, the model list."""
 
+from dataclasses import replace
+
 import pytest
 
 from digitlab import markdown
@@ -9,11 +11,12 @@ from digitlab.runs import catalog, progress, tables
 from digitlab.learn.presets import COURSE
 from digitlab.learn.config import TrainConfig
 from digitlab.learn.models import build
-from digitlab.runs.store import Status, Store
+from digitlab.runs.store import Run, Status, Store
 
 
 def running(epoch, step, epochs=4, per_epoch=10):
-    return dict(config=TrainConfig(epochs=epochs).to_dict(), steps_per_epoch=per_epoch, epoch=epoch, step=step)
+    return Run(1, "r", TrainConfig(epochs=epochs).to_dict(), Status.RUNNING, steps_per_epoch=per_epoch, epoch=epoch,
+               step=step)
 
 
 def test_progress_counts_finished_epochs_and_the_steps_of_the_one_under_way():
@@ -21,14 +24,14 @@ def test_progress_counts_finished_epochs_and_the_steps_of_the_one_under_way():
     assert progress.progress(running(2, 10), 2)["fraction"] == pytest.approx(20 / 40)  # epoch 2 done, 3 not begun
     p = progress.progress(running(3, 4), 2)
     assert p["fraction"] == pytest.approx(24 / 40) and (p["epoch"], p["epochs"], p["step"]) == (3, 4, 4)
-    assert progress.progress(running(0, 0) | {"steps_per_epoch": None}, 0) == dict(
+    assert progress.progress(replace(running(0, 0), steps_per_epoch=None), 0) == dict(
         fraction=0.0, epoch=1, epochs=4, step=0, steps_per_epoch=1)  # before its first step
 
 
 def test_run_row_and_summary_rows():
-    run = dict(id=3, name="x", owner="ada", status=Status.COMPLETED, config=TrainConfig(hidden=[30, 5], dropout=0.5,
-               norm_layer="layer").to_dict(), started=10.0, finished=22.44, num_params=100, best_val_acc=0.9,
-               test_acc=0.89)
+    run = Run(id=3, name="x", owner="ada", status=Status.COMPLETED, config=TrainConfig(hidden=[30, 5], dropout=0.5,
+              norm_layer="layer").to_dict(), started=10.0, finished=22.44, num_params=100, best_val_acc=0.9,
+              test_acc=0.89)
     row = tables.run_row(run)
     assert row["hidden"] == "30-5" and row["dropout/norm"] == "0.5 / layer" and row["duration"] == 12.4
     cnn = TrainConfig(model="cnn", channels=[32, 64], kernel=3, convs=2, hidden=[128]).to_dict()
@@ -72,7 +75,7 @@ def test_class_rows_count_each_persons_runs(tmp_path):
     store = Store(tmp_path)
     for owner in ("bob", "bob", "cy"):
         store.create(TrainConfig(), owner=owner)
-    store.finish(store.runs(owner="cy")[0]["id"], Status.COMPLETED)
+    store.finish(store.runs(owner="cy")[0].id, Status.COMPLETED)
     people = [Person("ada", "teacher", ""), Person("bob", "student", ""), Person("cy", "student", "")]
     assert tables.class_rows(store, people) == [
         {"name": "ada", "role": "teacher", "runs": 0, "active": 0},
@@ -97,19 +100,18 @@ def test_reading_is_the_digit_when_sure_and_the_two_likeliest_when_not():
 
 def test_the_runs_page_compares_the_last_batch_queued_together_and_never_a_failed_run():
     def run(i, batch=None, status=Status.COMPLETED, acc=0.9):
-        return dict(id=i, batch=batch, status=status, test_acc=acc)
+        return Run(i, f"r{i}", {}, status, batch=batch, test_acc=acc)
 
     runs = [run(1), run(2, 2), run(3, 2), run(4, 2, acc=0.95), run(5, 5, Status.FAILED, acc=None), run(6, 5),
             run(7, None, Status.RUNNING, acc=None)]
     assert catalog.default_comparison(runs) == [2, 3, 4]  # 5 and 6 were queued together, but 5 failed
     assert catalog.default_comparison([run(1), run(2), run(3)]) == [3, 2, 1]  # no batch: the newest three
-    assert [r["id"] for r in catalog.batch_of(runs[2], runs)] == [2, 4] and catalog.batch_of(runs[0], runs) == []
+    assert [r.id for r in catalog.batch_of(runs[2], runs)] == [2, 4] and catalog.batch_of(runs[0], runs) == []
     assert catalog.best_completed(runs) == 4 and catalog.best_completed([run(7, 0, Status.RUNNING, acc=None)]) is None
 
 
-def done_run(run_id: int, config: TrainConfig, seconds: float, status=Status.COMPLETED, health=None) -> dict:
-    return {"id": run_id, "config": config.to_dict(), "status": status, "train_seconds": seconds, "device": "cpu",
-            "health": health}
+def done_run(run_id: int, config: TrainConfig, seconds: float, status=Status.COMPLETED, health=None) -> Run:
+    return Run(run_id, f"r{run_id}", config.to_dict(), status, train_seconds=seconds, device="cpu", health=health)
 
 
 def test_waiting_runs_are_priced_at_this_machines_measured_pace():

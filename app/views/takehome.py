@@ -9,6 +9,7 @@ import streamlit as st
 from app import ui
 from digitlab import UserError
 from digitlab.course import export, report
+from digitlab.runs.store import Run
 
 
 def report_of(store, run_ids: list[int]) -> None:
@@ -42,7 +43,7 @@ def report_of(store, run_ids: list[int]) -> None:
                            icon=":material/download:", key="report_pdf")
 
 
-def show_export(run: dict) -> None:
+def show_export(run: Run) -> None:
     """A run as plain PyTorch to take home: a script and a notebook to download, and the script to read."""
     made = export.of_run(run)
     why = export.refused(made["config"])
@@ -53,10 +54,10 @@ def show_export(run: dict) -> None:
         st.caption(f"Left out: {line}")
     c1, c2 = st.columns(2)
     script = export.text("run.py", **made)
-    c1.download_button("Script (.py)", script, file_name=f"digitlab-run{run['id']}.py",
-                       mime="text/x-python", icon=":material/code:", key=f"py{run['id']}")
-    c2.download_button("Notebook (.ipynb)", export.text("run.ipynb", **made), file_name=f"digitlab-run{run['id']}.ipynb",
-                       mime="application/x-ipynb+json", icon=":material/menu_book:", key=f"nb{run['id']}")
+    c1.download_button("Script (.py)", script, file_name=f"digitlab-run{run.id}.py",
+                       mime="text/x-python", icon=":material/code:", key=f"py{run.id}")
+    c2.download_button("Notebook (.ipynb)", export.text("run.ipynb", **made), file_name=f"digitlab-run{run.id}.ipynb",
+                       mime="application/x-ipynb+json", icon=":material/menu_book:", key=f"nb{run.id}")
     st.caption("Only torch, torchvision and numpy: `python digitlab-run{0}.py --data data` trains the same model on "
-               "MNIST and writes run{0}.pt, which `digitlab eval` and the Draw page read.".format(run["id"]))
+               "MNIST and writes run{0}.pt, which `digitlab eval` and the Draw page read.".format(run.id))
     st.code(script, language="python", line_numbers=True, height=420)

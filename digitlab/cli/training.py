@@ -94,23 +94,23 @@ def cmd_train(a) -> int:
     finally:
         if bar is not None:
             bar.close()
-    flagged = run["health"]
-    if a.save and run["checkpoint"] and not flagged:
+    flagged = run.health
+    if a.save and run.checkpoint and not flagged:
         checkpoint.publish(run, a.save, a.argv)
-    out = dict(run_id=run_id, status=str(run["status"]), health=flagged, best_val_acc=run["best_val_acc"],
-               test_acc=run["test_acc"], best_epoch=run["best_epoch"], epochs=len(store.epochs(run_id)),
-               train_seconds=run["train_seconds"], device=run["device"],
-               checkpoint=a.save if a.save and not flagged else run["checkpoint"])
+    out = dict(run_id=run_id, status=str(run.status), health=flagged, best_val_acc=run.best_val_acc,
+               test_acc=run.test_acc, best_epoch=run.best_epoch, epochs=len(store.epochs(run_id)),
+               train_seconds=run.train_seconds, device=run.device,
+               checkpoint=a.save if a.save and not flagged else run.checkpoint)
     if flagged:
         print(f"run {run_id} {flagged['flag']}: {flagged['reason']} {flagged['hint']}"
               + (f" Not saved to {a.save}." if a.save else ""), file=sys.stderr)
     if a.json:
         print(json.dumps(out))
-    elif run["best_val_acc"] is None:
+    elif run.best_val_acc is None:
         print(f"run {run_id} {health.state(run)}: no epoch finished, no checkpoint kept")
     else:
-        print(f"run {run_id} {run['status']}: best val acc {run['best_val_acc']:.4f} (epoch {run['best_epoch']}), "
-              f"test acc {run['test_acc']:.4f}, {run['train_seconds']:.1f}s of training -> {out['checkpoint']}")
+        print(f"run {run_id} {run.status}: best val acc {run.best_val_acc:.4f} (epoch {run.best_epoch}), "
+              f"test acc {run.test_acc:.4f}, {run.train_seconds:.1f}s of training -> {out['checkpoint']}")
     return 0
 
 
@@ -182,10 +182,10 @@ def cmd_sweep(a) -> int:
         print("queued: the app's workers run its trials (`digitlab supervise` without the app)", file=sys.stderr)
         return 0
 
-    def told(run: dict) -> None:
-        acc = f"val {run['best_val_acc']:.4f}" if run["best_val_acc"] is not None else "no epoch"
-        print(f"  trial {run['trial']:>2} (run {run['id']}): {run['status']}, {acc}"
-              + (f" · {run['error']}" if run["error"] else ""), file=sys.stderr)
+    def told(run) -> None:  # a trial: a Run
+        acc = f"val {run.best_val_acc:.4f}" if run.best_val_acc is not None else "no epoch"
+        print(f"  trial {run.trial:>2} (run {run.id}): {run.status}, {acc}"
+              + (f" · {run.error}" if run.error else ""), file=sys.stderr)
 
     sweep_here.run(store, sweep_id, a.data, told)
     plan, rows, _ = sweep.results(store, sweep_id)
@@ -209,7 +209,7 @@ def cmd_sweeps(a) -> int:
     store = Store(a.runs)
     for row in store.sweeps():
         runs = store.sweep_runs(row["id"])
-        best = max((r["best_val_acc"] for r in runs if r["best_val_acc"] is not None), default=None)
+        best = max((r.best_val_acc for r in runs if r.best_val_acc is not None), default=None)
         print(f"{row['id']:>3}  {row['status']:<9}  {len(runs):>2} of {row['spec']['trials']:>2} trials  "
               f"best val {'-' if best is None else f'{best:.4f}'}  {row['name']}")
     return 0
@@ -239,8 +239,8 @@ def cmd_runs(a) -> int:
 
     print(f"{'id':>4}  {'status':<12} {'name':<28} {'best val':>8} {'test':>7} {'seconds':>8}")
     for r in runs:
-        print(f"{r['id']:>4}  {health.state(r):<12} {r['name'][:28]:<28} {fmt(r['best_val_acc'], '8.4f'):>8} "
-              f"{fmt(r['test_acc'], '7.4f'):>7} {fmt(r['train_seconds'], '8.1f'):>8}")
+        print(f"{r.id:>4}  {health.state(r):<12} {r.name[:28]:<28} {fmt(r.best_val_acc, '8.4f'):>8} "
+              f"{fmt(r.test_acc, '7.4f'):>7} {fmt(r.train_seconds, '8.1f'):>8}")
     return 0
 
 
@@ -250,7 +250,7 @@ def cmd_cancel(a) -> int:
     store = Store(a.runs)
     store.get(a.run_id)  # no such run: one sentence
     store.request_cancel(a.run_id)
-    print(f"run {a.run_id}: {store.get(a.run_id)['status']}, cancel requested")
+    print(f"run {a.run_id}: {store.get(a.run_id).status}, cancel requested")
     return 0
 
 

@@ -22,6 +22,7 @@ from digitlab.datasets import data
 from digitlab.learn import augment, devices, train
 from digitlab.learn.config import MNIST_TRAIN, TrainConfig, spec
 from digitlab.learn.models import build
+from digitlab.runs.store import Run
 
 
 def _layer(m: nn.Module) -> str:
@@ -324,10 +325,10 @@ def notebook(config: TrainConfig, title: str, **kw):
     return nb
 
 
-def of_run(run: dict) -> dict:
+def of_run(run: Run) -> dict:
     """The keyword arguments of script() and notebook() for a stored run."""
-    return dict(config=TrainConfig.from_dict(run["config"]), title=f"{run['name']} (digitlab run {run['id']})",
-                checkpoint=f"run{run['id']}.pt")
+    return dict(config=TrainConfig.from_dict(run.config), title=f"{run.name} (digitlab run {run.id})",
+                checkpoint=f"run{run.id}.pt")
 
 
 def text(path, config: TrainConfig, title: str, **kw) -> str:

@@ -76,8 +76,8 @@ def runs_by_preset(store: Store, owner: str | None) -> dict[str, dict]:
     """The newest completed run of each preset (by its name) of one owner (everyone's on a single-user machine)."""
     out = {}
     for run in store.runs(Status.COMPLETED, owner=owner):  # newest first
-        name = run["config"].get("name")
-        if name in PRESETS and name not in out and run["best_val_acc"] is not None:
+        name = run.config.get("name")
+        if name in PRESETS and name not in out and run.best_val_acc is not None:
             out[name] = run
     return out
 
@@ -99,7 +99,7 @@ SPLITS = {"train": "training", "val": "validation", "test": "test"}
 def _first_to_target(q, store, runs, ctx) -> Expected:
     firsts = {}
     for name, run in zip(q.presets, _needed(q, runs)):
-        accs = [e[f"{q.split}_acc"] for e in store.epochs(run["id"])]
+        accs = [e[f"{q.split}_acc"] for e in store.epochs(run.id)]
         firsts[name] = metrics.first_epoch_reaching(accs, q.target)
     reached = {k: v for k, v in firsts.items() if v is not None}
     said = "; ".join(f"{_label(q, k)} at epoch {v}" if v else f"{_label(q, k)} never" for k, v in firsts.items())
@@ -110,7 +110,7 @@ def _first_to_target(q, store, runs, ctx) -> Expected:
 
 
 def _best_checkpoint(q, store, runs, ctx) -> Expected:
-    accs = {name: run["test_acc"] for name, run in zip(q.presets, _needed(q, runs))}
+    accs = {name: run.test_acc for name, run in zip(q.presets, _needed(q, runs))}
     best = max(accs, key=lambda k: accs[k])
     said = "; ".join(f"{_label(q, k)} {v:.2%}" for k, v in accs.items())
     return Expected(best, f"The test accuracy of each run's kept checkpoint (its best validation epoch): {said}.")
@@ -118,15 +118,15 @@ def _best_checkpoint(q, store, runs, ctx) -> Expected:
 
 def _reached(q, store, runs, ctx) -> Expected:
     (run,) = _needed(q, runs)
-    yes = run["test_acc"] >= q.target
-    return Expected("yes" if yes else "no", f"Your run's kept checkpoint scored {run['test_acc']:.2%} on the test set, "
+    yes = run.test_acc >= q.target
+    return Expected("yes" if yes else "no", f"Your run's kept checkpoint scored {run.test_acc:.2%} on the test set, "
                                            f"{'at or above' if yes else 'below'} {q.target:.2%}.")
 
 
 def _largest_gap(q, store, runs, ctx) -> Expected:
     gaps = {}
     for name, run in zip(q.presets, _needed(q, runs)):
-        last = store.epochs(run["id"])[-1]
+        last = store.epochs(run.id)[-1]
         gaps[name] = last["train_acc"] - last["val_acc"]
     worst = max(gaps, key=lambda k: gaps[k])
     said = "; ".join(f"{_label(q, k)} {v * 100:+.2f} points" for k, v in gaps.items())
@@ -146,7 +146,7 @@ def _params(q, store, runs, ctx) -> Expected:
 
 def _turn_up(q, store, runs, ctx) -> Expected:
     (run,) = _needed(q, runs)
-    losses = [e["val_loss"] for e in store.epochs(run["id"])]
+    losses = [e["val_loss"] for e in store.epochs(run.id)]
     low = int(np.argmin(losses))
     if low == len(losses) - 1:
         return Expected("0", f"Your run's validation loss fell to its last epoch ({losses[-1]:.4f} at epoch "
@@ -159,9 +159,9 @@ def _lowest_recall(q, store, runs, ctx) -> Expected:
     from digitlab.learn import checkpoint, evaluation
 
     (run,) = _needed(q, runs)
-    if not run["checkpoint"] or not Path(run["checkpoint"]).exists():
+    if not run.checkpoint or not Path(run.checkpoint).exists():
         raise Missing(list(q.presets))
-    per = evaluation.evaluate_checkpoint(checkpoint.load(run["checkpoint"]), ctx["mnist"]())["per_class"][:10]
+    per = evaluation.evaluate_checkpoint(checkpoint.load(run.checkpoint), ctx["mnist"]())["per_class"][:10]
     worst = min(per, key=lambda r: (r["recall"], r["digit"]))
     return Expected(str(worst["digit"]), f"Your run's checkpoint on the test set: recall of {worst['digit']} is "
                                         f"{worst['recall']:.2%}, the lowest (the best: "
@@ -176,12 +176,12 @@ def _digits_gain(q, store, runs, ctx) -> Expected:
 
     owner = ctx.get("owner")
     for run in store.runs(Status.COMPLETED, owner=owner):  # the newest fine-tune that scored held-out digits
-        done = my_digits_result(store, run["id"]) if run["config"].get("my_digits") else None
+        done = my_digits_result(store, run.id) if run.config.get("my_digits") else None
         if done and done.get("before", {}).get("held_out_acc") is not None and "after" in done:
             before, after = done["before"]["held_out_acc"], done["after"]["held_out_acc"]
             went = "up" if after > before else "down" if after < before else "nowhere"
             return Expected({"up": "yes", "down": "no", "nowhere": "no"}[went],
-                           f"Run {run['id']} read {len(done['held_out'])} of your digits it never trained on: "
+                           f"Run {run.id} read {len(done['held_out'])} of your digits it never trained on: "
                            f"{before:.1%} before the fine-tune, {after:.1%} after ({went}).")
     raise Missing([FINE_TUNE])
 

@@ -27,7 +27,7 @@ from digitlab.runs import tables
 from digitlab.learn.config import MNIST_TEST, MNIST_TRAIN, TrainConfig, changed, command_line
 from digitlab.files import write_atomically
 from digitlab.learn.presets import COURSE
-from digitlab.runs.store import Store
+from digitlab.runs.store import Run, Store
 
 MISCLASSIFIED = 40  # digits in each run's grid of mistakes
 PRINT_WIDTH = 720   # pixels of a figure: fits A4's printable width, and reads well on a screen
@@ -101,17 +101,17 @@ def chosen(store: Store, run_ids: list[int], may_see=None, limits=None) -> list[
             run = None
         if run is None or (may_see is not None and not may_see(run)):  # another's run reads as no run at all
             raise UserError(f"There is no run {run_id} of yours to report on: choose runs from the Runs page.")
-        if run["best_val_acc"] is None:
+        if run.best_val_acc is None:
             raise UserError(f"Run {run_id} has no finished epoch yet: report on it once it has one.")
         runs.append(run)
     return runs
 
 
-def _settings_rows(runs: list[dict]) -> list[dict]:
+def _settings_rows(runs: list[Run]) -> list[dict]:
     rows = []
     for r in runs:
-        c = TrainConfig.from_dict(r["config"])
-        rows.append({"run": f"{r['id']}: {r['name']}", "model": c.display_name(), "parameters": r["num_params"],
+        c = TrainConfig.from_dict(r.config)
+        rows.append({"run": f"{r.id}: {r.name}", "model": c.display_name(), "parameters": r.num_params,
                      "optimizer": c.optimizer, "lr": c.lr, "batch": c.batch_size, "epochs": c.epochs,
                      "dropout": c.dropout, "norm layer": c.norm_layer, "input norm": c.input_norm,
                      "validation images": c.val_size, "seed": c.seed,
@@ -121,14 +121,14 @@ def _settings_rows(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def _one_run(store: Store, run: dict, mnist, label: str) -> str:
+def _one_run(store: Store, run: Run, mnist, label: str) -> str:
     """A run's section: its checkpoint on the test set, its mistakes, its pins, My digits, its command and code."""
     parts = [f"<section><h2>{_e(label)}</h2>"]
-    path = Path(run["checkpoint"]) if run["checkpoint"] else None
+    path = Path(run.checkpoint) if run.checkpoint else None
     if path and path.exists():
         ck = checkpoint.load(path)
         ev = evaluation.evaluate_checkpoint(ck, mnist)
-        parts.append(f"<p>The checkpoint kept (the epoch with the best validation accuracy, {run['best_val_acc']:.2%})"
+        parts.append(f"<p>The checkpoint kept (the epoch with the best validation accuracy, {run.best_val_acc:.2%})"
                      f" on MNIST's {len(ev['y_true']):,} test images: accuracy <b>{ev['test_acc']:.2%}</b>, loss "
                      f"{ev['test_loss']:.4f}, macro F1 {ev['macro_f1']:.4f}; {ck.num_params:,} parameters.</p>")
         parts.append("<h3>Confusion matrix (rows: the true digit; columns: what the model read)</h3>"
@@ -142,7 +142,7 @@ def _one_run(store: Store, run: dict, mnist, label: str) -> str:
                          f"<figure><img alt='true {ev['y_true'][i]}, read as {ev['y_pred'][i]}' "
                          f"src='{_png(images[i])}'><figcaption>{ev['y_true'][i]} → {ev['y_pred'][i]}</figcaption>"
                          "</figure>" for i in wrong) + "</div>")
-        mine = store.digits(run["owner"])
+        mine = store.digits(run.owner)
         if mine:
             x, y = handwriting.arrays(mine)
             on = evaluation.evaluate(ck, x, y)
@@ -150,16 +150,16 @@ def _one_run(store: Store, run: dict, mnist, label: str) -> str:
                          f"test set: {ev['test_acc']:.2%}).</p>")
     else:
         parts.append("<p class='muted'>This run kept no checkpoint: only its curves are reported.</p>")
-    pins, scores = store.pins(run["id"]), store.pin_scores(run["id"])
+    pins, scores = store.pins(run.id), store.pin_scores(run.id)
     if pins and scores:
         parts.append("<h3>Pinned drawings, as the network learned them</h3>")
         for pin in pins:
             said = f"labelled {pin['label']}" if pin["label"] is not None else "no label"
             parts.append(f"<div class='figure'><img style='width:56px;image-rendering:pixelated' alt='pinned drawing' "
                          f"src='{_png(pin['image'])}'> <span class='muted'>{said}</span>"
-                         + _figure(plots.pinned_curves(scores, pin["slot"], pin["label"], run["steps_per_epoch"]),
+                         + _figure(plots.pinned_curves(scores, pin["slot"], pin["label"], run.steps_per_epoch),
                                    height=220) + "</div>")
-    config = TrainConfig.from_dict(run["config"])
+    config = TrainConfig.from_dict(run.config)
     parts.append(f"<h3>The command that reproduces it</h3><pre>{_e(command_line(config))}</pre>")
     why = export.refused(config)
     code = why or export.script(**export.of_run(run))
@@ -171,16 +171,16 @@ def build(store: Store, run_ids: list[int], may_see=None, root=None, limits=None
     """The report of these runs as one HTML document (every check of chosen() first)."""
     runs = chosen(store, run_ids, may_see, limits)
     mnist = data.load(root)
-    labels = [f"{r['id']}: {r['name']}" for r in runs]
-    sel = [(label, store.epochs(r["id"])) for label, r in zip(labels, runs)]
-    colors = [plots.run_color(r["id"]) for r in runs]
-    steps = [r["steps_per_epoch"] for r in runs]
+    labels = [f"{r.id}: {r.name}" for r in runs]
+    sel = [(label, store.epochs(r.id)) for label, r in zip(labels, runs)]
+    colors = [plots.run_color(r.id) for r in runs]
+    steps = [r.steps_per_epoch for r in runs]
     when = (now or datetime.datetime.now()).strftime("%Y-%m-%d %H:%M")
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>digitlab report: "
            f"{_e(', '.join(labels))}</title><style>{STYLE}</style>"
            f"<script>{get_plotlyjs()}</script></head><body>",
            f"<h1>digitlab report</h1><p class='muted'>{len(runs)} run{'s' * (len(runs) > 1)}, made {when}.</p>"]
-    sizes = sorted({r["config"].get("val_size", data.VAL_SIZE) for r in runs})
+    sizes = sorted({r.config.get("val_size", data.VAL_SIZE) for r in runs})
     out.append("<section><h2>The data</h2>"
                f"<p>MNIST: {MNIST_TRAIN:,} training images of handwritten digits and {MNIST_TEST:,} test images, "
                "28x28 grey pixels. Of the training images, "
@@ -191,10 +191,10 @@ def build(store: Store, run_ids: list[int], may_see=None, root=None, limits=None
     out.append("<section><h2>Curves</h2>"
                + _figure(plots.epoch_curves(sel, "loss", ("train", "val", "test"), colors=colors, steps_per_epoch=steps))
                + _figure(plots.epoch_curves(sel, "acc", ("train", "val", "test"), colors=colors, steps_per_epoch=steps))
-               + _figure(plots.step_losses([(lbl, store.steps(r["id"])) for lbl, r in zip(labels, runs)], 50,
+               + _figure(plots.step_losses([(lbl, store.steps(r.id)) for lbl, r in zip(labels, runs)], 50,
                                            colors=colors)) + "</section>")
     summary = tables.summary_rows(sel, 0.97, "test")
-    course = tables.course_rows(sel, [r["config"].get("name") for r in runs])
+    course = tables.course_rows(sel, [r.config.get("name") for r in runs])
     out.append("<section><h2>Summary</h2><p>First epoch whose test accuracy reached 97%, the best test accuracy at "
                "any epoch, the test accuracy of the checkpoint kept (the best validation epoch, not the last) and the "
                "last epoch's figures.</p>"

@@ -116,15 +116,15 @@ def git_commit() -> str | None:
     return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
-def machine(run: dict) -> dict:
+def machine(run) -> dict:
     """What trained a run, for its card: the processor, the threads PyTorch used and the precision it trained in."""
     try:
         names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                  if line.startswith("model name")]
     except OSError:
         names = []
-    device = torch.device(run["device"] or "cpu")
-    bf16 = run["config"].get("precision") == "bf16" and devices.bf16_native(device)
+    device = torch.device(run.device or "cpu")
+    bf16 = run.config.get("precision") == "bf16" and devices.bf16_native(device)
     return dict(processor=names[0] if names else platform.processor() or platform.machine(), cores=os.cpu_count(),
                 threads=torch.get_num_threads(), precision="bf16" if bf16 else "fp32")
 
@@ -133,21 +133,21 @@ def card_path(checkpoint_path) -> Path:
     return Path(checkpoint_path).with_suffix(".json")
 
 
-def write_card(checkpoint_path, run: dict, argv: list[str]) -> Path:
+def write_card(checkpoint_path, run, argv: list[str]) -> Path:
     """The JSON card beside a shipped checkpoint: the command, seed, data, code and torch that made it, and its scores."""
-    card = dict(command="digitlab " + shlex.join(argv), seed=run["config"]["seed"], config=run["config"],
-                data_md5=data.MD5, test_acc=run["test_acc"], best_val_acc=run["best_val_acc"], best_epoch=run["best_epoch"],
-                train_seconds=round(run["train_seconds"], 2), num_params=run["num_params"], device=run["device"],
+    card = dict(command="digitlab " + shlex.join(argv), seed=run.config["seed"], config=run.config,
+                data_md5=data.MD5, test_acc=run.test_acc, best_val_acc=run.best_val_acc, best_epoch=run.best_epoch,
+                train_seconds=round(run.train_seconds, 2), num_params=run.num_params, device=run.device,
                 torch=torch.__version__, git_commit=git_commit(), machine=machine(run),
-                trained=time.strftime("%Y-%m-%d", time.gmtime(run["finished"])))
+                trained=time.strftime("%Y-%m-%d", time.gmtime(run.finished)))
     text = json.dumps(card, indent=2) + "\n"
     return write_atomically(card_path(checkpoint_path), lambda f: f.write(text.encode()))
 
 
-def publish(run: dict, dest, argv: list[str]) -> Path:
+def publish(run, dest, argv: list[str]) -> Path:
     """Copy a run's best checkpoint to dest (a .pt path) and write its card beside it."""
     dest = Path(dest)
-    with open(run["checkpoint"], "rb") as src:
+    with open(run.checkpoint, "rb") as src:
         write_atomically(dest, lambda f: shutil.copyfileobj(src, f))
     write_card(dest, run, argv)
     return dest

@@ -33,9 +33,9 @@ class Verdict:
         return {k: v for k, v in asdict(self).items() if k != "stop"}
 
 
-def state(run: dict) -> str:
+def state(run) -> str:
     """What a run's status says to a person: its flag when it diverged or did not learn, else its status."""
-    return run["health"]["flag"] if run.get("health") else str(run["status"])
+    return run.health["flag"] if run.health else str(run.status)
 
 
 def during(windows: list[float], epoch: int) -> Verdict | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from digitlab.course import plots
 from digitlab.runs.catalog import batch_of
-from digitlab.runs.store import Status, Store
+from digitlab.runs.store import Run, Status, Store
 
 LIVE_POINTS = 500  # per trace on the live step chart: enough to see the trend, cheap to send every tick
 WATCHING = 60.0  # seconds a page counts as watching after its last refresh
@@ -25,7 +25,7 @@ FASTEST = INTERVALS[0]                                     # keeps within REFRES
 
 @dataclass(frozen=True)
 class Snapshot:
-    runs: list[dict]                       # every run, newest first
+    runs: list[Run]                       # every run, newest first
     order: list[int]                       # the queue, next first
     epochs: dict[int, list[dict]]          # per running run, and per finished run queued with one
     steps: dict[int, tuple[list, list]]    # per running run: (steps, losses)
@@ -33,22 +33,22 @@ class Snapshot:
     read_at: float = field(default_factory=time.time)
 
     def running(self, owner: str | None = None) -> list[dict]:
-        return [r for r in self.runs if r["status"] == Status.RUNNING and _mine(r, owner)]
+        return [r for r in self.runs if r.status == Status.RUNNING and _mine(r, owner)]
 
     def queued(self, owner: str | None = None) -> list[dict]:
-        mine = [r for r in self.runs if r["status"] == Status.QUEUED and _mine(r, owner) and r["id"] in self.order]
-        return sorted(mine, key=lambda r: self.order.index(r["id"]))
+        mine = [r for r in self.runs if r.status == Status.QUEUED and _mine(r, owner) and r.id in self.order]
+        return sorted(mine, key=lambda r: self.order.index(r.id))
 
     def finished(self, owner: str | None = None) -> list[dict]:
-        return [r for r in self.runs if not r["status"].active and _mine(r, owner)]
+        return [r for r in self.runs if not r.status.active and _mine(r, owner)]
 
-    def finished_mates(self, run: dict) -> list[dict]:
+    def finished_mates(self, run: Run) -> list[Run]:
         """The runs queued together with run that have finished with epochs to show, oldest first."""
-        return [r for r in batch_of(run, self.runs) if not r["status"].active and self.epochs.get(r["id"])]
+        return [r for r in batch_of(run, self.runs) if not r.status.active and self.epochs.get(r.id)]
 
 
-def _mine(run: dict, owner: str | None) -> bool:
-    return owner is None or run["owner"] == owner
+def _mine(run: Run, owner: str | None) -> bool:
+    return owner is None or run.owner == owner
 
 
 class Live:
@@ -95,7 +95,7 @@ class Live:
 
     def _read(self) -> Snapshot:
         runs = self.store.runs()
-        running = [r["id"] for r in runs if r["status"] == Status.RUNNING]
+        running = [r.id for r in runs if r.status == Status.RUNNING]
         for run_id in set(self._steps) - set(running):  # finished: its losses are no longer kept here
             del self._steps[run_id]
         for run_id in set(self._pins) - set(running):
@@ -116,8 +116,8 @@ class Live:
             self._steps[run_id] = steps[run_id] = ([*have_steps, *(s["step"] for s in new)],
                                                    [*have_losses, *(s["loss"] for s in new)])
         epochs = {run_id: self.store.epochs(run_id) for run_id in running}
-        mates = {m["id"] for r in runs if r["status"] == Status.RUNNING for m in batch_of(r, runs)
-                 if not m["status"].active}
+        mates = {m.id for r in runs if r.status == Status.RUNNING for m in batch_of(r, runs)
+                 if not m.status.active}
         self._finished = {run_id: self._finished.get(run_id) or self.store.epochs(run_id) for run_id in mates}
         epochs.update(self._finished)
         return Snapshot(runs, self.store.queue_order(), epochs, steps, pins)
@@ -125,12 +125,12 @@ class Live:
     def pinned_figures(self, run_id: int, snap: Snapshot) -> list:
         """The charts of a running run's pinned drawings, one a drawing, built once per new score."""
         drawings, scores = snap.pins.get(run_id, ([], []))
-        run = next((r for r in snap.runs if r["id"] == run_id), {})
+        run = next((r for r in snap.runs if r.id == run_id), None)
         key = ("pinned", run_id, len(scores))
         with self._lock:
             figs = self._figures.get(key)
             if figs is None:
-                figs = [plots.pinned_curves(scores, p["slot"], p["label"], run.get("steps_per_epoch"))
+                figs = [plots.pinned_curves(scores, p["slot"], p["label"], run and run.steps_per_epoch)
                         for p in drawings]
                 self._figures = {k: v for k, v in self._figures.items() if k[:2] != key[:2]}
                 self._figures[key] = figs
@@ -141,10 +141,10 @@ class Live:
         or "steps"; built once per new data."""
         epochs = snap.epochs.get(run_id, [])
         steps, losses = snap.steps.get(run_id, ([], []))
-        run = next((r for r in snap.runs if r["id"] == run_id), {"id": run_id})
-        mates = snap.finished_mates(run) if kind != "steps" else []
+        run = next((r for r in snap.runs if r.id == run_id), None)
+        mates = snap.finished_mates(run) if kind != "steps" and run is not None else []
         news = len(steps) if kind == "steps" else len(epochs)  # an epoch chart changes once an epoch, not a step
-        key = (kind, run_id, name, news, tuple(m["id"] for m in mates))
+        key = (kind, run_id, name, news, tuple(m.id for m in mates))
         with self._lock:
             fig = self._figures.get(key)
             if fig is None:
@@ -153,9 +153,9 @@ class Live:
                     fig = plots.step_losses([(name, rows)], window=50, max_points=LIVE_POINTS,
                                             colors=[plots.run_color(run_id)])
                 else:
-                    shown = [*mates, {"id": run_id, "name": name}]
-                    fig = plots.epoch_curves([(f"{r['id']}: {r['name']}", snap.epochs.get(r["id"], epochs))
-                                              for r in shown], kind, colors=[plots.run_color(r["id"]) for r in shown])
+                    shown = [*((f"{m.id}: {m.name}", m.id) for m in mates), (f"{run_id}: {name}", run_id)]
+                    fig = plots.epoch_curves([(label, snap.epochs.get(i, epochs)) for label, i in shown], kind,
+                                             colors=[plots.run_color(i) for _, i in shown])
                 self._figures = {k: v for k, v in self._figures.items() if k[:3] != key[:3]}  # only the newest
                 self._figures[key] = fig
             return fig

@@ -19,11 +19,11 @@ def start_path(store, name: str, use: str = "start from", owner: str | None = No
     being admitted in class mode): a run that is not the owner's is refused, as if it were not there."""
     if name.startswith("run:"):
         run = store.get(int(name[4:]))
-        if owner is not None and run["owner"] != owner:
-            raise UserError(f"Run {run['id']} is not yours to {use}: pick one of your own runs, or a shipped model.")
-        if not run["checkpoint"] or not Path(run["checkpoint"]).exists():
-            raise UserError(f"Run {run['id']} has no checkpoint to {use}: pick a run that finished an epoch.")
-        return Path(run["checkpoint"])
+        if owner is not None and run.owner != owner:
+            raise UserError(f"Run {run.id} is not yours to {use}: pick one of your own runs, or a shipped model.")
+        if not run.checkpoint or not Path(run.checkpoint).exists():
+            raise UserError(f"Run {run.id} has no checkpoint to {use}: pick a run that finished an epoch.")
+        return Path(run.checkpoint)
     path = SHIPPED / f"{name}.pt"
     if not path.is_file():
         names = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.pt")))

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from digitlab import UserError
 from digitlab.learn.config import NAMES, TrainConfig, kind, parse_sizes, spec, validate
 from digitlab.learn.presets import PRESETS, preset
-from digitlab.runs.store import SweepStatus
+from digitlab.runs.store import Run, SweepStatus
 
 MAX_TRIALS = 64
 MAX_PARALLEL = 8
@@ -334,12 +334,12 @@ def admit_corners(store, plan: Plan, owner: str = "", data_root=None) -> None:
         admission.admit(store, [config], owner, data_root=data_root, queued=False)
 
 
-def _outcome(optuna, run: dict):
+def _outcome(optuna, run: Run):
     """(state, value) to tell Optuna of a finished trial's run."""
     State = optuna.trial.TrialState
-    if run["status"] == "completed" and run["best_val_acc"] is not None:
-        return State.COMPLETE, run["best_val_acc"]
-    if (run["error"] or "").startswith(PRUNED):
+    if run.status == "completed" and run.best_val_acc is not None:
+        return State.COMPLETE, run.best_val_acc
+    if (run.error or "").startswith(PRUNED):
         return State.PRUNED, None
     return State.FAIL, None
 
@@ -370,10 +370,10 @@ def advance(store, sweep_id: int, data_root=None) -> list[int]:
         trials = the_study.trials
         runs = store.sweep_runs(sweep_id)
         for run in runs:
-            if not run["status"].active and trials[run["trial"]].state == optuna.trial.TrialState.RUNNING:
+            if not run.status.active and trials[run.trial].state == optuna.trial.TrialState.RUNNING:
                 state, value = _outcome(optuna, run)
-                _tell(optuna, the_study, run["trial"], value, state=state)
-        active = sum(r["status"].active for r in runs)
+                _tell(optuna, the_study, run.trial, value, state=state)
+        active = sum(r.status.active for r in runs)
         limits = settings.current().limits
         mine = len(store.runs(Status.QUEUED, Status.RUNNING, owner=row["owner"]))
         room = min(plan.parallel - active, limits.queued_per_person - mine)
@@ -415,20 +415,20 @@ def cancel(store, sweep_id: int) -> None:
     """Stop a sweep: no more trials, and its queued and running trials are cancelled."""
     store.set_sweep_status(sweep_id, SweepStatus.CANCELLED)
     for run in store.sweep_runs(sweep_id):
-        if run["status"].active:
-            store.request_cancel(run["id"])
+        if run.status.active:
+            store.request_cancel(run.id)
 
 
-def pruner_for(store, run: dict):
+def pruner_for(store, run: Run):
     """For a sweep's trial: a function (epoch, val_acc) -> whether to stop it now; None for any other run."""
-    if run.get("sweep") is None or run.get("trial") is None:
+    if run.sweep is None or run.trial is None:
         return None
-    row = store.get_sweep(run["sweep"])
+    row = store.get_sweep(run.sweep)
     plan = Plan.from_dict(row["spec"])
     if not plan.prune:
         return None
-    path = journal(store, run["sweep"])
-    return lambda epoch, val_acc: should_prune(study(path, plan), run["trial"], epoch, val_acc)
+    path = journal(store, run.sweep)
+    return lambda epoch, val_acc: should_prune(study(path, plan), run.trial, epoch, val_acc)
 
 
 def results(store, sweep_id: int) -> tuple[Plan, list[dict], object]:
@@ -436,13 +436,13 @@ def results(store, sweep_id: int) -> tuple[Plan, list[dict], object]:
     row = store.get_sweep(sweep_id)
     plan = Plan.from_dict(row["spec"])
     the_study = study(journal(store, sweep_id), plan)
-    by_trial = {r["trial"]: r for r in store.sweep_runs(sweep_id)}
+    by_trial = {r.trial: r for r in store.sweep_runs(sweep_id)}
     rows = []
     for t in the_study.trials:
         run = by_trial.get(t.number)
-        rows.append({"trial": t.number, "run": run["id"] if run else None, "state": t.state.name.lower(),
-                     "val acc": t.value, "test acc": run["test_acc"] if run else None,
-                     "epochs": len(t.intermediate_values) or (run["best_epoch"] if run else None),
+        rows.append({"trial": t.number, "run": run.id if run else None, "state": t.state.name.lower(),
+                     "val acc": t.value, "test acc": run.test_acc if run else None,
+                     "epochs": len(t.intermediate_values) or (run.best_epoch if run else None),
                      **{p.name: t.params.get(p.name) for p in plan.params}})
     rows.sort(key=lambda r: (r["val acc"] is None, -(r["val acc"] or 0), r["trial"]))
     return plan, rows, the_study

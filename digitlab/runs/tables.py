@@ -3,7 +3,7 @@
 from digitlab.learn import health, metrics
 from digitlab.markdown import as_text
 from digitlab.learn.presets import COURSE
-from digitlab.runs.store import Status, Store
+from digitlab.runs.store import Run, Status, Store
 
 
 def layers(cfg: dict) -> str:
@@ -15,16 +15,16 @@ def layers(cfg: dict) -> str:
     return f"conv {'-'.join(map(str, cfg['channels']))} ({convs}x {kernel}x{kernel}) | {hidden}"
 
 
-def run_row(run: dict) -> dict:
+def run_row(run: Run) -> dict:
     """One run as a row of the runs table."""
-    cfg = run["config"]
-    seconds = run["finished"] - run["started"] if run["started"] and run["finished"] else None
-    status = health.state(run) + (" ⚠" if run.get("health") else "")  # a run that did not learn says so
-    return {"id": run["id"], "name": run["name"], "owner": run["owner"], "status": status,
+    cfg = run.config
+    seconds = run.finished - run.started if run.started and run.finished else None
+    status = health.state(run) + (" ⚠" if run.health else "")  # a run that did not learn says so
+    return {"id": run.id, "name": run.name, "owner": run.owner, "status": status,
             "optimizer": cfg["optimizer"],
             "lr": cfg["lr"], "batch": cfg["batch_size"], "hidden": layers(cfg),
             "dropout/norm": f"{cfg['dropout']:g} / {cfg['norm_layer']}", "epochs": cfg["epochs"],
-            "params": run["num_params"], "best val acc": run["best_val_acc"], "test acc": run["test_acc"],
+            "params": run.num_params, "best val acc": run.best_val_acc, "test acc": run.test_acc,
             "duration": round(seconds, 1) if seconds else None}
 
 def summary_rows(runs: list[tuple[str, list[dict]]], target: float, split: str) -> list[dict]:
@@ -70,17 +70,17 @@ def course_lines(runs: list[tuple[str, list[dict]]], presets: list[str | None]) 
             + (f" · {r['why']}" if r["why"] else "") for r in course_rows(runs, presets)]
 
 
-def my_digits_rows(runs: list[dict], results: dict[int, dict]) -> list[dict]:
+def my_digits_rows(runs: list[Run], results: dict[int, dict]) -> list[dict]:
     """One row per run that trained on My digits or started from a model: what it held out and the accuracy
     before and after, on the held-out digits and on MNIST's test set (fractions; None where not measured)."""
     rows = []
     for run in runs:
-        r = results.get(run["id"])
+        r = results.get(run.id)
         if r is None:
             continue
         before, after = r.get("before", {}), r.get("after", {})
-        rows.append({"run": f"{run['id']}: {run['name']}", "status": str(run["status"]),
-                     "start from": run["config"].get("start_from") or "random weights",
+        rows.append({"run": f"{run.id}: {run.name}", "status": str(run.status),
+                     "start from": run.config.get("start_from") or "random weights",
                      "trained on": len(r.get("trained", [])), "held out": len(r.get("held_out", [])),
                      "held-out acc before": before.get("held_out_acc"), "held-out acc after": after.get("held_out_acc"),
                      "MNIST test before": before.get("test_acc"), "MNIST test after": after.get("test_acc")})
@@ -89,8 +89,8 @@ def my_digits_rows(runs: list[dict], results: dict[int, dict]) -> list[dict]:
 def class_rows(store: Store, people) -> list[dict]:
     """Per person of the roster: name, role, their runs, and how many of those wait or run."""
     runs = store.runs()
-    return [{"name": p.name, "role": p.role, "runs": sum(r["owner"] == p.name for r in runs),
-             "active": sum(r["owner"] == p.name and r["status"].active for r in runs)} for p in people]
+    return [{"name": p.name, "role": p.role, "runs": sum(r.owner == p.name for r in runs),
+             "active": sum(r.owner == p.name and r.status.active for r in runs)} for p in people]
 
 def lesson_rows(store: Store, people, lessons) -> list[dict]:
     """Per student of the roster: for each lesson, how many of its questions they answered right ("2/2"), and in
@@ -112,9 +112,9 @@ def lesson_rows(store: Store, people, lessons) -> list[dict]:
 def board_rows(store: Store, flagged: bool = False) -> list[dict]:
     """The class board: everyone's finished runs, best first (name, owner, accuracy; nothing to act on); runs that
     diverged or did not learn only when flagged is asked for."""
-    done = [r for r in store.runs(Status.COMPLETED, Status.CANCELLED) if r["test_acc"] is not None
-            and (flagged or not r["health"])]
-    return [{"run": r["name"], "owner": r["owner"], "model": "-".join(map(str, r["config"]["hidden"])),
-             "optimizer": r["config"]["optimizer"], "best val acc": r["best_val_acc"], "test acc": r["test_acc"],
-             **({"learned": r["health"]["flag"] if r["health"] else "yes"} if flagged else {})}
-            for r in sorted(done, key=lambda r: -r["test_acc"])]
+    done = [r for r in store.runs(Status.COMPLETED, Status.CANCELLED) if r.test_acc is not None
+            and (flagged or not r.health)]
+    return [{"run": r.name, "owner": r.owner, "model": "-".join(map(str, r.config["hidden"])),
+             "optimizer": r.config["optimizer"], "best val acc": r.best_val_acc, "test acc": r.test_acc,
+             **({"learned": r.health["flag"] if r.health else "yes"} if flagged else {})}
+            for r in sorted(done, key=lambda r: -r.test_acc)]

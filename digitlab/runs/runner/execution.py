@@ -50,12 +50,12 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=No
     trainer = trainer or train  # looked up now: a test may spy on it
     run = store.get(run_id)
     try:
-        config = TrainConfig.from_dict(run["config"])
+        config = TrainConfig.from_dict(run.config)
         mnist = data.load(data_root, val_size=config.val_size)
         start, teacher = sources.start(store, config), sources.teacher(store, config)
         extra, held, record = None, [], {}
         if config.my_digits:
-            trained, held = sources.digits_split(store.digits(run["owner"]), config.my_digits, config.seed)
+            trained, held = sources.digits_split(store.digits(run.owner), config.my_digits, config.seed)
             x, y = handwriting.arrays(trained)
             extra = (torch.from_numpy(x.copy()), torch.from_numpy(y))
             record = {"trained": [r["id"] for r in trained], "held_out": [r["id"] for r in held]}

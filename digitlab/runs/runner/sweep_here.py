@@ -18,8 +18,8 @@ def run(store: Store, sweep_id: int, data_root=None, on_trial=lambda run: None) 
     while True:
         sweep.advance(store, sweep_id, data_root)
         for trial in store.sweep_runs(sweep_id):
-            if not trial["status"].active and trial["id"] not in told:
-                told.add(trial["id"])
+            if not trial.status.active and trial.id not in told:
+                told.add(trial.id)
                 on_trial(trial)
         if store.get_sweep(sweep_id)["status"] is not SweepStatus.RUNNING:
             return

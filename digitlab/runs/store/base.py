@@ -4,6 +4,7 @@ import json
 import os
 import sqlite3
 from contextlib import closing, contextmanager
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 
@@ -55,13 +56,49 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def _run(row: sqlite3.Row) -> dict:
-    d = dict(row)
+@dataclass(frozen=True)
+class Run:
+    """One run as the store keeps it: what it is (its settings), where it is in its life and who launched it, its
+    figures and its best checkpoint. Read from the store; changed only through the store's writers."""
+
+    id: int
+    name: str
+    config: dict                     # its TrainConfig as saved (to_dict), names from before the renames renamed
+    status: Status
+    owner: str = ""                  # who launched it ('' on a single-user machine)
+    created: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    error: str | None = None         # why it failed, or a sweep's pruning
+    device: str | None = None
+    pid: int | None = None           # the process that trains it
+    cancel_requested: bool = False
+    epoch: int = 0                   # where it is: the epoch and the step within it
+    step: int = 0
+    steps_per_epoch: int | None = None
+    best_epoch: int | None = None    # the best validation epoch so far, its figures and checkpoint
+    best_val_acc: float | None = None
+    test_acc: float | None = None
+    train_seconds: float | None = None
+    num_params: int | None = None
+    checkpoint: str | None = None
+    delete_requested: bool = False
+    batch: int | None = None         # runs queued together: the id of the first
+    sweep: int | None = None         # a sweep's trial: the sweep and Optuna's trial number
+    trial: int | None = None
+    health: dict | None = None       # {flag, reason, hint} of a run that diverged or did not learn; None: fine
+
+
+RUN_FIELDS = tuple(f.name for f in fields(Run))
+
+
+def _run(row: sqlite3.Row) -> Run:
+    d = {k: row[k] for k in row.keys() if k in RUN_FIELDS}
     d["config"] = {LEGACY_KEYS.get(k, k): v for k, v in json.loads(d["config"]).items()}
     d["status"] = Status(d["status"])
-    d["health"] = json.loads(d["health"]) if d.get("health") else None  # {flag, reason, hint}: a run that did not learn
-    return d
-
+    d["health"] = json.loads(d["health"]) if d.get("health") else None
+    d["cancel_requested"], d["delete_requested"] = bool(d.get("cancel_requested")), bool(d.get("delete_requested"))
+    return Run(**d)
 
 
 class Base:
