@@ -33,7 +33,7 @@ with st.expander("New sweep", expanded=fresh or not store.sweeps(owner=ui.owner_
         except UserError as e:
             ui.show_error(e)
 
-sweeps = {row["id"]: row for row in store.sweeps(owner=ui.owner_filter())}
+sweeps = {row.id: row for row in store.sweeps(owner=ui.owner_filter())}
 ui.not_yours(addresses.ids_in(st.query_params.get("sweep", "")), sweeps, "sweep")
 if not sweeps:
     st.info("No sweep yet: queue the example above, or run `digitlab sweep` with a file or --param flags.")
@@ -41,7 +41,7 @@ if not sweeps:
 linked = addresses.ids_in(st.query_params.get("sweep", ""))
 first = next((i for i in [*linked, st.session_state.get("sweep")] if i in sweeps), next(iter(sweeps)))
 chosen = st.selectbox("Sweep", list(sweeps), index=list(sweeps).index(first), key="sweep_pick",
-                      format_func=lambda i: f"{i}: {sweeps[i]['name']} ({sweeps[i]['status']})")
+                      format_func=lambda i: f"{i}: {sweeps[i].name} ({sweeps[i].status})")
 ui.set_address(sweep=str(chosen))
 
 
@@ -53,7 +53,7 @@ def show(sweep_id: int) -> None:
         return
     row = store.get_sweep(sweep_id)
     told = sum(r["state"] in ("complete", "pruned", "fail") for r in rows)
-    st.progress(told / plan.trials, text=f"{told} of {plan.trials} trials finished · {row['status']} · "
+    st.progress(told / plan.trials, text=f"{told} of {plan.trials} trials finished · {row.status} · "
                                          f"{plan.sampler}{', pruning' if plan.prune else ''} · "
                                          + "; ".join(sweep.describe(p) for p in plan.params))
     done = [r for r in rows if r["val acc"] is not None]
@@ -67,7 +67,7 @@ def show(sweep_id: int) -> None:
         st.page_link("pages/runs.py", label=f"Compare the top {len(top)} on Runs", icon=":material/monitoring:",
                      query_params={"compare": ",".join(map(str, top)), "run": str(top[0])})
     a, b = st.columns([5, 1])
-    if row["status"] is SweepStatus.RUNNING and ui.may(Action.MANAGE, Resource.SWEEP, row["owner"]):
+    if row.status is SweepStatus.RUNNING and ui.may(Action.MANAGE, Resource.SWEEP, row.owner):
         b.button("Cancel sweep", key=f"cancel_sweep{sweep_id}", on_click=sweep.cancel, args=(store, sweep_id))
     if not rows:
         st.caption("Its first trials are about to join the queue: they show here as the workers take them.")
@@ -87,4 +87,4 @@ def show(sweep_id: int) -> None:
         st.caption("The charts appear once two trials have finished.")
 
 
-st.fragment(show, run_every=3.0 if sweeps[chosen]["status"] is SweepStatus.RUNNING else None)(chosen)  # live while it runs
+st.fragment(show, run_every=3.0 if sweeps[chosen].status is SweepStatus.RUNNING else None)(chosen)  # live while it runs

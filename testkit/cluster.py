@@ -51,7 +51,7 @@ def sweep_through_the_cluster(tmp: Path) -> dict:
     with supervising(store, root, every=0.3) as sup:
         until_sweep_ends(store, sweep_id)
     runs = store.sweep_runs(sweep_id)
-    return {"sweep": store.get_sweep(sweep_id)["status"],
+    return {"sweep": store.get_sweep(sweep_id).status,
             "runs": [{"status": str(r.status), "device": r.device, "epochs": len(store.epochs(r.id)),
                       "checkpoint": bool(r.checkpoint) and Path(r.checkpoint).is_file(),
                       "snapshots": len(store.snapshots(r.id)), "val": r.best_val_acc, "error": r.error,

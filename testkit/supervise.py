@@ -26,10 +26,10 @@ def supervising(store, data_root=None, **options):
 def until_sweep_ends(store, sweep_id: int, seconds: float = 240) -> str:
     """Wait for a sweep to leave 'running' and return its status; fail, saying how far it got, after seconds."""
     deadline = time.time() + seconds
-    while store.get_sweep(sweep_id)["status"] == "running":
+    while store.get_sweep(sweep_id).status == "running":
         if time.time() > deadline:
             trials = [f"trial {r.trial} {r.status}" for r in store.sweep_runs(sweep_id)]
             raise TimeoutError(f"sweep {sweep_id} still running after {seconds:g} s: "
                                f"{', '.join(trials) or 'no trial queued'}")
         time.sleep(0.3)
-    return store.get_sweep(sweep_id)["status"]
+    return store.get_sweep(sweep_id).status

@@ -509,13 +509,13 @@ def test_sweeps_page_queues_a_sweep_and_shows_its_trials(app_env, tiny_root):
     at.button(key="queue_sweep").click().run()
     assert not at.exception, at.exception
     (row,) = s.sweeps()
-    while s.get_sweep(row["id"])["status"] == "running":  # the supervisor's part, here in the test
-        sweep.advance(s, row["id"])
+    while s.get_sweep(row.id).status == "running":  # the supervisor's part, here in the test
+        sweep.advance(s, row.id)
         workers.work(s, tiny_root)
     at.run()
     assert not at.exception, at.exception
     assert any(e.value.startswith("Best so far: trial") for e in at.success)
-    assert at.query_params["sweep"] in (str(row["id"]), [str(row["id"])])
+    assert at.query_params["sweep"] in (str(row.id), [str(row.id)])
     charts = at.get("plotly_chart")
     assert len(charts) >= 2, [type(e).__name__ for e in at.main]  # Optuna's history and parallel coordinates
 

@@ -8,7 +8,7 @@ import pytest
 from digitlab import UserError, cli
 from digitlab.runs import sweep
 from digitlab.runs.runner import workers
-from digitlab.runs.store import Status, Store, SweepStatus
+from digitlab.runs.store import Status, Store, Sweep, SweepStatus
 from testkit.supervise import supervising, until_sweep_ends
 
 
@@ -107,7 +107,7 @@ def test_a_sweep_over_the_limits_is_refused_before_it_starts(tmp_path):
 
 
 def drive(s: Store, sweep_id: int, data_root) -> None:
-    while s.get_sweep(sweep_id)["status"] == "running":
+    while s.get_sweep(sweep_id).status == "running":
         sweep.advance(s, sweep_id)
         workers.work(s, data_root)
 
@@ -129,7 +129,7 @@ def test_every_trial_is_a_run_told_back_to_the_study(tmp_path, tiny_root):
     assert rows[0]["val acc"] == max(r.best_val_acc for r in runs)  # best first
     assert study.best_trial.params["lr"] == pytest.approx(next(r.config["lr"] for r in runs
                                                                if r.id == rows[0]["run"]))
-    assert s.get_sweep(sweep_id)["status"] is SweepStatus.DONE  # an enum, as a run's status
+    assert s.get_sweep(sweep_id).status is SweepStatus.DONE and isinstance(s.get_sweep(sweep_id), Sweep)  # typed
 
 
 def test_a_trailing_trial_is_pruned_after_an_epoch_and_told_so(tmp_path, tiny_root, monkeypatch):
@@ -160,7 +160,7 @@ def test_cancelling_a_sweep_cancels_its_trials_and_asks_no_more(tmp_path):
     queued = sweep.advance(s, sweep_id)
     sweep.cancel(s, sweep_id)
     assert all(s.get(i).status is Status.CANCELLED for i in queued)
-    assert sweep.advance(s, sweep_id) == [] and s.get_sweep(sweep_id)["status"] is SweepStatus.CANCELLED
+    assert sweep.advance(s, sweep_id) == [] and s.get_sweep(sweep_id).status is SweepStatus.CANCELLED
 
 
 def test_the_supervisor_drives_a_sweep_with_no_page_open(tmp_path, tiny_root):

@@ -208,10 +208,10 @@ def cmd_sweeps(a) -> int:
 
     store = Store(a.runs)
     for row in store.sweeps():
-        runs = store.sweep_runs(row["id"])
+        runs = store.sweep_runs(row.id)
         best = max((r.best_val_acc for r in runs if r.best_val_acc is not None), default=None)
-        print(f"{row['id']:>3}  {row['status']:<9}  {len(runs):>2} of {row['spec']['trials']:>2} trials  "
-              f"best val {'-' if best is None else f'{best:.4f}'}  {row['name']}")
+        print(f"{row.id:>3}  {row.status:<9}  {len(runs):>2} of {row.plan['trials']:>2} trials  "
+              f"best val {'-' if best is None else f'{best:.4f}'}  {row.name}")
     return 0
 
 

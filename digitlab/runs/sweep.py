@@ -363,9 +363,9 @@ def advance(store, sweep_id: int, data_root=None) -> list[int]:
 
     with files.lock(journal(store, sweep_id).with_suffix(".lock")):  # one driver at a time: the supervisor, a CLI
         row = store.get_sweep(sweep_id)
-        if row["status"] is not SweepStatus.RUNNING:
+        if row.status is not SweepStatus.RUNNING:
             return []
-        plan, optuna = Plan.from_dict(row["spec"]), _optuna()
+        plan, optuna = Plan.from_dict(row.plan), _optuna()
         the_study = study(journal(store, sweep_id), plan)
         trials = the_study.trials
         runs = store.sweep_runs(sweep_id)
@@ -375,7 +375,7 @@ def advance(store, sweep_id: int, data_root=None) -> list[int]:
                 _tell(optuna, the_study, run.trial, value, state=state)
         active = sum(r.status.active for r in runs)
         limits = settings.current().limits
-        mine = len(store.runs(Status.QUEUED, Status.RUNNING, owner=row["owner"]))
+        mine = len(store.runs(Status.QUEUED, Status.RUNNING, owner=row.owner))
         room = min(plan.parallel - active, limits.queued_per_person - mine)
         asked = sum(t.state != optuna.trial.TrialState.WAITING for t in trials)  # enqueued ones are asked first
         new = []
@@ -385,12 +385,12 @@ def advance(store, sweep_id: int, data_root=None) -> list[int]:
             asked += 1
             try:
                 config = suggest(trial, plan)
-                admission.admit(store, [config], row["owner"], data_root=data_root, limits=limits, queued=False)
+                admission.admit(store, [config], row.owner, data_root=data_root, limits=limits, queued=False)
             except UserError:
                 _tell(optuna, the_study, trial, state=optuna.trial.TrialState.FAIL)
                 continue
             new.append((config, trial.number))
-        ids = admission.queue(store, [c for c, _ in new], data_root, owner=row["owner"], sweep=sweep_id,
+        ids = admission.queue(store, [c for c, _ in new], data_root, owner=row.owner, sweep=sweep_id,
                               trials=[n for _, n in new], limits=limits) if new else []
         if asked >= plan.trials and active == 0 and not new:
             store.set_sweep_status(sweep_id, SweepStatus.DONE)
@@ -405,9 +405,9 @@ def advance_all(store, data_root=None) -> list[int]:
     queued = []
     for row in store.sweeps(status=SweepStatus.RUNNING):
         try:
-            queued += advance(store, row["id"], data_root)
+            queued += advance(store, row.id, data_root)
         except Exception as e:  # noqa: BLE001 - a damaged journal, say: the other sweeps and runs go on
-            print(f"digitlab supervisor: sweep {row['id']}: {type(e).__name__}: {e}", file=sys.stderr)
+            print(f"digitlab supervisor: sweep {row.id}: {type(e).__name__}: {e}", file=sys.stderr)
     return queued
 
 
@@ -424,7 +424,7 @@ def pruner_for(store, run: Run):
     if run.sweep is None or run.trial is None:
         return None
     row = store.get_sweep(run.sweep)
-    plan = Plan.from_dict(row["spec"])
+    plan = Plan.from_dict(row.plan)
     if not plan.prune:
         return None
     path = journal(store, run.sweep)
@@ -434,7 +434,7 @@ def pruner_for(store, run: Run):
 def results(store, sweep_id: int) -> tuple[Plan, list[dict], object]:
     """A sweep's plan, one row a trial (its run, state, value and parameters) best first, and its study."""
     row = store.get_sweep(sweep_id)
-    plan = Plan.from_dict(row["spec"])
+    plan = Plan.from_dict(row.plan)
     the_study = study(journal(store, sweep_id), plan)
     by_trial = {r.trial: r for r in store.sweep_runs(sweep_id)}
     rows = []

@@ -21,7 +21,7 @@ def run(store: Store, sweep_id: int, data_root=None, on_trial=lambda run: None) 
             if not trial.status.active and trial.id not in told:
                 told.add(trial.id)
                 on_trial(trial)
-        if store.get_sweep(sweep_id)["status"] is not SweepStatus.RUNNING:
+        if store.get_sweep(sweep_id).status is not SweepStatus.RUNNING:
             return
         if remote is not None:
             remote.tick()

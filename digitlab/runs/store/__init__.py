@@ -5,7 +5,7 @@ pins and snapshots; sweeps; My digits; lesson answers; backups); the schema and 
 """
 
 from digitlab.runs.store.backups import BACKUPS_KEPT, Backups
-from digitlab.runs.store.base import Base, Run, Status, SweepStatus, pid_alive, runs_root
+from digitlab.runs.store.base import Base, Run, Status, Sweep, SweepStatus, pid_alive, runs_root
 from digitlab.runs.store.digits import Digits
 from digitlab.runs.store.pins import MAX_PINS, SNAPSHOTS, Pins, check_pins
 from digitlab.runs.store.answers import Answers
@@ -19,4 +19,4 @@ class Store(Runs, Queue, Pins, Sweeps, Digits, Answers, Backups, Base):
     """Everything digitlab keeps about runs, in one folder; safe from any thread or process."""
 
 
-__all__ = ["BACKUPS_KEPT", "EPOCH_COLS", "MAX_PINS", "SCHEMA", "SNAPSHOTS", "Run", "Status", "SweepStatus", "check_pins", "Store", "pid_alive", "runs_root"]
+__all__ = ["BACKUPS_KEPT", "EPOCH_COLS", "MAX_PINS", "SCHEMA", "SNAPSHOTS", "Run", "Status", "Sweep", "SweepStatus", "check_pins", "Store", "pid_alive", "runs_root"]

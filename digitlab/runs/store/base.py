@@ -92,6 +92,18 @@ class Run:
 RUN_FIELDS = tuple(f.name for f in fields(Run))
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """One sweep as the store keeps it: its plan (sweep.Plan as a dict), who launched it, where it is."""
+
+    id: int
+    name: str
+    plan: dict
+    status: SweepStatus
+    owner: str = ""
+    created: float = 0.0
+
+
 def _run(row: sqlite3.Row) -> Run:
     d = {k: row[k] for k in row.keys() if k in RUN_FIELDS}
     d["config"] = {LEGACY_KEYS.get(k, k): v for k, v in json.loads(d["config"]).items()}

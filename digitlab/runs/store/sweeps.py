@@ -5,7 +5,7 @@ import sqlite3
 import time
 
 from digitlab import UserError
-from digitlab.runs.store.base import SweepStatus, _run
+from digitlab.runs.store.base import Sweep, SweepStatus, _run
 
 
 class Sweeps:
@@ -14,7 +14,7 @@ class Sweeps:
             return db.execute("INSERT INTO sweeps (name, spec, owner, created) VALUES (?, ?, ?, ?)",
                               (name, json.dumps(spec), owner, time.time())).lastrowid
 
-    def sweeps(self, owner: str | None = None, status: SweepStatus | None = None) -> list[dict]:
+    def sweeps(self, owner: str | None = None, status: SweepStatus | None = None) -> list[Sweep]:
         """Sweeps, newest first: everyone's or one owner's, in any status or one."""
         where, args = [], []
         if owner is not None:
@@ -28,7 +28,7 @@ class Sweeps:
                               args).fetchall()
         return [_sweep(r) for r in rows]
 
-    def get_sweep(self, sweep_id: int) -> dict:
+    def get_sweep(self, sweep_id: int) -> Sweep:
         with self._db() as db:
             row = db.execute("SELECT * FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
         if row is None:
@@ -47,5 +47,5 @@ class Sweeps:
         return [_run(r) for r in rows]
 
 
-def _sweep(row: sqlite3.Row) -> dict:
-    return {**dict(row), "spec": json.loads(row["spec"]), "status": SweepStatus(row["status"])}
+def _sweep(row: sqlite3.Row) -> Sweep:
+    return Sweep(row["id"], row["name"], json.loads(row["spec"]), SweepStatus(row["status"]), row["owner"], row["created"])
