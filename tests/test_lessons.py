@@ -96,8 +96,10 @@ def test_a_validation_loss_that_never_turned_up_answers_0(store):
     fake_run(store, "epochs-10", [0.96, 0.97, 0.975], val_losses=[0.2, 0.1, 0.08])  # the newest run: still falling
     marked = lessons.mark(q, "0", store, None)
     assert marked.correct and "never turned up" in marked.reason and "0.0800 at epoch 3" in marked.reason
-    fake_run(store, "epochs-10", [0.96, 0.97], val_losses=[0.1, 0.2])  # lowest at the first epoch, up at the second
-    assert lessons.mark(q, "2", store, None).correct
+    fake_run(store, "epochs-10", [0.96, 0.97, 0.96], val_losses=[0.3, 0.1, 0.2])  # lowest at epoch 2, up at 3
+    marked = lessons.mark(q, "3", store, None)
+    assert marked.correct and marked.reason == ("Your run's validation loss was lowest at epoch 2 (0.1000) and higher "
+                                                "at epoch 3 (0.2000): it turned up there.")
 
 
 def test_an_answer_is_kept_only_when_it_was_marked(store):
@@ -183,6 +185,16 @@ choices = { "trial-100-50" = "wide", "trial-30-5" = "narrow" }
 """
 
 
+QUESTION = """
+[[questions]]
+id = "q2"
+ask = "How many?"
+kind = "number"
+check = "params"
+presets = ["trial-30-5"]
+"""
+
+
 @pytest.mark.parametrize("change,said", [
     (("page = \"train\"", "page = \"nowhere\""), "page must be one of"),
     (("number = 9", "number = \"nine\""), "number must be a whole number"),
@@ -192,6 +204,9 @@ choices = { "trial-100-50" = "wide", "trial-30-5" = "narrow" }
     (("title = \"Mine\"", "title = \"Mine\"\nsecret = 1"), "unknown key 'secret'"),
     (("kind = \"choice\"", "kind = \"essay\""), "kind must be one of"),
     (("[[questions]]", "[[questions]"), "not valid TOML"),
+    (("check = \"best_checkpoint\"\npresets = [\"trial-100-50\", \"trial-30-5\"]",
+      "check = \"lowest_recall\"\npresets = []"), "reads 1 preset"),
+    (("\"narrow\" }\n", "\"narrow\" }\n" + QUESTION.replace('id = "q2"', 'id = "q"')), "two questions share an id"),
 ])
 def test_a_bad_lesson_file_is_one_sentence_naming_it(tmp_path, change, said):
     path = tmp_path / "9-mine.toml"
@@ -200,6 +215,16 @@ def test_a_bad_lesson_file_is_one_sentence_naming_it(tmp_path, change, said):
         lessons.load(path)
     path.write_text(GOOD)
     assert lessons.load(path).questions[0].choices == {"trial-100-50": "wide", "trial-30-5": "narrow"}
+
+
+def test_a_lesson_holds_1_to_10_questions_and_a_target_defaults_to_97(tmp_path):
+    path = tmp_path / "9-mine.toml"
+    path.write_text(GOOD + "".join(QUESTION.replace('"q2"', f'"n{k}"') for k in range(9)))
+    lesson = lessons.load(path)
+    assert len(lesson.questions) == 10 and lesson.questions[0].target == 0.97 and lesson.questions[1].tolerance == 0
+    path.write_text(GOOD + "".join(QUESTION.replace('"q2"', f'"n{k}"') for k in range(10)))
+    with pytest.raises(UserError, match="give 1 to 10"):
+        lessons.load(path)
 
 
 def test_oversized_and_misnamed_files_are_refused_before_they_are_read(tmp_path):

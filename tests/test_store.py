@@ -255,3 +255,23 @@ def test_the_store_returns_frozen_typed_runs(tmp_path):
         run["status"]  # noqa: B018 (no longer a dict read by key)
     s.finish(rid, Status.FAILED, error="x", health=json.dumps({"flag": "diverged", "reason": "r", "hint": "h"}))
     assert s.get(rid).health == {"flag": "diverged", "reason": "r", "hint": "h"} and s.get(rid).finished
+
+
+def test_every_run_of_a_batch_watches_the_pinned_drawings(tmp_path):
+    s = Store(tmp_path)
+    drawings = [(7, bytes(range(256)) * 3 + bytes(16)), (None, bytes(784))]
+    ids = s.create_batch([TrainConfig(name="a"), TrainConfig(name="b"), TrainConfig(name="c")], pins=drawings)
+    for rid in ids:
+        pins = s.pins(rid)
+        assert [(p["slot"], p["label"]) for p in pins] == [(0, 7), (1, None)]
+        assert pins[0]["image"].shape == (28, 28) and pins[0]["image"].tobytes() == drawings[0][1]
+
+
+def test_the_digits_version_moves_with_every_change_to_my_digits(tmp_path):
+    s = Store(tmp_path)
+    assert s.digits_version() == 0  # none saved yet
+    s.add_digits([(3, b"png", bytes(784))], "ada", 10)
+    first = s.digits_version()
+    assert first > 0
+    s.add_digits([(4, b"png", bytes(784))], "ada", 10)
+    assert s.digits_version() > first
