@@ -24,7 +24,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 TESTS = f"{PY} -m pytest -x -q -p no:cacheprovider -p no:randomly"
-# module -> (the files mutated, the tests that must catch them)
+# module -> (the files mutated, the tests that must catch them[, files left to another module])
 MODULES = {
     "config": ("digitlab/learn/config.py", "tests/test_config.py tests/test_presets.py"),
     "cost": ("digitlab/learn/cost.py", "tests/test_cost.py"),
@@ -33,15 +33,17 @@ MODULES = {
     "checkpoint": ("digitlab/learn/checkpoint.py", "tests/test_checkpoint.py"),
     "store": ("digitlab/runs/store", "tests/test_store.py tests/test_admission.py"),
     "admission": ("digitlab/runs/admission.py", "tests/test_admission.py"),
-    "runner": ("digitlab/runs/runner", "tests/test_runner.py"),
+    # the cluster's code is scored by its own tests (Ray in network namespaces, 30 s a run): module "cluster"
+    "runner": ("digitlab/runs/runner", "tests/test_runner.py", ["digitlab/runs/runner/cluster.py"]),
+    "cluster": ("digitlab/runs/runner/cluster.py", "tests/test_cluster.py tests/test_runner.py"),
     "health": ("digitlab/learn/health.py", "tests/test_health.py"),
     "lessons": ("digitlab/course/lessons.py", "tests/test_lessons.py"),
     "export": ("digitlab/course/export.py", "tests/test_export.py"),
 }
 
 
-def config_toml(paths: str, tests: str, timeout: float) -> str:
-    return (f'[cosmic-ray]\nmodule-path = "{paths}"\ntimeout = {timeout}\nexcluded-modules = []\n'
+def config_toml(paths: str, tests: str, timeout: float, excluded: list[str]) -> str:
+    return (f'[cosmic-ray]\nmodule-path = "{paths}"\ntimeout = {timeout}\nexcluded-modules = {excluded!r}\n'
             f'test-command = "{TESTS} {tests}"\n\n[cosmic-ray.distributor]\nname = "local"\n')
 
 
@@ -66,13 +68,13 @@ def interval(k: int, n: int) -> tuple[float, float]:
 
 
 def score(name: str, work: Path, n: int, seed: int, log) -> tuple[int, int]:
-    paths, tests = MODULES[name]
+    paths, tests, *excluded = MODULES[name]
     toml, session = work / f"{name}.toml", work / f"{name}.sqlite"
     baseline = time.perf_counter()
     if subprocess.run(f"{TESTS} {tests}", shell=True, cwd=work / "tree", capture_output=True).returncode != 0:
         raise SystemExit(f"{name}: its tests fail before any mutation: fix them first.")
     seconds = time.perf_counter() - baseline
-    toml.write_text(config_toml(paths, tests, timeout=max(30.0, 5 * seconds)))
+    toml.write_text(config_toml(paths, tests, timeout=max(30.0, 5 * seconds), excluded=excluded[0] if excluded else []))
     subprocess.run([PY, "-m", "cosmic_ray.cli", "init", str(toml), str(session)], cwd=work / "tree", check=True,
                    capture_output=True)
     total = sample(session, n, seed)
@@ -89,6 +91,7 @@ def score(name: str, work: Path, n: int, seed: int, log) -> tuple[int, int]:
     survived = [r for r in rows if r[0] == "SURVIVED" and r[1] != "TIMEOUT"]
     for _, _, path, op, line, diff in survived:
         log.write(f"--- {name}: {path}:{line} {op}\n{diff}\n")
+    log.flush()  # each module's survivors as soon as it is scored
     lo, hi = interval(killed, len(rows))
     print(f"{name:<11} {len(rows):>4} of {total:>5} mutants  killed {killed:>4}  survived {len(survived):>3}  "
           f"{f'({broken} broke the module) ' if broken else ''}"

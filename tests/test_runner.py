@@ -93,11 +93,25 @@ def test_worker_drains_the_queue_in_order_and_honours_cancel(tmp_path, tiny_root
     assert len(s.epochs(ids[2])) == 1 and runs[ids[2]].best_val_acc > 0
 
 
+def test_an_unexpected_error_fails_the_run_with_its_first_line(tmp_path, tiny_root):
+    s = Store(tmp_path / "runs")
+    rid = s.create(TrainConfig(hidden=[8], epochs=1, device="cpu"), pid=os.getpid())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("enforce fail at inline_container.cc:672\n(a C++ trace nobody should read)")
+
+    with pytest.raises(RuntimeError):
+        execution.execute(s, rid, tiny_root, trainer=broken)
+    assert s.get(rid).status is Status.FAILED
+    assert s.get(rid).error == "Training stopped with RuntimeError: enforce fail at inline_container.cc:672."
+
+
 def test_one_worker_per_slot(tmp_path, tiny_root):
     s = Store(tmp_path / "runs")
     rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu"))
     held = workers.worker_lock(s, 0)
     assert held is not None and workers.worker_alive(s, 0) and workers.worker_lock(s, 0) is None
+    assert workers.worker_alive(s)  # slot 0 unless named
     assert not workers.worker_alive(s, 1)  # another slot is free
     assert workers.work(s, tiny_root, 0) == 0  # a second worker in a held slot leaves the queue to the holder
     assert s.get(rid).status is Status.QUEUED

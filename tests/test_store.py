@@ -82,6 +82,34 @@ def test_the_queue_is_fair_across_owners(tmp_path):
     assert [r.id for r in s.runs(owner="bob")] == bob[::-1]
 
 
+def test_one_with_runs_training_waits_for_those_with_fewer(tmp_path):
+    """Each pick counts as one more running for the picks after it: ada, with none running, gets two turns before
+    cy, who has two training already."""
+    s = Store(tmp_path)
+    for _ in range(2):
+        s.create(TrainConfig(), owner="cy", pid=os.getpid())  # two of cy's runs training
+    cy = s.create(TrainConfig(), owner="cy")
+    ada = [s.create(TrainConfig(), owner="ada") for _ in range(2)]
+    assert s.queue_order() == [ada[0], ada[1], cy]
+
+
+def test_a_process_is_alive_until_it_is_gone(monkeypatch):
+    from digitlab.runs.store import base
+
+    assert base.pid_alive(os.getpid()) and not base.pid_alive(None) and not base.pid_alive(0)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert not base.pid_alive(gone.pid)
+
+    def kill(pid, sig, error):
+        raise error
+
+    monkeypatch.setattr(os, "kill", lambda pid, sig: kill(pid, sig, PermissionError()))
+    assert base.pid_alive(12345)  # another user's process: there, only not ours to signal
+    monkeypatch.setattr(os, "kill", lambda pid, sig: kill(pid, sig, ProcessLookupError()))
+    assert not base.pid_alive(12345)
+
+
 def test_backup_and_restore(tmp_path):
     s = Store(tmp_path)
     rid = s.create(TrainConfig(name="kept"))
