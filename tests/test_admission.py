@@ -117,6 +117,8 @@ def test_pins_and_mnist_are_checked_before_anything_is_queued(app_env, tmp_path)
     store = Store(app_env)
     good = admission.pin([[0.5] * 28] * 28, 3)
     assert good == (3, bytes([128]) * 784)  # floats in [0, 1] as the bytes the model reads
+    assert admission.pin(np.full((28, 28), 200, np.uint8)) == (None, bytes([200]) * 784)  # bytes as they are
+    assert admission.pin(np.ones((28, 28), bool))[1] == bytes([255]) * 784  # a mask: ink is white, not 1 of 255
     for shape in ((28, 29), (29, 28), (27, 28), (28, 28, 3), (784,)):
         with pytest.raises(UserError, match=re.escape(f"must be a 28x28 image, got shape {shape}")):
             admission.pin(np.zeros(shape))
