@@ -82,6 +82,11 @@ def test_every_question_is_right_and_wrong_by_the_learner_s_runs(store, lesson_i
     assert not wrong.correct and wrong.reason == marked.reason
 
 
+def test_the_largest_gap_is_training_minus_validation_in_points(store):
+    marked = lessons.mark(question("4-how-long", "gap"), "epochs-3", store, None)
+    assert marked.correct and "+2.40 points" in marked.reason and "-1.00 points" in marked.reason
+
+
 def test_the_runs_decide_not_a_key(store):
     q = question("3-optimizers", "first-97")
     assert lessons.mark(q, "compare-adam", store, None).correct
@@ -203,6 +208,10 @@ presets = ["trial-30-5"]
     (("presets = [\"trial-100-50\", \"trial-30-5\"]", "presets = [\"no-such\", \"trial-30-5\"]"), "preset names"),
     (("title = \"Mine\"", "title = \"Mine\"\nsecret = 1"), "unknown key 'secret'"),
     (("kind = \"choice\"", "kind = \"essay\""), "kind must be one of"),
+    (("page = \"train\"", "page = \"train\"\nlaunch = [\"nope\", \"fast\", \"also-nope\"]"),
+     "launch names 'nope', which is not a preset"),
+    (("page = \"train\"", "page = \"train\"\ncontrols = [\"lr\", \"nope\"]"), "controls names 'nope', which is not a setting"),
+    (("ask = \"Which?\"", "ask = \"Which?\"\nsecret = 1"), "a question has an unknown key 'secret'"),
     (("[[questions]]", "[[questions]"), "not valid TOML"),
     (("check = \"best_checkpoint\"\npresets = [\"trial-100-50\", \"trial-30-5\"]",
       "check = \"lowest_recall\"\npresets = []"), "reads 1 preset"),

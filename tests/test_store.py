@@ -303,3 +303,21 @@ def test_the_digits_version_moves_with_every_change_to_my_digits(tmp_path):
     assert first > 0
     s.add_digits([(4, b"png", bytes(784))], "ada", 10)
     assert s.digits_version() > first
+
+
+def test_restore_with_no_backup_is_one_sentence_and_touches_nothing(tmp_path):
+    s = Store(tmp_path)
+    rid = s.create(TrainConfig(name="kept"))
+    with pytest.raises(UserError, match=rf"^There is no backup of the run store in {tmp_path / 'backups'}: nothing"):
+        Store.restore(tmp_path)
+    assert Store(tmp_path).get(rid).name == "kept"
+
+
+def test_the_runs_folder_is_the_one_named_else_the_environment_s_else_runs(tmp_path, monkeypatch):
+    from digitlab.runs.store import runs_root
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGITLAB_RUNS", raising=False)
+    assert runs_root() == tmp_path / "runs" and runs_root("mine") == tmp_path / "mine"
+    monkeypatch.setenv("DIGITLAB_RUNS", str(tmp_path / "env"))
+    assert runs_root() == tmp_path / "env" and runs_root("mine") == tmp_path / "mine"

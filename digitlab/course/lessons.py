@@ -6,7 +6,7 @@ questions checked against the learner's own runs, read from the store. A questio
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +31,13 @@ class Question:
     ask: str
     kind: str                                   # choice (one of choices) or number
     check: str                                  # a name in CHECKS: what decides the answer
-    choices: dict = field(default_factory=dict)  # choice: the value recorded -> what the learner reads
-    presets: tuple = ()                         # the runs it reads, by the preset they ran
-    target: float = 0.97                        # first_to_target, reached: the accuracy to reach
-    split: str = "val"                          # first_to_target: on which split
-    tolerance: float = 0                        # number: how far an answer may be off
-    answer: str = ""                            # fixed: the answer (no run decides it)
-    why: str = ""                               # fixed: the reason shown after an answer
+    choices: dict                               # choice: the value recorded -> what the learner reads
+    presets: tuple                              # the runs it reads, by the preset they ran
+    target: float                               # first_to_target, reached: the accuracy to reach (file: 0.97)
+    split: str                                  # first_to_target: on which split (file: val)
+    tolerance: float                            # number: how far an answer may be off (file: 0)
+    answer: str                                 # fixed: the answer (no run decides it)
+    why: str                                    # fixed: the reason shown after an answer
 
 
 @dataclass(frozen=True)
