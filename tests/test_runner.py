@@ -437,3 +437,34 @@ def test_a_trial_is_pruned_before_its_last_epoch_never_at_it(epochs, status, tmp
     run = execution.execute(s, rid, tiny_root)
     assert run.status is status and len(s.epochs(rid)) == 1
     assert (run.error or "").startswith(execution.sweep.PRUNED) is (status is Status.CANCELLED)
+
+
+def test_a_sweep_driven_here_tells_each_trial_once_as_it_ends(tmp_path, tiny_root):
+    from digitlab.runs import sweep
+    from digitlab.runs.runner import sweep_here
+
+    s = Store(tmp_path / "runs")
+    plan = sweep.Plan("here", TrainConfig(hidden=[8], epochs=1, batch_size=32, device="cpu").to_dict(),
+                      [sweep.Param("seed", values=[0, 1, 2])], trials=3, sampler="grid", prune=False)
+    sweep_id = sweep.start(s, plan)
+    told = []
+    sweep_here.run(s, sweep_id, tiny_root, lambda run: told.append((run.trial, run.status)))
+    assert sorted(told) == [(0, Status.COMPLETED), (1, Status.COMPLETED), (2, Status.COMPLETED)]  # each once, ended
+    assert s.get_sweep(sweep_id).status == "done"
+
+
+def test_a_tick_that_fails_does_not_end_the_supervisor(tmp_path, capsys):
+    s = Store(tmp_path / "runs")
+    sup = supervisor.Supervisor(s, slots=1, every=0.01)
+    ticks = []
+
+    def tick():
+        ticks.append(1)
+        if len(ticks) == 1:
+            raise RuntimeError("database is locked")  # a passing error
+        if len(ticks) == 3:
+            sup._stop.set()
+
+    sup.tick = tick
+    sup.run()
+    assert len(ticks) == 3 and "digitlab supervisor: RuntimeError: database is locked" in capsys.readouterr().err
