@@ -202,3 +202,16 @@ def test_the_script_s_checkpoint_uploads_to_the_draw_page_and_junk_is_refused_an
     with pytest.raises(UserError, match=r"^big\.pt has 0\.0 MB, over the limit of 0\.001 MB"):
         ui.uploaded_model(Upload("big.pt", b"\0" * 5000))
     assert [p.name for p in (runs / "uploads").iterdir()] == [Path(path).name]  # only the good one is kept
+
+
+def test_the_steps_are_numbered_in_order_and_the_settings_say_what_they_are():
+    for config, steps in ((preset("best-cnn", epochs=1), ["1. The data", "2. Loaders", "3. The model",
+                                                           "4. Loss, optimizer and one training step",
+                                                           "5. Augmentation", "6. Training", "7. The test"]),
+                          (preset("compare-sgd", epochs=1), ["1. The data", "2. Loaders", "3. The model",
+                                                              "4. Loss, optimizer and one training step",
+                                                              "5. Training", "6. The test"])):
+        headings = [md.split("\n")[0].removeprefix("## ") for md, _ in export.sections(config)[1:]]
+        assert [h[: len(s)] for h, s in zip(headings, steps)] == steps and len(headings) == len(steps)
+    assert "the peak of the one-cycle schedule" in export.script(preset("fast"), "t")
+    assert "one-cycle" not in export.script(validate(TrainConfig(schedule="cosine", epochs=1)), "t").split("LR ")[1][:80]
