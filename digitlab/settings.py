@@ -120,13 +120,22 @@ def _section(name: str, values, path: Path):
     return cls(**out)
 
 
+def toml(text: str) -> dict:
+    """TOML text as its tables; ValueError saying what is wrong when it is not TOML, or nests arrays or tables deeper
+    than Python's parser can follow (a 10 KB file can: its RecursionError is not a sentence for a person)."""
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise ValueError("its arrays or tables nest too deep to read") from None
+
+
 def read_toml(path: Path, missing: str) -> dict:
     """A TOML file's tables; the sentence missing when there is no such file, one sentence when it is unreadable."""
     try:
-        return tomllib.loads(Path(path).read_text())
+        return toml(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(missing) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+    except (OSError, ValueError) as e:
         raise UserError(f"{path} is not a readable TOML file ({e}): fix it or write it again.") from None
 
 

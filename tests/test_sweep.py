@@ -234,3 +234,10 @@ def test_waiting_for_a_sweep_that_never_ends_fails_saying_so(app_env):
     sweep_id = s.create_sweep("stuck", sweep.parse(BASE).to_dict())
     with pytest.raises(TimeoutError, match="sweep 1 still running after 0.5 s: no trial queued"):
         until_sweep_ends(s, sweep_id, 0.5)
+
+
+@pytest.mark.parametrize("nested", ["a = " + "[" * 5000 + "]" * 5000, "a = " + "{b=" * 2500 + "1" + "}" * 2500])
+def test_a_sweep_nested_past_what_the_parser_follows_is_one_sentence(nested):
+    assert len(nested.encode()) <= sweep.MAX_BYTES  # small: the limit on bytes does not catch it
+    with pytest.raises(UserError, match=r"^The sweep is not valid TOML \(its arrays or tables nest too deep to read\)"):
+        sweep.read(nested)

@@ -5,13 +5,12 @@ questions checked against the learner's own runs, read from the store. A questio
 """
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from digitlab import UserError
+from digitlab import UserError, settings
 from digitlab.learn import metrics
 from digitlab.learn.config import NAMES
 from digitlab.learn.presets import PRESETS, preset
@@ -214,8 +213,8 @@ def parse(text: str, path: Path) -> Lesson:
     if not _ID.match(path.stem):
         raise _bad(path, "name it with lowercase letters, digits and dashes, like 3-optimizers.toml")
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        raw = settings.toml(text)
+    except ValueError as e:
         raise _bad(path, f"it is not valid TOML ({e})") from None
     unknown = sorted(set(raw) - LESSON_KEYS)
     if unknown:

@@ -24,10 +24,9 @@ the workers and the CLI all read and write the same one.
 
 import json
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field
 
-from digitlab import UserError
+from digitlab import UserError, settings
 from digitlab.learn.config import NAMES, TrainConfig, kind, parse_sizes, spec, validate
 from digitlab.learn.presets import PRESETS, preset
 from digitlab.runs.store import Run, SweepStatus
@@ -117,8 +116,8 @@ def read(text: str | bytes) -> dict:
     if len(text if isinstance(text, bytes) else text.encode()) > MAX_BYTES:
         raise UserError(f"A sweep file may hold at most {MAX_BYTES // 1024} KB: this one is larger.")
     try:
-        return tomllib.loads(text.decode() if isinstance(text, bytes) else text)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        return settings.toml(text.decode() if isinstance(text, bytes) else text)
+    except ValueError as e:  # not TOML, nested too deep, or not UTF-8
         raise UserError(f"The sweep is not valid TOML ({e}): fix that line.") from None
 
 
@@ -296,8 +295,6 @@ def journal(store, sweep_id: int):
 
 def start(store, plan: Plan, owner: str = "", data_root=None) -> int:
     """Record a sweep and create its study; its trials are queued by `advance` (the supervisor, or the CLI)."""
-    from digitlab import settings
-
     limit = settings.current().limits.queued_per_person
     if plan.parallel > limit:
         raise UserError(f"parallel = {plan.parallel} is over the {limit} runs one person may queue "
