@@ -2,6 +2,7 @@
 cleared here, over HTTP, so that it is HttpOnly and no script on any page can read it."""
 
 import re
+import urllib.parse
 
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
@@ -30,13 +31,23 @@ def _where(request) -> str:
     return target if _NEXT.fullmatch(target) else "/"
 
 
+def from_our_page(request) -> bool:
+    """Whether a navigation came from a page of this very app. Browsers say so in Sec-Fetch-Site; one that does not
+    send it must name our own origin (host and port: another port of the same host is another site) in Origin or
+    Referer; a request with none of them is refused."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    said = request.headers.get("origin") or request.headers.get("referer") or ""
+    return bool(said) and urllib.parse.urlsplit(said).netloc == request.url.netloc
+
+
 async def start(request):
     """Trade a one-time code (from the sign-in page) for the session cookie, then open the page asked for."""
     response = RedirectResponse(_where(request), status_code=303)
     # Only our own page sends a browser here: a link from elsewhere (another site, a chat) could else sign a
-    # person in as whoever made the code. Browsers say where a navigation came from in Sec-Fetch-Site.
-    ours = request.headers.get("sec-fetch-site", "same-origin") == "same-origin"
-    token = sessions.HANDOFFS.take(request.query_params.get("code")) if ours else None
+    # person in as whoever made the code.
+    token = sessions.HANDOFFS.take(request.query_params.get("code")) if from_our_page(request) else None
     if token is not None:
         hours = settings.current().classroom.session_hours
         response.set_cookie(sessions.COOKIE, token, max_age=int(hours * 3600), samesite="strict", **_flags())

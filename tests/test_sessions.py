@@ -212,3 +212,34 @@ def test_after_a_sign_in_the_route_opens_only_a_page_of_ours(named, goes):
     from app import routes
 
     assert routes._where(SimpleNamespace(query_params={"next": named})) == goes
+
+
+@pytest.mark.parametrize("headers,signed_in", [
+    ({"Sec-Fetch-Site": "same-origin"}, True),
+    ({"Sec-Fetch-Site": "cross-site"}, False),
+    ({"Sec-Fetch-Site": "same-site"}, False),  # another port or subdomain of the teacher's host
+    ({"Sec-Fetch-Site": "none"}, False),  # typed or pasted into the address bar: a link one student sent another
+    ({"Referer": "http://testserver/"}, True),  # a browser without Sec-Fetch-Site, from our own page
+    ({"Origin": "http://testserver"}, True),
+    ({"Referer": "http://testserver:8502/"}, False),  # the same host on another port is another site
+    ({"Referer": "https://evil.example/"}, False),
+    ({}, False),  # nothing says where it came from: refused
+])
+def test_the_session_route_takes_a_code_only_from_our_own_page(headers, signed_in):
+    import warnings
+
+    from starlette.applications import Starlette
+
+    from app import routes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+        client = TestClient(Starlette(routes=routes.ROUTES), follow_redirects=False)
+    code = sessions.HANDOFFS.give("a-token")
+    response = client.get(f"{routes.START}?code={code}&next=/runs", headers=headers)
+    assert response.status_code == 303 and response.headers["location"] == "/runs"
+    assert (sessions.COOKIE in response.cookies) == signed_in
+    # a code is good once: spent by the sign-in; a refused request leaves it to our own page (a minute at most)
+    assert sessions.HANDOFFS.take(code) == (None if signed_in else "a-token")
