@@ -40,6 +40,31 @@ def test_a_token_signs_its_person_back_in_and_holds_neither_password_nor_hash(pe
     assert "student-pass-1" not in text and bob.password_hash not in text and "argon2" not in text
 
 
+def test_a_role_changed_and_changed_back_keeps_the_old_tokens_dead(people, class_sessions):
+    token = class_sessions.issue(roster.load(people)["bob"])
+    roster.set_password(people, "bob", None, "teacher")
+    roster.set_password(people, "bob", None, "student")  # as he was, but not the same entry
+    bob = roster.load(people)["bob"]
+    assert bob.role == "student" and bob.changed > 0
+    with pytest.raises(UserError, match="changed since you signed in: sign in again"):
+        class_sessions.check(token, roster.load(people), never)
+    assert class_sessions.check(class_sessions.issue(bob), roster.load(people), never)[0] == bob  # a new one works
+
+
+def test_an_entry_from_before_changes_were_kept_keeps_its_sessions(people, class_sessions):
+    """A roster written by an older digitlab has no 'changed': its people's tokens stay good across the upgrade."""
+    text = people.read_text()
+    people.write_text("\n".join(line for line in text.splitlines() if not line.startswith("changed = ")) + "\n")
+    bob = roster.load(people)["bob"]
+    assert bob.changed == 0.0
+    import hashlib
+    import hmac
+
+    before = "\0".join((bob.name, bob.role, bob.password_hash, bob.email))  # what older digitlabs stamped
+    assert sessions.stamp(class_sessions.key, bob) == hmac.new(class_sessions.key, before.encode(),
+                                                               hashlib.sha256).hexdigest()[:24]
+
+
 @pytest.mark.parametrize("change", ["reset", "role", "removed", "email"])
 def test_a_reset_a_new_role_a_removal_or_a_new_email_ends_every_token(people, class_sessions, change):
     token = class_sessions.issue(roster.load(people)["bob"])

@@ -34,6 +34,7 @@ class Person:
     role: str
     password_hash: str
     email: str = ""
+    changed: float = 0.0  # when the entry last changed (password, role, e-mail); 0: not since digitlab kept it
 
     @property
     def teacher(self) -> bool:
@@ -72,7 +73,10 @@ def load(path) -> dict[str, Person]:
         email = check_email(entry["email"]) if entry.get("email") else ""
         if email and emails.setdefault(email, name) != name:
             raise UserError(f"{emails[email]} and {name} in {path} have the same e-mail {email}: give each their own.")
-        people[check_name(name)] = Person(name, entry["role"], entry["password"], email)
+        changed = entry.get("changed", 0.0)
+        if not isinstance(changed, (int, float)) or isinstance(changed, bool):
+            raise UserError(f"The roster entry {name!r} in {path} has a 'changed' that is not a time: remove that line.")
+        people[check_name(name)] = Person(name, entry["role"], entry["password"], email, float(changed))
     return people
 
 
@@ -90,6 +94,7 @@ def save(path, people: dict[str, Person]) -> None:
         lines += [f"[people.{json.dumps(p.name)}]", f"role = {json.dumps(p.role)}",
                   f"password = {json.dumps(p.password_hash)}"]
         lines += [f"email = {json.dumps(p.email)}"] if p.email else []
+        lines += [f"changed = {p.changed!r}"] if p.changed else []
         lines.append("")
     text = "\n".join(lines)
     write_atomically(path, lambda f: f.write(text.encode()), mode=0o600)
@@ -118,7 +123,9 @@ def set_password(path, name: str, password: str | None, role: str | None = None,
         hashed = was.password_hash if was else ""
     if not hashed and not email:
         raise UserError(f"{name} needs a password or an e-mail address (for a school account) to sign in with.")
-    people[name] = Person(name, role, hashed, email)
+    # every change is later than the one before, whatever the clock did: a role changed and changed back is a change
+    changed = max(time.time(), (was.changed if was else 0.0) + 1e-3)
+    people[name] = Person(name, role, hashed, email, changed)
     save(path, people)
     return people[name]
 

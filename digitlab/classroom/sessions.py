@@ -44,8 +44,10 @@ def secret(path: Path) -> bytes:
 
 
 def stamp(key: bytes, person: roster.Person) -> str:
-    """What a token remembers of the roster entry: any change to it (password, role, e-mail) changes this."""
+    """What a token remembers of the roster entry: any change to it (password, role, e-mail, and when it changed, so
+    that a role changed and changed back still ends the sessions from before) changes this."""
     entry = "\0".join((person.name, person.role, person.password_hash, person.email))
+    entry += f"\0{person.changed!r}" if person.changed else ""  # entries from before digitlab kept it: as they were
     return hmac.new(key, entry.encode(), hashlib.sha256).hexdigest()[:24]
 
 
