@@ -22,6 +22,8 @@ def test_a_loss_ten_times_a_guess_is_diverged_and_stops_at_once():
     v = health.during([2.3, 1.9, 40.0], epoch=2)
     assert v.flag == health.DIVERGED and v.stop and "reached 40 in epoch 2" in v.reason and "learning rate" in v.hint
     assert health.during([2.3, 1.9, 20.0], epoch=2) is None  # high, but not yet clear
+    guess10 = 10 * health.GUESS  # 23.03: ten times a uniform guess's loss is the line
+    assert health.during([2.3, guess10 - 1], epoch=1) is None and health.during([2.3, guess10 + 1], epoch=1).stop
 
 
 @pytest.mark.parametrize("accs, last, flagged", [

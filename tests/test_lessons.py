@@ -226,6 +226,18 @@ def test_a_bad_lesson_file_is_one_sentence_naming_it(tmp_path, change, said):
     assert lessons.load(path).questions[0].choices == {"trial-100-50": "wide", "trial-30-5": "narrow"}
 
 
+def test_two_lessons_with_one_number_are_one_sentence_and_a_lesson_is_read_only(tmp_path):
+    import dataclasses
+
+    (tmp_path / "9-mine.toml").write_text(GOOD)
+    lesson = lessons.all_lessons(tmp_path)[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        lesson.number = 3  # shared by every session of the server: nobody's page may change it
+    (tmp_path / "9-again.toml").write_text(GOOD)
+    with pytest.raises(UserError, match=r"^Two lesson files in .* have number 9: give each its own\.$"):
+        lessons.all_lessons(tmp_path)
+
+
 def test_a_lesson_holds_1_to_10_questions_and_a_target_defaults_to_97(tmp_path):
     path = tmp_path / "9-mine.toml"
     path.write_text(GOOD + "".join(QUESTION.replace('"q2"', f'"n{k}"') for k in range(9)))
