@@ -397,7 +397,8 @@ def test_no_cpu_slots_means_half_the_cores():
 
 @pytest.mark.parametrize("cores, gpus, workers_, slots, threads", [
     (8, 0, Workers(), 4, 2), (2, 0, Workers(), 1, 2), (1, 0, Workers(), 1, 1), (16, 0, Workers(cpu_slots=3), 3, 5),
-    (8, 2, Workers(), 8, 1), (8, 1, Workers(gpu_slots=2), 2, 4), (None, 0, Workers(), 1, 1)])
+    (8, 2, Workers(), 8, 1), (8, 1, Workers(gpu_slots=2), 2, 4), (None, 0, Workers(), 1, 1),
+    (2, 0, Workers(cpu_slots=4), 4, 1)])  # more slots than cores: a thread each, never none
 def test_slots_and_threads_per_machine(cores, gpus, workers_, slots, threads, monkeypatch):
     monkeypatch.setattr(workers.os, "cpu_count", lambda: cores)
     monkeypatch.setattr(workers.devices, "accelerators", lambda: gpus)

@@ -1,6 +1,7 @@
 import json
 import os
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -321,3 +322,27 @@ def test_the_runs_folder_is_the_one_named_else_the_environment_s_else_runs(tmp_p
     assert runs_root() == tmp_path / "runs" and runs_root("mine") == tmp_path / "mine"
     monkeypatch.setenv("DIGITLAB_RUNS", str(tmp_path / "env"))
     assert runs_root() == tmp_path / "env" and runs_root("mine") == tmp_path / "mine"
+
+
+def test_restore_takes_the_newest_backup(tmp_path):
+    s = Store(tmp_path)
+    s.create(TrainConfig(name="old"))
+    s.backup()
+    time.sleep(1.1)  # backups are named by the second
+    s.create(TrainConfig(name="new"))
+    s.backup()
+    s.path.write_bytes(b"this is no database" * 100)
+    Store.restore(tmp_path)
+    assert sorted(r.name for r in Store(tmp_path).runs()) == ["new", "old"]  # the newer backup, with both
+
+
+def test_a_sweep_record_is_read_only(tmp_path):
+    import dataclasses
+
+    from digitlab.runs.store import SweepStatus
+
+    s = Store(tmp_path)
+    row = s.get_sweep(s.create_sweep("x", {"trials": 1}, owner="ada"))
+    assert (row.name, row.plan, row.status, row.owner) == ("x", {"trials": 1}, SweepStatus.RUNNING, "ada")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.status = SweepStatus.DONE
