@@ -346,3 +346,26 @@ def test_a_sweep_record_is_read_only(tmp_path):
     assert (row.name, row.plan, row.status, row.owner) == ("x", {"trials": 1}, SweepStatus.RUNNING, "ada")
     with pytest.raises(dataclasses.FrozenInstanceError):
         row.status = SweepStatus.DONE
+
+
+@pytest.mark.parametrize("left", ["a backup", "a damaged copy"])
+def test_a_missing_store_where_one_was_is_never_made_anew(tmp_path, left):
+    s = Store(tmp_path)
+    rid = s.create(TrainConfig(name="precious"))
+    if left == "a backup":
+        s.backup()
+    else:
+        s.path.with_name("runs.db.damaged-20261207-120000").write_bytes(s.path.read_bytes())
+    for extra in ("runs.db", "runs.db-wal", "runs.db-shm"):
+        (tmp_path / extra).unlink(missing_ok=True)  # gone: a full disk's restore, a person's rm
+    for reader in (lambda: Store(tmp_path), lambda: s.runs(), lambda: s.create(TrainConfig())):
+        with pytest.raises(UserError, match=r"^The run store .*runs\.db is missing where one was .*`digitlab restore "):
+            reader()
+    assert not s.path.exists()  # no empty store made in its place
+    if left == "a backup":
+        Store.restore(tmp_path)
+        assert Store(tmp_path).get(rid).name == "precious"
+
+
+def test_a_new_folder_gets_a_new_store(tmp_path):
+    assert Store(tmp_path / "fresh").runs() == [] and (tmp_path / "fresh" / "runs.db").exists()

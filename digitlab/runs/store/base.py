@@ -135,8 +135,14 @@ class Base:
     def _db(self):
         """A short-lived connection, one transaction: safe from any thread or process.
 
-        A damaged file is one sentence naming the fix; a file emptied under us gets its tables back.
+        A damaged file is one sentence naming the fix; a file emptied under us gets its tables back; a missing one
+        where a store was (its backups, or a damaged file moved aside) is never made anew: that would show everyone an
+        empty store, and its backups would soon be of the empty one.
         """
+        if not self.path.exists() and self._was_here():
+            raise UserError(f"The run store {self.path} is missing where one was (its backups or a damaged copy are "
+                            f"in {self.root}): put the newest backup back with `digitlab restore --runs {self.root}`, "
+                            "or move them aside to start an empty store.")
         try:
             with closing(sqlite3.connect(self.path, timeout=30)) as db:
                 db.row_factory = sqlite3.Row
@@ -154,6 +160,10 @@ class Base:
                 raise
             raise UserError(f"The run store {self.path} is damaged ({e}): restore the latest automatic backup "
                             f"with `digitlab restore --runs {self.root}`.") from None
+
+    def _was_here(self) -> bool:
+        """Whether this folder held a store: a backup of it, or its damaged file moved aside by a restore."""
+        return any(self.backups.glob("runs-*.db")) or any(self.root.glob("runs.db.damaged-*"))
 
     def run_dir(self, run_id: int) -> Path:
         return self.root / str(run_id)
