@@ -265,7 +265,9 @@ def test_a_killed_worker_is_marked_failed_by_the_supervisor(tmp_path, tiny_root)
         p.wait()
     sup.tick()
     run = s.runs()[0]
-    assert run.status is Status.FAILED and "stopped unexpectedly" in run.error
+    assert run.status is Status.FAILED and run.error == ("The worker process stopped unexpectedly: the best checkpoint "
+                                                         "of its finished epochs is kept; launch the run again to "
+                                                         "finish it.")
     assert s.epochs(run.id)  # it got as far as a finished epoch: that epoch's checkpoint is kept
     assert checkpoint.load(run.checkpoint).metrics["epoch"] == run.best_epoch == 1
 

@@ -369,3 +369,15 @@ def test_a_missing_store_where_one_was_is_never_made_anew(tmp_path, left):
 
 def test_a_new_folder_gets_a_new_store(tmp_path):
     assert Store(tmp_path / "fresh").runs() == [] and (tmp_path / "fresh" / "runs.db").exists()
+
+
+def test_a_run_whose_worker_died_before_its_first_epoch_says_nothing_was_kept(tmp_path):
+    s = Store(tmp_path)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    rid = s.create(TrainConfig(), pid=gone.pid)
+    assert s.reap() == 1
+    run = s.get(rid)
+    assert run.status is Status.FAILED and run.checkpoint is None
+    assert run.error == ("The worker process stopped unexpectedly: it had not finished an epoch, so nothing was kept; "
+                         "launch the run again.")

@@ -80,13 +80,15 @@ class Runs:
     def reap(self) -> int:
         """Mark failed every running run whose worker process is gone, keeping its best checkpoint; returns how many."""
         with self._db() as db:
-            rows = db.execute("SELECT id, pid FROM runs WHERE status=?", (Status.RUNNING,)).fetchall()
-        dead = [r["id"] for r in rows if not pid_alive(r["pid"])]
-        for run_id in dead:
+            rows = db.execute("SELECT id, pid, checkpoint FROM runs WHERE status=?", (Status.RUNNING,)).fetchall()
+        dead = [(r["id"], r["checkpoint"]) for r in rows if not pid_alive(r["pid"])]
+        for run_id, kept in dead:
+            said = ("the best checkpoint of its finished epochs is kept; launch the run again to finish it" if kept else
+                    "it had not finished an epoch, so nothing was kept; launch the run again")
             with self._db() as db:
                 db.execute("UPDATE runs SET status=?, finished=?, error=? WHERE id=? AND status=?",
-                           (Status.FAILED, time.time(), "The worker process stopped unexpectedly: the best checkpoint "
-                            "of its finished epochs is kept; launch the run again to finish it.", run_id, Status.RUNNING))
+                           (Status.FAILED, time.time(), f"The worker process stopped unexpectedly: {said}.", run_id,
+                            Status.RUNNING))
             self._remove_if_deleted(run_id)
         return len(dead)
 
