@@ -6,7 +6,7 @@ import time
 
 from digitlab import UserError
 from digitlab.learn.config import TrainConfig
-from digitlab.runs.store.base import Status, _run, pid_alive
+from digitlab.runs.store.base import Run, Status, _run, pid_alive
 from digitlab.runs.store.schema import EPOCH_COLS
 
 
@@ -92,14 +92,14 @@ class Runs:
             self._remove_if_deleted(run_id)
         return len(dead)
 
-    def get(self, run_id: int) -> dict:
+    def get(self, run_id: int) -> Run:
         with self._db() as db:
             row = db.execute("SELECT * FROM runs WHERE id=? AND delete_requested=0", (run_id,)).fetchone()
         if row is None:
             raise UserError(f"There is no run {run_id}: list the runs with `digitlab runs`.")
         return _run(row)
 
-    def runs(self, *statuses: Status, owner: str | None = None) -> list[dict]:
+    def runs(self, *statuses: Status, owner: str | None = None) -> list[Run]:
         """Every run, newest first; or only those in the given statuses, or of one owner."""
         where, args = ["delete_requested=0"], list(statuses)
         if statuses:

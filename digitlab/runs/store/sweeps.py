@@ -5,7 +5,7 @@ import sqlite3
 import time
 
 from digitlab import UserError
-from digitlab.runs.store.base import Sweep, SweepStatus, _run
+from digitlab.runs.store.base import Run, Sweep, SweepStatus, _run
 
 
 class Sweeps:
@@ -39,7 +39,7 @@ class Sweeps:
         with self._db() as db:
             db.execute("UPDATE sweeps SET status=? WHERE id=?", (status, sweep_id))
 
-    def sweep_runs(self, sweep_id: int) -> list[dict]:
+    def sweep_runs(self, sweep_id: int) -> list[Run]:
         """A sweep's trials as runs, in trial order."""
         with self._db() as db:
             rows = db.execute("SELECT * FROM runs WHERE sweep=? AND delete_requested=0 ORDER BY trial",
