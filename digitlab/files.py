@@ -2,6 +2,7 @@
 
 import fcntl
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,13 +24,48 @@ def write_atomically(path: Path, write, mode: int | None = None) -> Path:
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except OSError as e:  # a full disk, say: no partial file, one sentence
+    except (OSError, RuntimeError) as e:  # a full disk (torch.save says so as a RuntimeError): no partial file
         Path(tmp).unlink(missing_ok=True)
+        if disk_full(path.parent):
+            raise full_disk(path.parent, f"{path.name} could not be written") from None
+        if isinstance(e, RuntimeError):
+            raise
         raise UserError(f"Could not write {path} ({e.strerror or e}): free some disk space, then try again.") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+FULL_BELOW = 1 << 20      # bytes free under which a disk counts as full: nothing of ours fits in less
+FREE_WANTED = 64 << 20    # what a person is asked to free: room for the store's writes, a backup and checkpoints
+
+
+def disk_full(folder) -> bool:
+    """Whether the disk holding folder (or its nearest existing parent) has next to no space left."""
+    try:
+        return shutil.disk_usage(_existing(folder)).free < FULL_BELOW
+    except OSError:
+        return False
+
+
+def full_disk(folder, what: str) -> UserError:
+    """The one sentence for a full disk: which folder, what could not be done, how much to free."""
+    usage = shutil.disk_usage(_existing(folder))
+    wanted = max(FULL_BELOW, min(FREE_WANTED, usage.total // 4) - usage.free)
+    return UserError(f"The disk holding {folder} is full ({megabytes(usage.free)} free), so {what}: free at least "
+                     f"{megabytes(wanted)} there (old runs, old backups or other files), then try again.")
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n < 10 << 20 else f"{n / 2**20:,.0f} MB"
+
+
+def _existing(folder) -> Path:
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 def try_lock(path):

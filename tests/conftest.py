@@ -71,6 +71,19 @@ def classroom(app_env, tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def small_disk(tmp_path) -> Path:
+    """A real 16 MB filesystem (a tmpfs; mounting needs root): a test that cannot mount one says so and is skipped."""
+    from testkit import disk
+
+    folder = tmp_path / "disk"
+    why = disk.mount(folder)
+    if why:
+        pytest.skip(f"no small filesystem to fill: {why}")
+    yield folder
+    disk.unmount(folder)
+
+
+@pytest.fixture
 def real_mnist() -> data.MNIST:
     if not real_prepared():
         pytest.skip("the real MNIST is not prepared")

@@ -22,8 +22,9 @@ def add(command) -> None:
         "--slot", type=int, default=0, help="the worker slot to hold (default 0)")
     command("supervise", "keep the queue moving without the app: reap dead workers, fill the slots, back up the store",
             cmd_supervise)
-    command("restore", "put the newest backup (or BACKUP) in place of a damaged run store", cmd_restore).add_argument(
-        "backup", nargs="?", help="a file in the runs folder's backups/ (default: the newest)")
+    v = command("restore", "put the newest backup (or BACKUP) in place of a damaged run store", cmd_restore)
+    v.add_argument("backup", nargs="?", help="a file in the runs folder's backups/ (default: the newest)")
+    v.add_argument("--force", action="store_true", help="replace the store even when it is healthy")
 
 
 def cmd_serve(a) -> int:
@@ -95,6 +96,12 @@ def cmd_supervise(a) -> int:
 def cmd_restore(a) -> int:
     from digitlab.runs.store import Store, runs_root
 
-    used = Store.restore(a.runs, a.backup)
-    print(f"restored {runs_root(a.runs) / 'runs.db'} from {used}; the damaged file is kept beside it")
+    from digitlab.runs.store.backups import ago, named_runs
+
+    done = Store.restore(a.runs, a.backup, force=a.force)
+    print(f"restored {runs_root(a.runs) / 'runs.db'} from {done.backup} (taken {ago(done.age)})")
+    if done.lost:
+        print(f"the backup does not hold {named_runs(done.lost)}: their folders are kept, but the store no longer lists them")
+    if done.moved_to:
+        print(f"the store it replaced is kept as {done.moved_to} (with its -wal and -shm, if it had them)")
     return 0

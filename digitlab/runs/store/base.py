@@ -3,12 +3,13 @@
 import json
 import os
 import sqlite3
+import urllib.parse
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 
-from digitlab import UserError
+from digitlab import UserError, files
 from digitlab.learn.config import LEGACY_KEYS
 from digitlab.runs.store import schema
 
@@ -137,29 +138,64 @@ class Base:
 
         A damaged file is one sentence naming the fix; a file emptied under us gets its tables back; a missing one
         where a store was (its backups, or a damaged file moved aside) is never made anew: that would show everyone an
-        empty store, and its backups would soon be of the empty one.
+        empty store, and its backups would soon be of the empty one. On a full disk what is there is still read (the
+        pages stay readable) and every write is refused in one sentence naming the disk.
         """
         if not self.path.exists() and self._was_here():
             raise UserError(f"The run store {self.path} is missing where one was (its backups or a damaged copy are "
                             f"in {self.root}): put the newest backup back with `digitlab restore --runs {self.root}`, "
                             "or move them aside to start an empty store.")
         try:
-            with closing(sqlite3.connect(self.path, timeout=30)) as db:
-                db.row_factory = sqlite3.Row
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per progress write
-                db.execute("PRAGMA foreign_keys=ON")
-                if db.execute("SELECT count(*) FROM sqlite_master WHERE name='runs'").fetchone()[0] == 0:
-                    schema.migrate(db)
-                with db:
-                    yield db
+            db = self._connect()
         except sqlite3.DatabaseError as e:
-            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-                raise UserError("The run store stayed busy for 30 seconds: try again in a moment.") from None
-            if isinstance(e, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
-                raise
-            raise UserError(f"The run store {self.path} is damaged ({e}): restore the latest automatic backup "
-                            f"with `digitlab restore --runs {self.root}`.") from None
+            if not self._full(e):
+                raise self._error(e) from None
+            db = self._read_only()  # SQLite could not make its WAL index on the full disk: read the file as it is
+        try:
+            with closing(db), db:
+                yield db
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per progress write
+            db.execute("PRAGMA foreign_keys=ON")
+            if db.execute("SELECT count(*) FROM sqlite_master WHERE name='runs'").fetchone()[0] == 0:
+                with db:
+                    schema.migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _read_only(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(f"file:{urllib.parse.quote(str(self.path))}?mode=ro&immutable=1", uri=True,
+                                 timeout=30)
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _full(self, e: sqlite3.DatabaseError) -> bool:
+        """Whether SQLite failed for want of space: its own word for it, or any I/O or write error on a full disk."""
+        return "disk is full" in str(e) or (isinstance(e, sqlite3.OperationalError) and files.disk_full(self.root))
+
+    def _error(self, e: sqlite3.DatabaseError) -> Exception:
+        """The exception a person is shown for what SQLite raised: busy, a full disk, damaged; a mistake of ours as is."""
+        if isinstance(e, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+            return e
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            return UserError("The run store stayed busy for 30 seconds: try again in a moment.")
+        if self._full(e):
+            return files.full_disk(self.root, "nothing new can be kept in the run store (what it holds is safe and "
+                                              "can still be read)")
+        return UserError(f"The run store {self.path} is damaged ({e}): restore the latest automatic backup "
+                         f"with `digitlab restore --runs {self.root}`.")
 
     def _was_here(self) -> bool:
         """Whether this folder held a store: a backup of it, or its damaged file moved aside by a restore."""
