@@ -5,7 +5,6 @@ import sqlite3
 import stat
 
 import pytest
-import torch
 
 from digitlab import UserError
 from digitlab.learn import checkpoint
