@@ -154,9 +154,11 @@ def _mixed_in(x: torch.Tensor, y: torch.Tensor, n: int, gen: torch.Generator):
 def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, init_state: dict | None = None,
           extra: tuple[torch.Tensor, torch.Tensor] | None = None,
           fonts: tuple[torch.Tensor, torch.Tensor] | None = None, pinned: torch.Tensor | None = None,
-          teacher: tuple[TrainConfig, dict] | None = None) -> Result:
+          teacher: tuple[TrainConfig, dict] | None = None, resume: dict | None = None) -> Result:
     """Train config's model on data; callback(event, info) gets 'start', 'steps', 'epoch' and 'best' events
-    (the last with the state_dict of a new best-validation epoch), 'snapshot' (the first layer's weights, before
+    (the last with the state_dict of a new best-validation epoch), 'resume' after each epoch but the last (everything
+    the loop holds: given back as resume, training goes on from there exactly as if it had never stopped),
+    'snapshot' (the first layer's weights, before
     training and after each epoch) and, given pinned drawings (uint8 (K, 28, 28)), 'pinned' (their probabilities
     every LOG_EVERY steps and after each epoch). init_state: weights to start from (a
     checkpoint's); extra: more training images and labels (uint8 (N, 28, 28), int64 (N,): My digits), repeated so
@@ -165,7 +167,7 @@ def train(config: TrainConfig, data: MNIST, callback=None, should_stop=None, ini
     config.distill of the loss."""
     with denormals_flushed():
         return _train(config, data, callback or (lambda event, info: None), should_stop or (lambda: False),
-                      init_state, extra, fonts, pinned, teacher)
+                      init_state, extra, fonts, pinned, teacher, resume)
 
 
 @contextmanager
@@ -180,7 +182,18 @@ def denormals_flushed():
         torch.set_flush_denormal(False)
 
 
-def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned, teacher) -> Result:
+def _cpu(value):
+    """value (tensors in dicts and lists, as a state_dict holds them) copied to the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cpu(v) for v in value)
+    return value
+
+
+def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned, teacher, resume) -> Result:
     device = devices.resolve(config.device)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
@@ -231,8 +244,23 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
     sizes[-1] = len(xs["train"]) - config.batch_size * (len(batches) - 1)
     averaged, scored = averaging(model, config.ema)
     done, windows = 0, []  # done: steps taken; windows: the mean loss of each LOG_EVERY steps, for health
+    first, before = 1, 0.0  # the epoch to start at, the seconds trained before a resume
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(resume["schedule"])
+        if averaged is not None:
+            averaged.load_state_dict(resume["averaged"])
+        gen.set_state(resume["generator"])
+        torch.set_rng_state(resume["rng"])
+        if device.type == "cuda" and resume.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(resume["cuda_rng"], device)
+        done, windows, res.epochs = resume["done"], list(resume["windows"]), list(resume["epochs"])
+        res.best_epoch, res.best_val_acc, res.test_acc = resume["best_epoch"], resume["best_val_acc"], resume["test_acc"]
+        res.best_state, first, before = resume["best_state"], resume["epoch"] + 1, resume["seconds"]
     t_start = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(first, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
         step_losses = torch.zeros(len(batches), device=device)
@@ -286,5 +314,15 @@ def _train(config, data, callback, should_stop, init_state, extra, fonts, pinned
         res.health = health.after_epoch(windows, res.epochs, last=epoch == config.epochs)
         if res.health is not None and res.health.stop:
             break
-    res.train_seconds = time.perf_counter() - t_start
+        if epoch < config.epochs:
+            callback("resume", {
+                "epoch": epoch, "model": _cpu(model.state_dict()), "optimizer": _cpu(opt.state_dict()),
+                "schedule": sched.state_dict() if sched is not None else None,
+                "averaged": _cpu(averaged.state_dict()) if averaged is not None else None,
+                "generator": gen.get_state(), "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "done": done, "windows": list(windows), "epochs": list(res.epochs), "best_epoch": res.best_epoch,
+                "best_val_acc": res.best_val_acc, "test_acc": res.test_acc, "best_state": res.best_state,
+                "seconds": before + time.perf_counter() - t_start})
+    res.train_seconds = before + time.perf_counter() - t_start
     return res

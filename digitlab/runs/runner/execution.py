@@ -15,10 +15,26 @@ from digitlab.learn import checkpoint
 from digitlab.runs import sources, sweep
 from digitlab.learn.config import TrainConfig
 from digitlab.runs.store import Status, Store
+from digitlab.runs.store.runs import RESUME
 from digitlab.learn.train import train
 
 CANCEL_POLL = 0.5  # seconds between the worker's looks at the store for a cancel request
 MY_DIGITS = "my-digits.json"  # in a run's folder: the digits it trained on and held out, the accuracy before and after
+
+
+def resume_state(store: Store, run_id: int) -> dict | None:
+    """What a run whose worker stopped kept to go on from (train's 'resume' event); None when it kept nothing."""
+    path = store.run_dir(run_id) / RESUME
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - cut short by the power going, say: start the run afresh
+        return None
+
+
+def forget_resume(store: Store, run_id: int) -> None:
+    (store.run_dir(run_id) / RESUME).unlink(missing_ok=True)
 
 
 def my_digits_report(before: checkpoint.Checkpoint | None, after: checkpoint.Checkpoint, held: list[dict],
@@ -53,9 +69,17 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=No
         config = TrainConfig.from_dict(run.config)
         mnist = data.load(data_root, val_size=config.val_size)
         start, teacher = sources.start(store, config), sources.teacher(store, config)
+        resume = resume_state(store, run_id)  # its worker stopped: go on from its last finished epoch
+        if resume is not None:
+            store.rewind(run_id, resume["epoch"])
         extra, held, record = None, [], {}
         if config.my_digits:
             trained, held = sources.digits_split(store.digits(run.owner), config.my_digits, config.seed)
+            kept = my_digits_result(store, run_id) if resume is not None else None
+            if kept:  # going on after its worker stopped: the very digits it trained on, whatever was added since
+                mine = {r["id"]: r for r in store.digits(run.owner)}
+                trained = [mine[i] for i in kept["trained"] if i in mine]
+                held = [mine[i] for i in kept["held_out"] if i in mine]
             x, y = handwriting.arrays(trained)
             extra = (torch.from_numpy(x.copy()), torch.from_numpy(y))
             record = {"trained": [r["id"] for r in trained], "held_out": [r["id"] for r in held]}
@@ -83,6 +107,8 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=No
                 if prune is not None and prune(info["epoch"], info["val_acc"]) and info["epoch"] < config.epochs:
                     pruned = (f"{sweep.PRUNED} after epoch {info['epoch']}: its validation accuracy "
                               f"{info['val_acc']:.2%} trailed the median of the trials before it.")
+            elif event == "resume":  # what going on after this epoch needs, should the worker die
+                files.write_atomically(store.run_dir(run_id) / RESUME, lambda f: torch.save(info, f))
             elif event == "snapshot":
                 store.save_snapshot(run_id, info["epoch"], info["weights"])
             elif event == "pinned":
@@ -102,21 +128,25 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=No
         pinned = torch.from_numpy(np.stack([p["image"] for p in pins])) if pins else None
         result = trainer(config, mnist, callback, should_stop, init_state=start.model.state_dict() if start else None,
                          extra=extra, fonts=fonts, pinned=pinned,
-                         teacher=(teacher.config, teacher.model.state_dict()) if teacher else None)
+                         teacher=(teacher.config, teacher.model.state_dict()) if teacher else None, resume=resume)
         if (start or config.my_digits) and result.best_state is not None:
             after = checkpoint.load(store.run_dir(run_id) / "best.pt")
             _write_json(store.run_dir(run_id) / MY_DIGITS, {**record, **my_digits_report(start, after, held, mnist)})
         status = Status.CANCELLED if result.cancelled else Status.COMPLETED
         store.finish(run_id, status, error=pruned if result.cancelled else None, **summary_of(result))
+        forget_resume(store, run_id)
     except UserError as e:
         store.finish(run_id, Status.FAILED, error=str(e))
+        forget_resume(store, run_id)
         raise
     except KeyboardInterrupt:
         store.finish(run_id, Status.CANCELLED, error="Stopped from the keyboard.")
+        forget_resume(store, run_id)
         raise
     except Exception as e:  # noqa: BLE001 - the run must never be left running
         first_line = str(e).splitlines()[0] if str(e) else "no message"
         store.finish(run_id, Status.FAILED, error=f"Training stopped with {type(e).__name__}: {first_line}.")
+        forget_resume(store, run_id)
         raise
     return store.get(run_id)
 

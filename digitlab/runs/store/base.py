@@ -88,6 +88,7 @@ class Run:
     sweep: int | None = None         # a sweep's trial: the sweep and Optuna's trial number
     trial: int | None = None
     health: dict | None = None       # {flag, reason, hint} of a run that diverged or did not learn; None: fine
+    resumed: int = 0                 # times it went on from its last finished epoch after its worker stopped
 
 
 RUN_FIELDS = tuple(f.name for f in fields(Run))

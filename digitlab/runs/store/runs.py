@@ -4,10 +4,13 @@ import json
 import shutil
 import time
 
-from digitlab import UserError
+from digitlab import UserError, files
 from digitlab.learn.config import TrainConfig
 from digitlab.runs.store.base import Run, Status, _run, pid_alive
 from digitlab.runs.store.schema import EPOCH_COLS
+
+RESUME = "resume.pt"  # in a running run's folder: what its loop held after its last finished epoch (train's 'resume')
+MAX_RESUMES = 3       # a run whose worker keeps dying (out of memory, say) fails rather than loop for ever
 
 
 class Runs:
@@ -78,19 +81,50 @@ class Runs:
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     def reap(self) -> int:
-        """Mark failed every running run whose worker process is gone, keeping its best checkpoint; returns how many."""
+        """Every running run whose worker process is gone goes back to the queue to go on from its last finished
+        epoch, where it kept what that takes (RESUME) and has not already been taken up MAX_RESUMES times; else it is
+        marked failed, keeping its best checkpoint. Returns how many were reaped."""
         with self._db() as db:
-            rows = db.execute("SELECT id, pid, checkpoint FROM runs WHERE status=?", (Status.RUNNING,)).fetchall()
-        dead = [(r["id"], r["checkpoint"]) for r in rows if not pid_alive(r["pid"])]
-        for run_id, kept in dead:
-            said = ("the best checkpoint of its finished epochs is kept; launch the run again to finish it" if kept else
-                    "it had not finished an epoch, so nothing was kept; launch the run again")
-            with self._db() as db:
-                db.execute("UPDATE runs SET status=?, finished=?, error=? WHERE id=? AND status=?",
-                           (Status.FAILED, time.time(), f"The worker process stopped unexpectedly: {said}.", run_id,
-                            Status.RUNNING))
-            self._remove_if_deleted(run_id)
+            rows = db.execute("SELECT id, pid, checkpoint, resumed, cancel_requested FROM runs WHERE status=?",
+                              (Status.RUNNING,)).fetchall()
+        dead = [r for r in rows if not pid_alive(r["pid"])]
+        for r in dead:
+            self._reap(r["id"], r["checkpoint"], r["resumed"], r["cancel_requested"])
+            self._remove_if_deleted(r["id"])
         return len(dead)
+
+    def _reap(self, run_id: int, kept: str | None, resumed: int, cancelling: bool) -> None:
+        resume = self.run_dir(run_id) / RESUME
+        if resume.exists() and resumed < MAX_RESUMES and not cancelling:
+            with self._db() as db:
+                db.execute("UPDATE runs SET status=?, pid=NULL, resumed=resumed+1 WHERE id=? AND status=?",
+                           (Status.QUEUED, run_id, Status.RUNNING))
+            return
+        if cancelling:  # it was being cancelled: it stays cancelled
+            status, said = Status.CANCELLED, None
+        else:
+            if resumed >= MAX_RESUMES:
+                said = (f"it went on from its last epoch {MAX_RESUMES} times and stopped again each time (out of "
+                        "memory?); its best checkpoint is kept")
+            elif kept:
+                said = "the best checkpoint of its finished epochs is kept; launch the run again to finish it"
+            else:
+                said = "it had not finished an epoch, so nothing was kept; launch the run again"
+            if files.disk_full(self.root):
+                said = f"the disk holding {self.root} is full; {said}"
+            status, said = Status.FAILED, f"The worker process stopped unexpectedly: {said}."
+        with self._db() as db:
+            db.execute("UPDATE runs SET status=?, finished=?, error=? WHERE id=? AND status=?",
+                       (status, time.time(), said, run_id, Status.RUNNING))
+        resume.unlink(missing_ok=True)
+
+    def rewind(self, run_id: int, epoch: int) -> None:
+        """Forget what a run recorded after epoch (the part of an epoch its dead worker had done): it goes on from
+        there."""
+        with self._db() as db:
+            for table in ("steps", "epochs", "pin_scores"):
+                db.execute(f"DELETE FROM {table} WHERE run_id=? AND epoch>?", (run_id, epoch))
+            db.execute("UPDATE runs SET epoch=?, step=0 WHERE id=?", (epoch, run_id))
 
     def get(self, run_id: int) -> Run:
         with self._db() as db:

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS runs (
     delete_requested INTEGER NOT NULL DEFAULT 0,  -- deleted while running: removed once its worker lets go
     batch INTEGER,                     -- runs queued together (a comparison): the id of the first; NULL alone
     sweep INTEGER, trial INTEGER,      -- a sweep's trial: the sweep's id and Optuna's trial number
-    health TEXT                        -- JSON {flag, reason, hint} of a run that diverged or did not learn; NULL: fine
+    health TEXT,                       -- JSON {flag, reason, hint} of a run that diverged or did not learn; NULL: fine
+    resumed INTEGER NOT NULL DEFAULT 0 -- times it went on from its last epoch after its worker stopped
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 """
 ADDED_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "delete_requested": "INTEGER NOT NULL DEFAULT 0",
-                 "batch": "INTEGER", "sweep": "INTEGER", "trial": "INTEGER", "health": "TEXT"}
+                 "batch": "INTEGER", "sweep": "INTEGER", "trial": "INTEGER", "health": "TEXT",
+                 "resumed": "INTEGER NOT NULL DEFAULT 0"}
 
 
 def migrate(db) -> None:
