@@ -4,6 +4,7 @@
 from pathlib import Path
 
 import streamlit as st
+from starlette.middleware import Middleware
 
 from app import routes
 from digitlab import settings
@@ -18,4 +19,5 @@ if oidc is not None:  # st.login's own settings, from ours: no secrets.toml to k
                        "cookie_secret": sessions.secret(settings.secret_file(s, "secret")).decode(),
                        "client_id": oidc.client_id, "client_secret": oidc.client_secret,
                        "server_metadata_url": oidc.server_metadata_url}
-app = st.App(str(Path(__file__).resolve().parent / "streamlit_app.py"), routes=routes.ROUTES, secrets=secrets or None)
+app = st.App(str(Path(__file__).resolve().parent / "streamlit_app.py"), routes=routes.ROUTES, secrets=secrets or None,
+             middleware=[Middleware(routes.OwnOrigin)])  # the session's websocket only from our own origin

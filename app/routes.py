@@ -42,6 +42,45 @@ def from_our_page(request) -> bool:
     return bool(said) and urllib.parse.urlsplit(said).netloc == request.url.netloc
 
 
+DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+
+def _origin(scheme: str, netloc: str) -> tuple[str, str]:
+    """(host, port) of an address, its scheme's default port spelled out; lowercase."""
+    host, _, port = netloc.lower().rpartition(":")
+    if not host or not port.isdigit() or netloc.endswith("]"):  # no port (or an IPv6 address without one)
+        host, port = netloc.lower(), DEFAULT_PORTS.get(scheme, "")
+    return host, port
+
+
+def own_origin(origin: str | None, host: str | None, encrypted: bool) -> bool:
+    """Whether a websocket's Origin is this very app: its scheme, host and port. Cookies are not kept apart by port,
+    and Streamlit itself accepts any port of an allowed host; a page on another port of the class's host is another
+    site, and a client that names no origin is refused."""
+    if not origin or not host:
+        return False
+    said = urllib.parse.urlsplit(origin)
+    if said.scheme not in (("https",) if encrypted else ("http", "https")):  # behind a proxy that encrypts, https
+        return False
+    return _origin(said.scheme, said.netloc) == _origin(said.scheme, host)
+
+
+class OwnOrigin:
+    """ASGI middleware (server_app.py): the app's websocket, the line that drives a person's session, opens only
+    from the app's own page."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            if not own_origin(headers.get("origin"), headers.get("host"), encrypted()):
+                await send({"type": "websocket.close", "code": 1008})  # refused before the handshake: HTTP 403
+                return
+        await self.app(scope, receive, send)
+
+
 async def start(request):
     """Trade a one-time code (from the sign-in page) for the session cookie, then open the page asked for."""
     response = RedirectResponse(_where(request), status_code=303)

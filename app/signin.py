@@ -8,7 +8,7 @@ import urllib.parse
 import streamlit as st
 
 from app import routes
-from app.base import show_error, store
+from app.base import runs_folder, show_error, store
 from digitlab import UserError, markdown, settings
 from digitlab.classroom import roster, sessions
 
@@ -39,8 +39,17 @@ def _forget() -> None:
 
 
 @st.cache_resource
+def _door(path: str, runs: str) -> roster.SignIn:
+    return roster.SignIn(path, store())  # failed attempts are counted in the store: across sessions and servers
+
+
 def _sign_in(path: str) -> roster.SignIn:
-    return roster.SignIn(path)  # one per server: failed attempts are counted across sessions
+    return _door(path, runs_folder())
+
+
+def client() -> str:
+    """The device of this session: its address as the server sees it ('local' on this machine)."""
+    return st.context.ip_address or "local"
 
 
 @st.cache_resource
@@ -64,7 +73,8 @@ def _from_cookie() -> None:
         return
     try:
         people = roster.load(settings.current().classroom.roster)
-        person, since = _class_sessions().check(token, people, lambda name: sessions.signed_out(store(), name))
+        person, since = _class_sessions().check(token, people, lambda name: sessions.signed_out(store(), name),
+                                                client())
     except UserError as e:
         st.session_state.door_note = str(e)
         return
@@ -75,7 +85,7 @@ def _begin(person: roster.Person) -> None:
     """Signed in: this session at once, and the browser (through our route's cookie) for reloads and other tabs."""
     st.session_state.viewer, st.session_state.since = person, time.time()
     if routes.served:
-        code = sessions.HANDOFFS.give(_class_sessions().issue(person))
+        code = sessions.HANDOFFS.give(_class_sessions().issue(person, client()))
         query = urllib.parse.urlencode(st.query_params.to_dict())
         page = "/" + st.session_state.get("door", "") + (f"?{query}" if query else "")
         st.session_state.going = f"{routes.START}?code={code}&next={urllib.parse.quote(page, safe='')}"
@@ -125,7 +135,7 @@ def sign_in() -> None:
         password = st.text_input("Password", type="password", max_chars=roster.MAX_PASSWORD, key="sign_in_password")
         if st.form_submit_button("Sign in", type="primary", key="sign_in"):
             try:
-                _begin(_sign_in(c.roster)(name, password))
+                _begin(_sign_in(c.roster)(name, password, client()))
             except UserError as e:
                 show_error(e)
 

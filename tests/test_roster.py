@@ -5,6 +5,7 @@ import stat
 import pytest
 
 from digitlab import UserError
+from digitlab.runs.store import Store
 from digitlab.classroom import roster
 from digitlab.cli import main
 
@@ -44,14 +45,69 @@ def test_removed_reset_or_moved_people_are_signed_out(class_roster):
     assert not check.current(ada)
 
 
-def test_repeated_failures_make_that_name_wait(class_roster):
-    check = roster.SignIn(class_roster)
-    for _ in range(roster.FAILURES_ALLOWED):
+@pytest.mark.parametrize("kept", ["in the store", "in memory (no store, or a full disk)"])
+def test_repeated_failures_make_that_name_wait_on_that_device(class_roster, tmp_path, kept):
+    check = roster.SignIn(class_roster, Store(tmp_path / "runs") if kept == "in the store" else None)
+    for _ in range(roster.MOST["pair"]):
         with pytest.raises(UserError, match="do not match"):
-            check("bob", "guess-guess")
-    with pytest.raises(UserError, match=r"Too many failed sign-ins for this name: wait \d+ seconds"):
-        check("bob", "student-pass-1")  # even the right password waits
-    assert check("ada", "teacher-pass-1").name == "ada"  # others are not locked out
+            check("bob", "guess-guess", "10.0.0.9")
+    with pytest.raises(UserError, match=r"^Too many failed sign-ins for this name from this device: wait 15 min, then"):
+        check("bob", "student-pass-1", "10.0.0.9")  # even the right password waits
+    assert check("bob", "student-pass-1", "10.0.0.5").name == "bob"  # bob's own device is not held
+    assert check("ada", "teacher-pass-1", "10.0.0.9").name == "ada"  # nor are the others' names
+
+
+def test_failures_are_counted_in_the_store_across_servers_and_restarts(class_roster, tmp_path):
+    store = Store(tmp_path / "runs")
+    one, two = roster.SignIn(class_roster, store), roster.SignIn(class_roster, Store(tmp_path / "runs"))
+    for k in range(roster.MOST["pair"]):
+        with pytest.raises(UserError, match="do not match"):
+            (one, two)[k % 2]("bob", "guess-guess", "10.0.0.9")
+    for door in (one, two, roster.SignIn(class_roster, Store(tmp_path / "runs"))):  # the third: after a restart
+        with pytest.raises(UserError, match="Too many failed sign-ins for this name from this device"):
+            door("bob", "guess-again", "10.0.0.9")
+
+
+def test_parallel_guesses_are_counted_before_any_is_checked(class_roster, tmp_path):
+    import concurrent.futures
+
+    door = roster.SignIn(class_roster, Store(tmp_path / "runs"))
+
+    def guess(k: int) -> str:
+        try:
+            door("bob", f"guess-{k:04d}", "10.0.0.9")
+        except UserError as e:
+            return "checked" if "do not match" in str(e) else "held"
+        return "in"
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        said = list(pool.map(guess, range(12)))
+    assert said.count("checked") == roster.MOST["pair"] and said.count("held") == 12 - roster.MOST["pair"]
+
+
+def test_one_device_cannot_go_through_the_class(class_roster, tmp_path):
+    door = roster.SignIn(class_roster, Store(tmp_path / "runs"))
+    for k in range(roster.MOST["client"]):
+        with pytest.raises(UserError, match="do not match"):
+            door(f"name{k}", "guess-guess", "10.0.0.9")
+    with pytest.raises(UserError, match=r"^Too many failed sign-ins from this device: wait 15 min"):
+        door("bob", "student-pass-1", "10.0.0.9")
+    assert door("bob", "student-pass-1", "10.0.0.2").name == "bob"
+
+
+def test_guesses_at_the_teachers_name_do_not_keep_the_teacher_out(class_roster, tmp_path):
+    store = Store(tmp_path / "runs")
+    door = roster.SignIn(class_roster, store)
+    assert door("ada", "teacher-pass-1", "10.0.0.1").teacher  # her laptop, known from before
+    for k in range(roster.MOST["name"]):  # from many devices, each under its own limit
+        with pytest.raises(UserError, match="do not match"):
+            door("ada", "guess-guess", f"10.6.{k // 4}.{k % 4}")
+    with pytest.raises(UserError, match=r"^Too many failed sign-ins for this name from devices it has not signed in "
+                                        r"from: sign in from a device you used before, or ask your teacher"):
+        door("ada", "teacher-pass-1", "10.0.0.77")  # a device she never used waits
+    assert door("ada", "teacher-pass-1", "10.0.0.1").teacher  # hers does not
+    assert store.let_in("ada") == roster.MOST["name"]  # `digitlab roster unlock ada`
+    assert door("ada", "teacher-pass-1", "10.0.0.77").teacher
 
 
 @pytest.mark.parametrize("name,password,message", [
@@ -85,3 +141,15 @@ def test_the_roster_command(tmp_path, monkeypatch, capsys):
     assert roster.load(path) == {}
     assert main(["roster", "add", "bob", "--roster", str(path), "--password-stdin"]) == 2
     assert "needs --role" in capsys.readouterr().err
+
+
+def test_roster_unlock_lets_a_person_in(class_roster, runs, capsys):
+    door = roster.SignIn(class_roster, Store(runs))
+    for _ in range(roster.MOST["pair"]):
+        with pytest.raises(UserError, match="do not match"):
+            door("bob", "guess-guess", "10.0.0.9")
+    assert main(["roster", "unlock", "bob", "--roster", str(class_roster)]) == 0
+    assert "bob may sign in again (5 failed sign-in(s) forgotten)" in capsys.readouterr().out
+    assert door("bob", "student-pass-1", "10.0.0.9").name == "bob"
+    assert main(["roster", "unlock", "nobody", "--roster", str(class_roster)]) == 2
+    assert "There is no 'nobody' in the roster" in capsys.readouterr().err

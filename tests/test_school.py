@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -191,14 +192,17 @@ fetch("URL/session/end", {credentials: "include", mode: "no-cors"}).finally(() =
 </script>"""
 
 
-def test_a_page_of_another_site_can_neither_open_a_session_nor_read_the_cookie(school, chromium):
-    """A signed-in student opens a hostile page elsewhere (127.0.0.2: another site to the browser): its script's
-    websocket to the class is refused (Streamlit checks the origin; the cookie is SameSite=Strict besides), and
-    its request to make this browser forget its cookie changes nothing."""
+@pytest.mark.parametrize("where", ["another site", "another port of the class's host"])
+def test_a_page_of_another_site_can_neither_open_a_session_nor_read_the_cookie(school, chromium, where):
+    """A signed-in student opens a hostile page elsewhere (127.0.0.2: another site to the browser; or another port of
+    the class's own host, which cookies do not tell apart): its script's websocket to the class is refused (our
+    middleware takes only the app's own scheme, host and port; the cookie is SameSite=Strict besides), and its
+    request to make this browser forget its cookie changes nothing."""
     import http.server
     import threading
 
     url = school["url"]
+    host = "127.0.0.2" if where == "another site" else urllib.parse.urlsplit(url).hostname
     page_text = HOSTILE_PAGE.replace("WSS", url.replace("https", "wss")).replace("URL", url).encode()
 
     class Hostile(http.server.BaseHTTPRequestHandler):
@@ -211,7 +215,7 @@ def test_a_page_of_another_site_can_neither_open_a_session_nor_read_the_cookie(s
         def log_message(self, *args):
             pass
 
-    elsewhere = http.server.HTTPServer(("127.0.0.2", 0), Hostile)
+    elsewhere = http.server.HTTPServer((host, 0), Hostile)
     threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
     try:
         context = chromium.new_context()
@@ -222,7 +226,7 @@ def test_a_page_of_another_site_can_neither_open_a_session_nor_read_the_cookie(s
                                url.replace("https", "wss") + "/_stcore/stream")
         assert opened  # the same websocket from the class's own page opens: what refuses the other is its origin
         evil = context.new_page()
-        evil.goto(f"http://127.0.0.2:{elsewhere.server_port}/")
+        evil.goto(f"http://{host}:{elsewhere.server_port}/")
         evil.wait_for_function("document.title === 'opened' || document.title === 'refused'", timeout=30_000)
         assert evil.title() == "refused"
         ours.reload()
@@ -237,13 +241,14 @@ def test_the_protocol_client_signs_in_with_a_token_and_an_expired_altered_or_for
     context = ssl.create_default_context(cafile=school["ca"])
     key = sessions.secret(root / "class.secret")
     ada = roster.load(school["roster"])["ada"]
-    good = sessions.Sessions(key, 2.0).issue(ada)
+    good = sessions.Sessions(key, 2.0).issue(ada, "local")  # made for this machine's browser, as the page makes it
     then = time.time() - 3 * 3600
     monkeypatch.setattr(time, "time", lambda: then)
-    expired = sessions.Sessions(key, 2.0).issue(ada)
+    expired = sessions.Sessions(key, 2.0).issue(ada, "local")
     monkeypatch.undo()
-    foreign = sessions.Sessions(b"f" * 64, 2.0).issue(ada)
+    foreign = sessions.Sessions(b"f" * 64, 2.0).issue(ada, "local")
     altered = good[:-3] + ("xyz" if not good.endswith("xyz") else "abc")
+    elsewhere = sessions.Sessions(key, 2.0).issue(ada, "10.0.0.7")  # carried off from another device
 
     async def signed_in(token: str) -> bool:
         async with protocol.Session(url, ssl=context, cookie=f"{sessions.COOKIE}={token}") as s:
@@ -251,10 +256,10 @@ def test_the_protocol_client_signs_in_with_a_token_and_an_expired_altered_or_for
             return PAD_NAME in s.components and not s.errors
 
     async def all_of_them():
-        return [await signed_in(t) for t in (good, expired, altered, foreign)]
+        return [await signed_in(t) for t in (good, expired, altered, foreign, elsewhere)]
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a thread of its own: Playwright's loop runs in this one
-        assert pool.submit(asyncio.run, all_of_them()).result(timeout=300) == [True, False, False, False]
+        assert pool.submit(asyncio.run, all_of_them()).result(timeout=300) == [True, False, False, False, False]
 
 
 def test_a_certificate_made_by_digitlab_is_what_the_server_serves_and_what_it_prints(tmp_path):

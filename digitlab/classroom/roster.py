@@ -23,7 +23,10 @@ ROLES = ("student", "teacher")
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
 MIN_PASSWORD, MAX_PASSWORD = 8, 256
-FAILURES_ALLOWED, LOCKOUT_SECONDS = 5, 60.0
+WINDOW = 900.0  # seconds over which failed sign-ins are counted
+MOST = {"pair": 5,     # failures of one device for one name: then that device waits, nobody else does
+        "client": 10,  # failures of one device over all names: one device cannot go through the class's names
+        "name": 30}    # failures for one name from devices it never signed in from: its own devices still get in
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not anyone's password")  # unknown names cost the same time as known ones
 
@@ -138,11 +141,13 @@ def remove(path, name: str) -> None:
 
 
 class SignIn:
-    """Checks names and passwords against a roster, counting failures per name."""
+    """Checks names and passwords against a roster. Failed attempts are counted before the password is checked, in
+    the run store (every server on it counts them, a restart keeps them), per device and name, per device and per name
+    from devices the person never signed in from: a stranger's guesses hold the stranger back, not the person."""
 
-    def __init__(self, path):
-        self.path = Path(path)
-        self._failures: dict[str, list[float]] = {}
+    def __init__(self, path, store=None):
+        self.path, self.store = Path(path), store
+        self._failures: dict[tuple[str, str], list[float]] = {}  # where the store cannot be written (a full disk)
         self._lock = threading.Lock()
         self._people: tuple[float, dict[str, Person]] = (-1.0, {})  # the roster as last read, by its mtime
 
@@ -159,25 +164,49 @@ class SignIn:
             return False
         return people.get(person.name) == person
 
-    def __call__(self, name: str, password: str) -> Person:
-        """The person, or a UserError that never says whether the name exists."""
+    def __call__(self, name: str, password: str, client: str = "") -> Person:
+        """The person, or a UserError that never says whether the name exists. client: the device's address."""
         name = name.strip().lower()[:64]
-        now = time.monotonic()
-        with self._lock:
-            recent = [t for t in self._failures.get(name, []) if now - t < LOCKOUT_SECONDS]
-            self._failures[name] = recent
-        if len(recent) >= FAILURES_ALLOWED:
-            wait = LOCKOUT_SECONDS - (now - recent[0])
-            raise UserError(f"Too many failed sign-ins for this name: wait {wait:.0f} seconds, then try again.")
+        attempt = self._begin(name, client)
         person = load(self.path).get(name)
         try:
             _hasher.verify(person.password_hash if person and person.password_hash else _DUMMY, password[:MAX_PASSWORD])
             if person is None or not person.password_hash:
                 raise VerifyMismatchError
         except (VerificationError, InvalidHashError):
-            with self._lock:
-                self._failures.setdefault(name, []).append(now)
             raise UserError("That name and password do not match: try again, or ask your teacher to reset it.") from None
+        if attempt is not None:
+            self.store.signed_in(attempt)
         with self._lock:
-            self._failures.pop(name, None)
+            self._failures.pop((name, client), None)
         return person
+
+    def _begin(self, name: str, client: str) -> int | None:
+        """Count this attempt (failed until proven right) or refuse it; the attempt's id in the store, if it is kept
+        there."""
+        if self.store is not None:
+            try:
+                attempt, kind, oldest = self.store.begin_sign_in(name, client, WINDOW, MOST)
+            except UserError:  # the store cannot be written (a full disk): counted in this server instead
+                pass
+            else:
+                if attempt is None:
+                    raise _held(kind, WINDOW - (time.time() - oldest))
+                return attempt
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._failures.get((name, client), []) if now - t < WINDOW]
+            if len(recent) >= MOST["pair"]:
+                raise _held("pair", WINDOW - (now - recent[0]))
+            self._failures[(name, client)] = [*recent, now]  # failed until proven right
+        return None
+
+
+def _held(kind: str, wait: float) -> UserError:
+    minutes = max(1, round(wait / 60))
+    if kind == "name":
+        return UserError("Too many failed sign-ins for this name from devices it has not signed in from: sign in from "
+                         "a device you used before, or ask your teacher to let you in.")
+    which = "for this name from this device" if kind == "pair" else "from this device"
+    return UserError(f"Too many failed sign-ins {which}: wait {minutes} min, then try again, or ask your teacher to "
+                     "let you in.")

@@ -1,7 +1,8 @@
 """Signed in once per lesson: a signed, expiring token per sign-in (itsdangerous), kept by the browser in an HttpOnly
 cookie, so that a reload, a second tab or a phone that dropped the tab stays signed in.
 
-The token holds the person's name, when it was made, and a stamp of their roster entry (an HMAC under the secret:
+The token holds the person's name, when it was made, a stamp of the device it was made for (its address: replayed
+from elsewhere it opens nothing) and a stamp of their roster entry (an HMAC under the secret:
 never the password or its hash); it is refused once it is older than the session's length, when the roster entry
 changed since (a new password, another role, removed), or when the person signed out after it was made. The secret
 lives beside the settings file, readable by its owner only. The browser gets the cookie from our own route (app/
@@ -58,12 +59,18 @@ class Sessions:
         self.key, self.seconds = key, hours * 3600
         self._signer = URLSafeTimedSerializer(key, salt=SALT)
 
-    def issue(self, person: roster.Person) -> str:
-        return self._signer.dumps({"n": person.name, "s": stamp(self.key, person), "t": time.time()})
+    def issue(self, person: roster.Person, client: str = "") -> str:
+        """A token for person, good only from client (the device's address): a token carried off elsewhere (a
+        cookie sent to another port of the host, say) opens no session there."""
+        return self._signer.dumps({"n": person.name, "s": stamp(self.key, person), "t": time.time(),
+                                   "c": self._device(client)})
 
-    def check(self, token, people: dict[str, roster.Person], signed_out) -> tuple[roster.Person, float]:
+    def _device(self, client: str) -> str:
+        return hmac.new(self.key, f"client\0{client}".encode(), hashlib.sha256).hexdigest()[:24]
+
+    def check(self, token, people: dict[str, roster.Person], signed_out, client: str = "") -> tuple[roster.Person, float]:
         """(the person, when they signed in) of a token, or a UserError saying to sign in again. signed_out(name):
-        when that person last signed out everywhere (0.0: never)."""
+        when that person last signed out everywhere (0.0: never); client: the device presenting it."""
         again = "sign in again."
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN:
             raise UserError(f"There is no sign-in in this browser: {again}")
@@ -73,8 +80,10 @@ class Sessions:
             raise UserError(f"Your sign-in has expired (after {self.seconds / 3600:g} hours): {again}") from None
         except BadSignature:
             raise UserError(f"This browser's sign-in is not one of this class's: {again}") from None
-        if not isinstance(body, dict) or not {"n", "s", "t"} <= set(body):
+        if not isinstance(body, dict) or not {"n", "s", "t", "c"} <= set(body):
             raise UserError(f"This browser's sign-in is not one of this class's: {again}")
+        if not hmac.compare_digest(str(body["c"]), self._device(client)):
+            raise UserError(f"This sign-in was made on another device or network: {again}")
         person = people.get(body["n"]) if isinstance(body["n"], str) else None
         if person is None or not hmac.compare_digest(str(body["s"]), stamp(self.key, person)):
             raise UserError(f"Your place in the class has changed since you signed in: {again}")

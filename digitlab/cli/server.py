@@ -10,8 +10,9 @@ def add(command) -> None:
     v = command("serve", "start the app (class mode when the settings say so) on the address the settings give",
                 cmd_serve)
     v.add_argument("--port", type=int, default=8501)
-    r = command("roster", "the people of a class: add one, reset a password, remove one, list them", cmd_roster)
-    r.add_argument("action", choices=("add", "reset", "remove", "list"))
+    r = command("roster", "the people of a class: add one, reset a password, remove one, let one in after failed "
+                "sign-ins, list them", cmd_roster)
+    r.add_argument("action", choices=("add", "reset", "remove", "unlock", "list"))
     r.add_argument("name", nargs="?", help="a name: 1 to 32 lowercase letters, digits, '.', '_' or '-'")
     r.add_argument("--role", choices=("student", "teacher"), help="with add: the person's role")
     r.add_argument("--roster", help="the roster file (default: classroom.roster in the settings)")
@@ -52,6 +53,8 @@ def cmd_roster(a) -> int:
         roster.remove(path, a.name)
         print(f"{a.name} removed from {path}")
         return 0
+    if a.action == "unlock":
+        return _let_in(a, roster.load(path), a.name, said=True)
     if a.action == "add" and not a.role:
         raise UserError("`digitlab roster add` needs --role student or --role teacher.")
     if a.no_password:
@@ -65,6 +68,18 @@ def cmd_roster(a) -> int:
     person = roster.set_password(path, a.name, password, a.role, a.email)
     what = "added to" if a.action == "add" else "has a new password in" if password else "changed in"
     print(f"{person.name} ({person.role}{', ' + person.email if person.email else ''}) {what} {path}")
+    return _let_in(a, {person.name: person}, person.name, said=True) if a.action == "reset" else 0
+
+
+def _let_in(a, people: dict, name: str, said: bool) -> int:
+    """Forget the failed sign-ins for name in the class's run store (a new password, or `roster unlock`)."""
+    from digitlab.runs.store import Store
+
+    if name not in people:
+        raise UserError(f"There is no {name!r} in the roster: list it with `digitlab roster list`.")
+    forgotten = Store(a.runs).let_in(name)
+    if said:
+        print(f"{name} may sign in again ({forgotten} failed sign-in(s) forgotten)")
     return 0
 
 

@@ -1,7 +1,7 @@
 """The run store: one SQLite file (WAL) of runs, per-epoch metrics and per-step losses, plus run folders and backups.
 
 One `Store` face over parts split by what they keep (base: the file and its transactions; runs and metrics; the queue;
-pins and snapshots; sweeps; My digits; lesson answers; backups); the schema and its migrations live in `schema`.
+pins and snapshots; sweeps; My digits; lesson answers; sign-in attempts; backups); the schema and its migrations live in `schema`.
 """
 
 from digitlab.runs.store.backups import BACKUPS_KEPT, Backups
@@ -12,10 +12,11 @@ from digitlab.runs.store.answers import Answers
 from digitlab.runs.store.queue import Queue
 from digitlab.runs.store.runs import Runs
 from digitlab.runs.store.schema import EPOCH_COLS, SCHEMA
+from digitlab.runs.store.signins import SignIns
 from digitlab.runs.store.sweeps import Sweeps
 
 
-class Store(Runs, Queue, Pins, Sweeps, Digits, Answers, Backups, Base):
+class Store(Runs, Queue, Pins, Sweeps, Digits, Answers, SignIns, Backups, Base):
     """Everything digitlab keeps about runs, in one folder; safe from any thread or process."""
 
 

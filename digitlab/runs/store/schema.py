@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS lesson_answers (            -- Lessons: each person's
     answer TEXT NOT NULL, correct INTEGER NOT NULL, tries INTEGER NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (owner, lesson, question)
 );
+CREATE TABLE IF NOT EXISTS sign_ins (                  -- class mode: sign-in attempts, counted before the check
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL, client TEXT NOT NULL, at REAL NOT NULL,
+    ok INTEGER NOT NULL DEFAULT 0                      -- 0: failed (or still being checked), 1: signed in
+);
+CREATE INDEX IF NOT EXISTS sign_ins_by_name ON sign_ins (name, at);
+CREATE INDEX IF NOT EXISTS sign_ins_by_client ON sign_ins (client, at);
 CREATE TABLE IF NOT EXISTS steps (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL, epoch INTEGER NOT NULL, loss REAL,
