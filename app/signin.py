@@ -49,7 +49,8 @@ def _sign_in(path: str) -> roster.SignIn:
 
 def client() -> str:
     """The device of this session: its address as the server sees it ('local' on this machine)."""
-    return st.context.ip_address or "local"
+    ip = st.context.ip_address
+    return ip if isinstance(ip, str) and ip else "local"
 
 
 @st.cache_resource

@@ -172,8 +172,34 @@ def _checkpoint(path: str, mtime: float) -> checkpoint.Checkpoint:
 
 
 def model(path) -> checkpoint.Checkpoint:
+    """The checkpoint at path, loaded once per version; one that cannot be read is one sentence naming it as a person
+    knows it (a run's, a shipped model's), never by the server's path."""
     p = Path(path)
-    return _checkpoint(str(p), p.stat().st_mtime if p.exists() else 0.0)
+    try:
+        return _checkpoint(str(p), p.stat().st_mtime if p.exists() else 0.0)
+    except UserError as e:
+        run = p.parent.name if p.parent.parent == Path(runs_folder()) and p.parent.name.isdigit() else None
+        if run is not None:
+            raise UserError(f"Run {run}'s checkpoint cannot be read (damaged or gone): delete the run, then train it "
+                            "again.") from None
+        raise UserError(str(e).replace(str(p), p.name)) from None
+
+
+def digits_score(path) -> dict | None:
+    """digits_report for a table's row: None where there are no digits or the checkpoint cannot be read (that row
+    says so; the others stand)."""
+    try:
+        return digits_report(path)
+    except UserError:
+        return None
+
+
+def readable(path) -> bool:
+    try:
+        model(path)
+    except UserError:
+        return False
+    return True
 
 
 UPLOADS_KEPT = 32  # uploaded checkpoints kept on disk at once (the oldest go first): a bound on what visitors fill

@@ -62,8 +62,12 @@ tuning = [r for r in store.runs(owner=ui.owner_filter()) if r.config.get("my_dig
 results = {r.id: my_digits_result(store, r.id) for r in tuning}  # read once: the table below uses them too
 trained_on = {r.checkpoint: len((results[r.id] or {}).get("trained", [])) for r in tuning if r.checkpoint}
 for label, path in ui.models().items():
-    ck = ui.model(path)
-    mine = ui.digits_report(path, pooled)
+    try:
+        ck = ui.model(path)
+        mine = ui.digits_report(path, pooled)
+    except UserError as e:  # one damaged checkpoint is one row that says so: the others stand
+        table.append({"model": label, "problem": str(e)})
+        continue
     mnist = ck.metrics.get("test_acc")
     table.append({"model": label, "your digits acc": mine["test_acc"] * 100,
                   "MNIST test acc": mnist * 100 if isinstance(mnist, float) else None,

@@ -38,10 +38,14 @@ if not runs:
 table = pd.DataFrame([tables.run_row(r) for r in runs])
 have_digits = len(ui.my_digits()[0]) > 0
 if have_digits:  # the MNIST-versus-you gap, beside the test accuracy
-    scored = [ui.digits_report(r.checkpoint) if r.checkpoint and Path(r.checkpoint).exists() else None
+    scored = [ui.digits_score(r.checkpoint) if r.checkpoint and Path(r.checkpoint).exists() else None
               for r in runs]
     table.insert(int(table.columns.get_loc("test acc")) + 1, "your digits acc",
                  [s["test_acc"] if s else None for s in scored])
+    unreadable = [r.checkpoint and Path(r.checkpoint).exists() and s is None for r, s in zip(runs, scored)]
+    if any(unreadable):  # a damaged checkpoint breaks its own row, not the page
+        table["status"] = [f"{st_} · checkpoint unreadable: delete it" if bad else st_
+                           for st_, bad in zip(table["status"], unreadable)]
 percent = [c for c in ("best val acc", "test acc", "your digits acc") if c in table.columns]
 table[percent] = table[percent] * 100
 st.dataframe(table if ui.class_mode() else table.drop(columns="owner"), hide_index=True, width="stretch",
@@ -138,7 +142,7 @@ best = linked[0] if linked and linked[0] in {r.id for r in finished.values()} el
 labels_done = list(finished)
 start = next((k for k, lbl in enumerate(labels_done) if finished[lbl].id == best), 0)
 run = finished[st.selectbox("Run", labels_done, index=start, help="Opens on the completed run with the best test "
-                            "accuracy, or on the one the address names.")]
+                            "accuracy, or on the one the address names.", key="details_run")]
 ui.set_address(run=str(run.id))
 with st.expander("The command that reproduces this run"):
     network.show_command(run.config)
@@ -160,6 +164,21 @@ def cached_report(path: str, mtime: float) -> dict:
 
 on = st.segmented_control("Scored on", ["MNIST test set", "My digits"], default="MNIST test set", key="scored_on",
                           help="My digits: the digits you saved on the Draw page.") if have_digits else None
+
+
+def delete_controls(run) -> None:
+    """Delete this run (its owner, or a teacher): at the foot of its details, or in place of them when its checkpoint
+    cannot be read."""
+    with st.popover("Delete run", icon=":material/delete:"):
+        st.write(f"Delete run {run.id} ({markdown.as_text(run.name)}), its metrics and its checkpoint files?")
+        if st.button("Delete for good", type="primary", key=f"del{run.id}"):
+            try:
+                store.delete(run.id)
+                st.rerun()
+            except UserError as e:
+                ui.show_error(e)
+
+
 try:
     if on == "My digits":
         ev = ui.digits_report(run.checkpoint)
@@ -169,6 +188,8 @@ try:
         images = mnist.test_x.numpy()
 except UserError as e:
     ui.show_error(e)
+    if ui.may_manage(run):
+        delete_controls(run)
     st.stop()
 tuned = my_digits_result(store, run.id)
 if tuned and "after" in tuned:
@@ -239,11 +260,5 @@ if not ui.may_manage(run):
 c1, c2 = st.columns(2)
 c1.download_button("Download checkpoint", Path(run.checkpoint).read_bytes(), file_name=f"digitlab-run{run.id}.pt",
                    icon=":material/download:")
-with c2.popover("Delete run", icon=":material/delete:"):
-    st.write(f"Delete run {run.id} ({markdown.as_text(run.name)}), its metrics and its checkpoint files?")
-    if st.button("Delete for good", type="primary", key=f"del{run.id}"):
-        try:
-            store.delete(run.id)
-            st.rerun()
-        except UserError as e:
-            ui.show_error(e)
+with c2:
+    delete_controls(run)

@@ -5,10 +5,12 @@ import sqlite3
 from contextlib import closing
 
 import numpy as np
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from digitlab import UserError
+from digitlab import UserError, markdown
 from digitlab.learn import cost
 from digitlab.runs import admission, progress
 from digitlab.learn.checkpoint import PROJECT
@@ -642,3 +644,26 @@ def test_a_lesson_opens_the_train_form_with_only_its_settings_in_view(app_env):
     assert at.toggle(key="lesson_only").value and at.query_params["lesson"] in (["3"], "3")
     at.toggle(key="lesson_only").set_value(False).run()  # every setting again
     assert "Dropout" in {w.label for kind in ("number_input", "slider") for w in at.sidebar.get(kind)}
+
+
+def test_a_damaged_checkpoint_breaks_its_own_row_and_can_be_deleted(store_with_run, tiny_root):
+    s = store_with_run
+    broken = s.runs()[0]
+    good = s.create(TrainConfig(hidden=[8], epochs=1, device="cpu", name="fine"))
+    workers.work(s, tiny_root)
+    Path(broken.checkpoint).write_bytes(b"half a file" * 10)  # a disk error, a copy cut short
+    save_digits(s.root, [0, 1, 2])
+    digits = open_page("digits")
+    scores = digits.dataframe[0].value
+    assert len(scores) == 4 and scores["your digits acc"].notna().sum() == 3  # the shipped models and the good run
+    said = scores["problem"].dropna().tolist()
+    assert said == [f"Run {broken.id}'s checkpoint cannot be read (damaged or gone): delete the run, then train it "
+                    "again."]
+    runs = open_page("runs")
+    status = dict(zip(runs.dataframe[0].value["id"], runs.dataframe[0].value["status"]))
+    assert "checkpoint unreadable" in status[broken.id] and "unreadable" not in status[good]
+    runs.selectbox(key="details_run").set_value(f"{broken.id}: {broken.name}").run()
+    assert not runs.exception
+    assert [e.value for e in runs.error] == [markdown.as_text(said[0])] and str(s.root) not in said[0]
+    runs.button(key=f"del{broken.id}").click().run()
+    assert [r.id for r in s.runs()] == [good] and not s.run_dir(broken.id).exists()
