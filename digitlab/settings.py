@@ -26,6 +26,7 @@ class Limits:
     checkpoint_mb: float = 200.0       # bytes of one checkpoint file, and of what it holds unpacked
     digits_per_person: int = 2000      # drawings one person may keep in My digits
     digits_zip_mb: float = 16.0        # bytes of one My digits zip to import (also server.maxUploadSize)
+    stored_mb_per_person: float = 256.0  # bytes one person of a class keeps: drawings, runs' checkpoints and files
     report_runs: int = 12              # runs in one report (each adds its figures and a test-set evaluation)
 
     def check_bytes(self, key: str, name: str, size: int, verb: str = "has") -> None:
@@ -90,7 +91,8 @@ SECTIONS = {"limits": Limits, "workers": Workers, "classroom": Classroom, "clust
 BOUNDS = {"max_params": (1_000, 10**10), "max_memory_mb": (64, 10**7), "max_steps": (1, 10**9),
           "max_run_minutes": (0.1, 10**6), "queued_per_person": (1, 10_000), "upload_mb": (0.01, 1_000),
           "image_pixels": (784, 10**9), "checkpoint_mb": (0.01, 100_000),
-          "digits_per_person": (1, 1_000_000), "digits_zip_mb": (0.01, 10_000), "cpu_slots": (0, 64),
+          "digits_per_person": (1, 1_000_000), "digits_zip_mb": (0.01, 10_000),
+          "stored_mb_per_person": (0.01, 10**7), "cpu_slots": (0, 64),
           "gpu_slots": (1, 64), "slots": (1, 1024), "cpus": (0.01, 1024),
           "session_hours": (0.05, 24 * 14)}
 

@@ -19,7 +19,9 @@ path = settings.current().classroom.roster
 st.title("Class")
 
 people = roster.load(path)
-st.dataframe(pd.DataFrame(tables.class_rows(store, people.values())), hide_index=True, width="stretch")
+limits = settings.current().limits
+st.dataframe(pd.DataFrame(tables.class_rows(store, people.values(), int(limits.stored_mb_per_person * 2**20))),
+             hide_index=True, width="stretch")
 
 left, right = st.columns(2, gap="large")
 with left:

@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from digitlab import UserError
+from digitlab import UserError, settings
+from digitlab.files import megabytes
 from digitlab.course import plots
 from digitlab.datasets import data, handwriting
 from digitlab.learn import presets
@@ -52,6 +53,12 @@ st.markdown(" · ".join(f"**{k}** ×{counts[k]}" if counts[k] >= 5 else f"**{k}*
                        for k in range(10)))
 st.caption(f"{len(rows)} digits." + (f" Draw a few more of {', '.join(missing)}: a score on fewer than five of a "
                                      "digit says little." if missing else " Every digit has five or more: well done."))
+quota = handwriting.quota(settings.current().limits, me)
+if quota is not None:  # a class: what this person keeps on the teacher's disk, and how much they may
+    kept = store.bytes_kept(me)
+    used = sum(kept.values())
+    st.progress(min(1.0, used / quota), text=f"You keep {megabytes(used)} of your {megabytes(quota)}: drawings "
+                                              f"{megabytes(kept['drawings'])}, runs {megabytes(kept['runs'])}.")
 
 st.subheader("Every model on your digits")
 pooled = False

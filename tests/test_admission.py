@@ -163,3 +163,16 @@ def test_in_class_mode_a_run_starts_from_or_learns_from_only_its_owners_runs(cla
         assert admission.launch(store, theirs, tiny_root, owner="ada")  # a teacher may use anyone's
         assert admission.launch(store, theirs, tiny_root)  # so may the machine's own CLI (no owner)
     assert store.sweeps() == []
+
+
+def test_a_person_at_their_byte_quota_starts_no_run(app_env, tiny_root, tmp_path, monkeypatch):
+    (tmp_path / "s.toml").write_text("[limits]\nstored_mb_per_person = 1\n")
+    monkeypatch.setenv("DIGITLAB_SETTINGS", str(tmp_path / "s.toml"))
+    store = Store(app_env)
+    first = admission.launch(store, TrainConfig(**SMALL), tiny_root, owner="bob")
+    store.run_dir(first).mkdir(parents=True, exist_ok=True)
+    (store.run_dir(first) / "best.pt").write_bytes(bytes(2**20))
+    with pytest.raises(UserError, match=r"^You keep 1\.0 MB \(drawings 0\.0 MB, runs 1\.0 MB\), over your 1\.0 MB "):
+        admission.launch(store, TrainConfig(**SMALL), tiny_root, owner="bob")
+    assert admission.launch(store, TrainConfig(**SMALL), tiny_root, owner="cy")  # the quota is each person's
+    assert admission.launch(store, TrainConfig(**SMALL), tiny_root)  # and a single user has none

@@ -11,6 +11,7 @@ from digitlab.datasets import handwriting, idx
 from digitlab.drawing import preprocess
 from digitlab.learn import checkpoint, evaluation
 from digitlab.learn.checkpoint import SHIPPED
+from digitlab.learn.config import TrainConfig
 from digitlab.settings import Limits
 from digitlab.runs.store import Store
 from testkit import redraw
@@ -175,3 +176,57 @@ def test_scoring_on_saved_digits_matches_the_models_own_reading(saved):
     assert r["test_acc"] >= 0.9 and np.asarray(r["confusion"]).sum() == 12
     with pytest.raises(UserError, match="There are no digits to score on"):
         evaluation.evaluate(ck, np.zeros((0, 28, 28), np.uint8), [])
+
+
+def _big_noisy_png(side: int, seed: int = 0) -> bytes:
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_drawing_is_kept_as_a_bounded_picture_beside_what_the_model_read(tmp_path):
+    from PIL import Image
+
+    store = Store(tmp_path)
+    huge = _big_noisy_png(990)
+    assert len(huge) > 900_000
+    rid = handwriting.save(store, huge, 3, owner="bob")
+    row = store.digits("bob")[0]
+    assert row["id"] == rid and len(row["drawing"]) <= handwriting.PICTURE_BYTES
+    with Image.open(io.BytesIO(row["drawing"])) as im:
+        assert max(im.size) <= handwriting.PICTURE_SIDE
+    small = handwriting.image_png(np.zeros((28, 28), np.uint8) + 1)
+    assert handwriting.bounded(small, bytes(784)) == small  # the pad's own drawings are kept as sent
+
+
+def test_a_person_of_a_class_keeps_no_more_bytes_than_their_quota(tmp_path):
+    import dataclasses
+
+    from digitlab import settings
+
+    store = Store(tmp_path)
+    limits = dataclasses.replace(settings.DEFAULT.limits, stored_mb_per_person=0.1)  # 104,857 bytes
+    drawing = handwriting.image_png(np.tile(np.arange(28, dtype=np.uint8) * 9, (28, 1)))
+    kept = 0
+    with pytest.raises(UserError, match=r"^You keep .* MB \(drawings .* MB, runs 0\.0 MB\), and this would add .* MB, "
+                                        r"over your 0\.1 MB \(limits\.stored_mb_per_person in the settings\): delete "
+                                        r"some digits or runs first\.$"):
+        while True:
+            handwriting.save(store, drawing, 1, owner="bob", limits=limits)
+            kept += 1
+    assert 0 < kept and sum(store.bytes_kept("bob").values()) <= 0.1 * 2**20
+    assert handwriting.save(store, drawing, 1, owner="", limits=limits)  # a single user's disk is their own
+    run = store.create(TrainConfig(), owner="cy")
+    store.run_dir(run).mkdir(parents=True)
+    (store.run_dir(run) / "best.pt").write_bytes(bytes(200_000))
+    assert store.bytes_kept("cy") == {"drawings": 0, "runs": 200_000}
+    with pytest.raises(UserError, match="over your 0.1 MB"):
+        handwriting.save(store, drawing, 1, owner="cy", limits=limits)  # runs count too
+    with pytest.raises(UserError, match="over your 0.1 MB"):
+        handwriting.import_zip(store, handwriting.export_zip(store.digits("bob")[:2]), owner="cy", limits=limits)
+    assert store.digits("cy") == []

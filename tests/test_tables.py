@@ -75,12 +75,15 @@ def test_class_rows_count_each_persons_runs(tmp_path):
     store = Store(tmp_path)
     for owner in ("bob", "bob", "cy"):
         store.create(TrainConfig(), owner=owner)
-    store.finish(store.runs(owner="cy")[0].id, Status.COMPLETED)
+    cy = store.runs(owner="cy")[0].id
+    store.finish(cy, Status.COMPLETED)
+    store.run_dir(cy).mkdir(parents=True)
+    (store.run_dir(cy) / "best.pt").write_bytes(bytes(3 * 2**20 // 2))  # 1.5 MB of checkpoint
     people = [Person("ada", "teacher", ""), Person("bob", "student", ""), Person("cy", "student", "")]
-    assert tables.class_rows(store, people) == [
-        {"name": "ada", "role": "teacher", "runs": 0, "active": 0},
-        {"name": "bob", "role": "student", "runs": 2, "active": 2},
-        {"name": "cy", "role": "student", "runs": 1, "active": 0}]
+    assert tables.class_rows(store, people, 6 * 2**20) == [
+        {"name": "ada", "role": "teacher", "runs": 0, "active": 0, "stored MB": 0.0, "of quota": "0%"},
+        {"name": "bob", "role": "student", "runs": 2, "active": 2, "stored MB": 0.0, "of quota": "0%"},
+        {"name": "cy", "role": "student", "runs": 1, "active": 0, "stored MB": 1.5, "of quota": "25%"}]
 
 
 def test_reading_is_the_digit_when_sure_and_the_two_likeliest_when_not():

@@ -22,12 +22,37 @@ from digitlab.settings import Limits
 IMAGES, LABELS, TABLE = "images-idx3-ubyte", "labels-idx1-ubyte", "digits.csv"
 MAX_DRAWING = 1_000_000  # bytes of one drawing's PNG in a zip: the pad's are a few KB
 MAX_DRAWING_SIDE = 2000  # pixels of a drawing's side in a zip: the pad's are 280
+PICTURE_SIDE = 280  # a drawing is kept at most this size (the pad's): what the model reads is kept apart, whole
+PICTURE_BYTES = 64_000  # and at most this many bytes (else the 28x28 image stands in for it)
 
 
 class Keeps(Protocol):
     """Where My digits are kept: the run store (digitlab.runs.store.Store), which datasets/ does not import."""
 
-    def add_digits(self, items: list[tuple[int, bytes, bytes]], owner: str, limit: int) -> list[int]: ...
+    def add_digits(self, items: list[tuple[int, bytes, bytes]], owner: str, limit: int,
+                   quota: int | None = None) -> list[int]: ...
+
+
+def quota(limits: Limits, owner: str) -> int | None:
+    """The bytes a person of a class may keep (None on a single-user machine: the disk is the user's own)."""
+    return int(limits.stored_mb_per_person * 2**20) if owner else None
+
+
+def bounded(drawing: bytes, seen: bytes) -> bytes:
+    """The picture kept of a drawing: at most PICTURE_SIDE a side and PICTURE_BYTES, else the 28x28 image the model
+    read (seen). Its size was checked before: the pad's (limits.image_pixels) or a zip's (MAX_DRAWING_SIDE)."""
+    try:
+        with Image.open(io.BytesIO(drawing)) as im:
+            if max(im.size) <= PICTURE_SIDE and len(drawing) <= PICTURE_BYTES:
+                return drawing
+            im = im.convert("LA" if "A" in im.getbands() else "L")
+            im.thumbnail((PICTURE_SIDE, PICTURE_SIDE))
+            buf = io.BytesIO()
+            im.save(buf, "PNG", optimize=True)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        buf = io.BytesIO()
+    small = buf.getvalue()
+    return small if 0 < len(small) <= PICTURE_BYTES else image_png(np.frombuffer(seen, np.uint8).reshape(28, 28))
 
 
 def label_of(value) -> int:
@@ -54,7 +79,9 @@ def save(store: Keeps, drawing: bytes, label, owner: str = "", limits: Limits | 
     seen = preprocess.to_mnist(preprocess.read_image(file, limits))
     if seen is None:
         raise UserError("Nothing is drawn: draw a digit, then save it.")
-    return store.add_digits([(label, drawing, as_bytes(seen))], owner, limits.digits_per_person)[0]
+    seen = as_bytes(seen)
+    return store.add_digits([(label, bounded(drawing, seen), seen)], owner, limits.digits_per_person,
+                            quota(limits, owner))[0]
 
 
 def arrays(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -179,4 +206,5 @@ def import_zip(store: Keeps, blob: bytes, owner: str = "", limits: Limits | None
     items = read_zip(blob, limits)
     if not items:
         raise UserError("The zip holds no digits: export some from the My digits page first.")
-    return len(store.add_digits(items, owner, limits.digits_per_person))
+    items = [(label, bounded(drawing, seen), seen) for label, drawing, seen in items]
+    return len(store.add_digits(items, owner, limits.digits_per_person, quota(limits, owner)))

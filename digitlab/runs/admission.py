@@ -11,13 +11,14 @@ import numpy as np
 
 from digitlab import UserError, settings
 from digitlab.classroom import access, roster
-from digitlab.datasets import data
+from digitlab.datasets import data, handwriting
 from digitlab.drawing import pictures
 from digitlab.learn import cost, devices
 from digitlab.runs import sources
 from digitlab.classroom.access import Action, Resource
 from digitlab.learn.config import TrainConfig, validate
 from digitlab.runs.store import Status, Store
+from digitlab.runs.store.digits import over_quota
 from digitlab.runs.store.pins import check_pins
 
 
@@ -76,6 +77,11 @@ def admit(store: Store, configs: list[TrainConfig], owner: str = "", pins=(), da
             these = f", and these {len(admitted)} would pass" if len(admitted) > 1 else ","
             raise UserError(f"You have {mine} runs waiting or running{these} the limit of {limits.queued_per_person} "
                             "(limits.queued_per_person in the settings): wait for one to finish, or cancel one.")
+    quota = handwriting.quota(limits, owner)
+    if quota is not None:  # a run keeps a checkpoint and more: none is started by a person already at their quota
+        kept = store.bytes_kept(owner)
+        if sum(kept.values()) >= quota:
+            raise over_quota(kept, quota)
     return admitted
 
 

@@ -86,11 +86,18 @@ def my_digits_rows(runs: list[Run], results: dict[int, dict]) -> list[dict]:
                      "MNIST test before": before.get("test_acc"), "MNIST test after": after.get("test_acc")})
     return rows
 
-def class_rows(store: Store, people) -> list[dict]:
-    """Per person of the roster: name, role, their runs, and how many of those wait or run."""
+def class_rows(store: Store, people, quota: int | None = None) -> list[dict]:
+    """Per person of the roster: name, role, their runs, how many of those wait or run, and the MB they keep (their
+    drawings and runs' files) with its share of quota."""
     runs = store.runs()
-    return [{"name": p.name, "role": p.role, "runs": sum(r.owner == p.name for r in runs),
-             "active": sum(r.owner == p.name and r.status.active for r in runs)} for p in people]
+    rows = []
+    for p in people:
+        kept = sum(store.bytes_kept(p.name).values())
+        rows.append({"name": p.name, "role": p.role, "runs": sum(r.owner == p.name for r in runs),
+                     "active": sum(r.owner == p.name and r.status.active for r in runs),
+                     "stored MB": round(kept / 2**20, 1),
+                     "of quota": f"{kept / quota:.0%}" if quota else None})
+    return rows
 
 def lesson_rows(store: Store, people, lessons) -> list[dict]:
     """Per student of the roster: for each lesson, how many of its questions they answered right ("2/2"), and in

@@ -1,13 +1,18 @@
-"""My digits: drawings people saved with their labels, within a limit per person."""
+"""My digits: drawings people saved with their labels, within a limit per person, and the bytes each person keeps."""
 
 import time
 
 from digitlab import UserError
+from digitlab.files import megabytes
 
 
 class Digits:
-    def add_digits(self, items: list[tuple[int, bytes, bytes]], owner: str, limit: int) -> list[int]:
-        """Keep (label, drawing PNG, 784 bytes seen) items of one owner, all or none, within limit per owner."""
+    def add_digits(self, items: list[tuple[int, bytes, bytes]], owner: str, limit: int,
+                   quota: int | None = None) -> list[int]:
+        """Keep (label, drawing PNG, 784 bytes seen) items of one owner, all or none, within limit per owner and,
+        given quota, within the bytes the owner may keep in all (see bytes_kept)."""
+        adding = sum(len(drawing) + len(seen) for _, drawing, seen in items)
+        kept = self.bytes_kept(owner) if quota is not None else {}
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             have = db.execute("SELECT count(*) FROM digits WHERE owner=?", (owner,)).fetchone()[0]
@@ -15,6 +20,11 @@ class Digits:
                 more = f", and these {len(items)} would pass" if len(items) > 1 else ","
                 raise UserError(f"You keep {have} digits{more} the limit of {limit} (limits.digits_per_person in the "
                                 "settings): delete some on the My digits page first.")
+            if quota is not None:  # the drawings counted again inside the transaction: two imports at once add up
+                kept["drawings"] = db.execute("SELECT coalesce(sum(length(drawing) + length(seen)), 0) FROM digits "
+                                              "WHERE owner=?", (owner,)).fetchone()[0]
+            if quota is not None and sum(kept.values()) + adding > quota:
+                raise over_quota(kept, quota, adding)
             now = time.time()
             ids = [db.execute("INSERT INTO digits (owner, label, created, drawing, seen) VALUES (?, ?, ?, ?, ?)",
                               (owner, int(label), now, drawing, seen)).lastrowid for label, drawing, seen in items]
@@ -45,6 +55,15 @@ class Digits:
             self._digits_changed(db)
         return n
 
+    def bytes_kept(self, owner: str) -> dict[str, int]:
+        """What one person keeps, in bytes: their drawings (as stored) and their runs' folders (checkpoints, the
+        state a run resumes from, first-layer snapshots, records)."""
+        with self._db() as db:
+            drawings = db.execute("SELECT coalesce(sum(length(drawing) + length(seen)), 0) FROM digits WHERE owner=?",
+                                  (owner,)).fetchone()[0]
+            runs = [r[0] for r in db.execute("SELECT id FROM runs WHERE owner=?", (owner,))]
+        return {"drawings": drawings, "runs": sum(_folder_bytes(self.run_dir(i)) for i in runs)}
+
     def digits_version(self) -> int:
         """A number that changes whenever any saved digit does: the key of what is computed from them."""
         with self._db() as db:
@@ -55,3 +74,18 @@ class Digits:
     def _digits_changed(db) -> None:
         db.execute("INSERT INTO options (key, value) VALUES ('digits_changed', '1') ON CONFLICT(key) DO UPDATE SET "
                    "value = CAST(value AS INTEGER) + 1")
+
+
+def _folder_bytes(folder) -> int:
+    try:
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    except OSError:  # a file gone while counting (a run ending): counted at the next look
+        return 0
+
+
+def over_quota(kept: dict[str, int], quota: int, adding: int = 0) -> UserError:
+    """The one sentence for a person at their byte quota (limits.stored_mb_per_person)."""
+    parts = ", ".join(f"{what} {megabytes(n)}" for what, n in kept.items())
+    more = f", and this would add {megabytes(adding)}" if adding else ""
+    return UserError(f"You keep {megabytes(sum(kept.values()))} ({parts}){more}, over your {megabytes(quota)} "
+                     "(limits.stored_mb_per_person in the settings): delete some digits or runs first.")
