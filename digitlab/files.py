@@ -1,5 +1,6 @@
 """Files written whole or not at all, and locks between processes: the one place digitlab does either."""
 
+import errno
 import fcntl
 import os
 import shutil
@@ -7,6 +8,11 @@ import tempfile
 from pathlib import Path
 
 from digitlab import UserError
+
+
+class DiskFull(UserError):
+    """The disk has no room for what was being written: nothing is half-written, and it can be tried again once
+    space is freed (a run waits in the queue rather than fail)."""
 
 
 def write_atomically(path: Path, write, mode: int | None = None) -> Path:
@@ -25,8 +31,9 @@ def write_atomically(path: Path, write, mode: int | None = None) -> Path:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
     except (OSError, RuntimeError) as e:  # a full disk (torch.save says so as a RuntimeError): no partial file
+        full = getattr(e, "errno", None) == errno.ENOSPC or disk_full(path.parent)  # looked at before tmp goes
         Path(tmp).unlink(missing_ok=True)
-        if disk_full(path.parent):
+        if full:
             raise full_disk(path.parent, f"{path.name} could not be written") from None
         if isinstance(e, RuntimeError):
             raise
@@ -49,11 +56,11 @@ def disk_full(folder) -> bool:
         return False
 
 
-def full_disk(folder, what: str) -> UserError:
+def full_disk(folder, what: str) -> DiskFull:
     """The one sentence for a full disk: which folder, what could not be done, how much to free."""
     usage = shutil.disk_usage(_existing(folder))
     wanted = max(FULL_BELOW, min(FREE_WANTED, usage.total // 4) - usage.free)
-    return UserError(f"The disk holding {folder} is full ({megabytes(usage.free)} free), so {what}: free at least "
+    return DiskFull(f"The disk holding {folder} is full ({megabytes(usage.free)} free), so {what}: free at least "
                      f"{megabytes(wanted)} there (old runs, old backups or other files), then try again.")
 
 

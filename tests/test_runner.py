@@ -1,6 +1,7 @@
 """Runs outside the page: executing, cancelling, the one worker per store, the supervisor and dead workers."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import time
 import pytest
 import torch
 
-from digitlab import UserError, settings
+from digitlab import UserError, files, settings
 from digitlab.datasets import data
 from digitlab.learn import checkpoint
 from digitlab.runs import admission
@@ -285,7 +286,8 @@ def test_a_diverged_run_fails_with_its_step_and_offers_no_model(tmp_path, tiny_r
     assert kept == ["first-layer", "first-layer/epoch-0000.npy"]  # no model: only the weights it started from
 
 
-def test_a_full_disk_fails_the_run_with_a_sentence_and_no_partial_file(tmp_path, tiny_root, monkeypatch):
+def test_a_full_disk_puts_the_run_back_in_the_queue_with_a_sentence_and_no_partial_file(tmp_path, tiny_root,
+                                                                                          monkeypatch):
     import errno
 
     def full(obj, f):
@@ -295,11 +297,12 @@ def test_a_full_disk_fails_the_run_with_a_sentence_and_no_partial_file(tmp_path,
     monkeypatch.setattr(checkpoint.torch, "save", full)
     s = Store(tmp_path / "runs")
     rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu"), pid=os.getpid())
-    with pytest.raises(UserError):
+    with pytest.raises(files.DiskFull):
         execution.execute(s, rid, tiny_root)
     run = s.get(rid)
-    assert run.status is Status.FAILED and "No space left on device" in run.error
-    assert run.error.endswith("free some disk space, then try again.") and run.checkpoint is None
+    assert run.status is Status.QUEUED and run.pid is None and run.checkpoint is None  # it waits for space
+    assert re.fullmatch(r"The disk holding .*/1 is full \(.* free\), so best\.pt could not be written: free at least .* "
+                        r"MB there \(old runs, old backups or other files\), then try again\.", run.error)
     kept = sorted(str(p.relative_to(s.run_dir(rid))) for p in s.run_dir(rid).rglob("*"))
     assert kept == ["first-layer", "first-layer/epoch-0000.npy"]  # no partial file, no temp file
     assert s.epochs(rid) == []  # consistent: an epoch is recorded only once its checkpoint is written

@@ -135,6 +135,9 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=No
         status = Status.CANCELLED if result.cancelled else Status.COMPLETED
         store.finish(run_id, status, error=pruned if result.cancelled else None, **summary_of(result))
         forget_resume(store, run_id)
+    except files.DiskFull as e:  # not the run's fault: it waits in the queue, its resume state kept, for space
+        store.wait_for_space(run_id, str(e))
+        raise
     except UserError as e:
         store.finish(run_id, Status.FAILED, error=str(e))
         forget_resume(store, run_id)

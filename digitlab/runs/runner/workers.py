@@ -50,6 +50,8 @@ def work(store: Store, data_root=None, slot: int = 0) -> int:
             while (run_id := store.claim_next(os.getpid())) is not None:
                 try:
                     execution.execute(store, run_id, data_root)
+                except files.DiskFull:
+                    return done  # every run would stop the same way: the supervisor starts a worker once there is room
                 except Exception:  # noqa: BLE001 - recorded on the run; go on with the queue
                     pass
                 done += 1
@@ -83,6 +85,8 @@ class Local:
 
     def tick(self) -> None:
         self.workers = [p for p in self.workers if p.poll() is None]  # poll() reaps an exited worker
+        if files.disk_full(self.store.root):
+            return  # a run would stop at its first write: the queue waits for space
         waiting = len(self.store.queue_order())
         for slot in range(self.slots):
             if waiting <= 0:

@@ -33,7 +33,7 @@ class Queue:
             order = _queue_order(db)
             if not order:
                 return None
-            db.execute("UPDATE runs SET status=?, pid=?, started=? WHERE id=?",
+            db.execute("UPDATE runs SET status=?, pid=?, started=?, error=NULL WHERE id=?",
                        (Status.RUNNING, pid, time.time(), order[0]))
             return order[0]
 

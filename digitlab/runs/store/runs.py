@@ -118,6 +118,13 @@ class Runs:
                        (status, time.time(), said, run_id, Status.RUNNING))
         resume.unlink(missing_ok=True)
 
+    def wait_for_space(self, run_id: int, why: str) -> None:
+        """A run stopped by a full disk goes back to the queue (to go on from its last finished epoch, if it kept
+        one), saying why; no worker starts while the disk stays full."""
+        with self._db() as db:
+            db.execute("UPDATE runs SET status=?, pid=NULL, error=? WHERE id=? AND status=?",
+                       (Status.QUEUED, why, run_id, Status.RUNNING))
+
     def rewind(self, run_id: int, epoch: int) -> None:
         """Forget what a run recorded after epoch (the part of an epoch its dead worker had done): it goes on from
         there."""
