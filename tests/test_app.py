@@ -667,3 +667,22 @@ def test_a_damaged_checkpoint_breaks_its_own_row_and_can_be_deleted(store_with_r
     assert [e.value for e in runs.error] == [markdown.as_text(said[0])] and str(s.root) not in said[0]
     runs.button(key=f"del{broken.id}").click().run()
     assert [r.id for r in s.runs()] == [good] and not s.run_dir(broken.id).exists()
+
+
+def test_a_full_disk_leaves_every_page_readable_and_the_door_open(small_disk, tiny_root, monkeypatch, class_roster):
+    from digitlab.classroom import roster
+    from testkit import disk
+
+    monkeypatch.setenv("DIGITLAB_RUNS", str(small_disk / "runs"))
+    monkeypatch.setenv("DIGITLAB_DATA", str(tiny_root))
+    s = Store(small_disk / "runs")
+    rid = s.create(TrainConfig(hidden=[16], epochs=1, device="cpu", name="kept"))
+    workers.work(s, tiny_root)
+    save_digits(s.root, [1, 2, 3])
+    disk.fill(small_disk)
+    for page in ("runs", "train", "draw", "digits", "data", "inside", "sweeps", "lessons"):
+        at = open_page(page)
+        assert not [e.value for e in at.error if "damaged" in e.value], page
+    assert "kept" in open_page("runs").dataframe[0].value["name"].tolist() and s.get(rid).checkpoint
+    door = roster.SignIn(class_roster, Store(small_disk / "runs"))  # the store takes no count: this server does
+    assert door("bob", "student-pass-1", "10.0.0.3").name == "bob"

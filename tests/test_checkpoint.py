@@ -179,3 +179,10 @@ def test_a_card_without_a_train_command_is_one_sentence(card, says, tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(card))
     with pytest.raises(UserError, match=says):
         checkpoint.card_argv(checkpoint.read_card(tmp_path / "m.pt"))
+
+
+def test_a_damaged_file_is_called_damaged_not_hostile(tmp_path):
+    path = tmp_path / "best.pt"
+    path.write_bytes(b"cut short" * 100)  # 'c' is a pickle's GLOBAL: torch's refusal names a global
+    with pytest.raises(UserError, match=r"best\.pt is corrupt or not a PyTorch file: use a checkpoint written by"):
+        checkpoint.load(path)

@@ -76,7 +76,9 @@ def load(path, limits: Limits | None = None) -> Checkpoint:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-sentence answer
-        unsafe = "global" in str(e).lower()  # a pickle naming code to run; anything else is just not a checkpoint
+        # a pickle in torch's archive naming code to run; anything else (a file cut short, whose bytes may happen to
+        # read as a pickle's GLOBAL) is just not a checkpoint
+        unsafe = "global" in str(e).lower() and zipfile.is_zipfile(path)
         why = "holds code or objects that are not allowed" if unsafe else "is corrupt or not a PyTorch file"
         raise UserError(f"{path} {why}: use a checkpoint written by digitlab.") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
