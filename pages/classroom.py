@@ -21,7 +21,10 @@ st.title("Class")
 people = roster.load(path)
 limits = settings.current().limits
 st.dataframe(pd.DataFrame(tables.class_rows(store, people.values(), int(limits.stored_mb_per_person * 2**20))),
-             hide_index=True, width="stretch")
+             hide_index=True, width="stretch",
+             column_config={"stored MB": st.column_config.NumberColumn(
+                 format="%.1f", help=f"Their drawings and their runs' files, of the {limits.stored_mb_per_person:g} "
+                                     "MB each person may keep (limits.stored_mb_per_person).")})
 
 left, right = st.columns(2, gap="large")
 with left:
@@ -35,6 +38,7 @@ with left:
                 if first != again:
                     raise UserError("The two passwords differ: type the same one twice.")
                 roster.set_password(path, name, first)
+                store.let_in(name)  # their failed sign-ins are forgotten with the old password
                 st.success(f"{name} has a new password: tell them in person.")
             except UserError as e:
                 ui.show_error(e)

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from digitlab import UserError, settings
+from digitlab import UserError, markdown, settings
 from digitlab.files import megabytes
 from digitlab.course import plots
 from digitlab.datasets import data, handwriting
@@ -68,12 +68,14 @@ table = []
 tuning = [r for r in store.runs(owner=ui.owner_filter()) if r.config.get("my_digits") or r.config.get("start_from")]
 results = {r.id: my_digits_result(store, r.id) for r in tuning}  # read once: the table below uses them too
 trained_on = {r.checkpoint: len((results[r.id] or {}).get("trained", [])) for r in tuning if r.checkpoint}
+unreadable = []
 for label, path in ui.models().items():
     try:
         ck = ui.model(path)
         mine = ui.digits_report(path, pooled)
     except UserError as e:  # one damaged checkpoint is one row that says so: the others stand
-        table.append({"model": label, "problem": str(e)})
+        table.append({"model": f"{label} ⚠ unreadable"})
+        unreadable.append(str(e))
         continue
     mnist = ck.metrics.get("test_acc")
     table.append({"model": label, "your digits acc": mine["test_acc"] * 100,
@@ -89,6 +91,8 @@ st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch",
                 "trained on": st.column_config.NumberColumn(
                     help="How many of these digits the model trained on: its score on them flatters it. Its score on "
                          "the ones it never saw is in the fine-tune table below.")})
+for said in unreadable:
+    st.warning(markdown.as_text(said), icon=":material/broken_image:")
 st.caption(f"Scored on {'the class’s' if pooled else 'your'} {len(ui.my_digits(pooled)[0])} digits, through the same "
            "preprocessing as the Draw page. A negative gap: the model reads MNIST better than it reads you.")
 

@@ -656,15 +656,16 @@ def test_a_damaged_checkpoint_breaks_its_own_row_and_can_be_deleted(store_with_r
     digits = open_page("digits")
     scores = digits.dataframe[0].value
     assert len(scores) == 4 and scores["your digits acc"].notna().sum() == 3  # the shipped models and the good run
-    said = scores["problem"].dropna().tolist()
-    assert said == [f"Run {broken.id}'s checkpoint cannot be read (damaged or gone): delete the run, then train it "
-                    "again."]
+    assert scores["model"].tolist()[-1].endswith("⚠ unreadable")
+    said = [w.value for w in digits.warning if "cannot be read" in w.value]
+    assert said == [markdown.as_text(f"Run {broken.id}'s checkpoint cannot be read (damaged or gone): delete the run, "
+                                     "then train it again.")]
     runs = open_page("runs")
     status = dict(zip(runs.dataframe[0].value["id"], runs.dataframe[0].value["status"]))
     assert "checkpoint unreadable" in status[broken.id] and "unreadable" not in status[good]
     runs.selectbox(key="details_run").set_value(f"{broken.id}: {broken.name}").run()
     assert not runs.exception
-    assert [e.value for e in runs.error] == [markdown.as_text(said[0])] and str(s.root) not in said[0]
+    assert [e.value for e in runs.error] == said and str(s.root) not in said[0]
     runs.button(key=f"del{broken.id}").click().run()
     assert [r.id for r in s.runs()] == [good] and not s.run_dir(broken.id).exists()
 
