@@ -221,7 +221,7 @@ def uploaded_model(up) -> str:
         model(path)  # refused files are not kept
     except UserError as e:
         path.unlink(missing_ok=True)
-        raise UserError(str(e).replace(str(path), up.name)) from None
+        raise UserError(str(e).replace(path.name, up.name)) from None  # ui.model names a file by its name
     return str(path)
 
 
