@@ -82,6 +82,12 @@ def run_app() -> None:
                 st.caption(f"Signed in as **{markdown.as_text(viewer().name)}** ({viewer().role})")
                 st.button("Sign out", key="sign_out", on_click=signin.sign_out)
         supervisor()
+        if files.disk_full(runs_folder()):  # said on every page: what is kept stays in view, nothing new is kept
+            said = (str(files.full_disk(runs_folder(), "nothing new can be kept and runs wait (what is kept is safe)"))
+                    if not class_mode() or may(Action.TEACH, Resource.CLASS) else
+                    "The class's disk is full, so nothing new can be kept and runs wait (what is kept is safe): tell "
+                    "your teacher.")
+            st.warning(markdown.as_text(said), icon=":material/hard_drive:")
         if any(st.session_state.get(key) for key in CLOSING_BUTTONS):  # pressed in this very run
             st.session_state.close_sidebar = st.session_state.get("close_sidebar", 0) + 1
         with st.sidebar:

@@ -253,6 +253,7 @@ def disk_full(scratch: Path, data_root: Path) -> Outcome:
             until(mid_epoch(s, bob), "bob's run in its second epoch")
             filler = disk.fill(folder)
             until(lambda: not pid_alive(s.get(bob).pid), "bob's worker to stop on the full disk")
+            waiting = s.get(bob)
             try:
                 s.create(TrainConfig())
                 said = "a write on the full disk went through"
@@ -262,7 +263,9 @@ def disk_full(scratch: Path, data_root: Path) -> Outcome:
             time.sleep(3)  # a supervisor tick or two on the full disk: nothing starts, nothing is lost
             filler.unlink()
             until(lambda: all_ended(s), "every run to end once space was freed")
-        out = judge("the disk full mid-run", s, before, data_root, scratch, f"{readable} runs still listed; told: {said}")
+        out = judge("the disk full mid-run", s, before, data_root, scratch,
+                    f"bob's run {waiting.status} at epoch {waiting.epoch} ({waiting.error}); {readable} runs still "
+                    f"listed; a launch told: {said}")
         if not said.startswith("The disk holding"):
             out.lost.append(f"a write on the full disk was not refused in one sentence: {said}")
         return out

@@ -684,6 +684,18 @@ def test_a_full_disk_leaves_every_page_readable_and_the_door_open(small_disk, ti
     for page in ("runs", "train", "draw", "digits", "data", "inside", "sweeps", "lessons"):
         at = open_page(page)
         assert not [e.value for e in at.error if "damaged" in e.value], page
+        assert [w.value for w in at.warning if w.value.startswith("The disk holding")], page  # said on every page
     assert "kept" in open_page("runs").dataframe[0].value["name"].tolist() and s.get(rid).checkpoint
     door = roster.SignIn(class_roster, Store(small_disk / "runs"))  # the store takes no count: this server does
     assert door("bob", "student-pass-1", "10.0.0.3").name == "bob"
+
+
+def test_a_full_disk_is_named_to_a_teacher_with_its_folder_and_to_a_student_without(classroom, monkeypatch):
+    from digitlab import files
+
+    monkeypatch.setattr(files, "disk_full", lambda folder: True)
+    ada = signed_in("ada", "teacher-pass-1", "runs")
+    assert any(w.value.startswith("The disk holding") and "free at least" in w.value for w in ada.warning)
+    bob = signed_in("bob", "bob-pass-123", "runs")
+    said = [w.value for w in bob.warning if "disk" in w.value]
+    assert len(said) == 1 and "tell your teacher" in said[0] and str(classroom.root) not in said[0]
