@@ -191,11 +191,15 @@ def kill(pid: int) -> None:
 
 # --- the cases ------------------------------------------------------------------------------------------------
 
+def started(root: Path) -> tuple[Store, dict[str, set], int]:
+    """The class in root, what it holds before the fault, and bob's run (the one the fault catches mid-epoch)."""
+    s = a_class(root)
+    return s, inventory(s), s.runs(owner="bob")[0].id
+
+
 def worker_killed(scratch: Path, data_root: Path) -> Outcome:
     root = scratch / "runs"
-    s = a_class(root)
-    before = inventory(s)
-    bob = s.runs(owner="bob")[0].id
+    s, before, bob = started(root)
     with supervise(root, data_root):
         until(mid_epoch(s, bob), "bob's run in its second epoch")
         kill(s.get(bob).pid)  # the OOM killer: no handler runs
@@ -206,9 +210,7 @@ def worker_killed(scratch: Path, data_root: Path) -> Outcome:
 
 def supervisor_killed(scratch: Path, data_root: Path) -> Outcome:
     root = scratch / "runs"
-    s = a_class(root)
-    before = inventory(s)
-    bob = s.runs(owner="bob")[0].id
+    s, before, bob = started(root)
     with supervise(root, data_root) as first:
         until(mid_epoch(s, bob), "bob's run in its second epoch")
         kill(first.pid)
@@ -219,9 +221,7 @@ def supervisor_killed(scratch: Path, data_root: Path) -> Outcome:
 
 def app_killed(scratch: Path, data_root: Path, with_worker: bool = False) -> Outcome:
     root = scratch / "runs"
-    s = a_class(root)
-    before = inventory(s)
-    bob = s.runs(owner="bob")[0].id
+    s, before, bob = started(root)
     with serve(root, data_root) as app:
         until(mid_epoch(s, bob), "bob's run in its second epoch")
         worker = s.get(bob).pid
@@ -246,9 +246,7 @@ def disk_full(scratch: Path, data_root: Path) -> Outcome:
         return Outcome("the disk full mid-run", skipped=why)
     try:
         root = folder / "runs"
-        s = a_class(root)
-        before = inventory(s)
-        bob = s.runs(owner="bob")[0].id
+        s, before, bob = started(root)
         with supervise(root, data_root):
             until(mid_epoch(s, bob), "bob's run in its second epoch")
             filler = disk.fill(folder)
