@@ -98,16 +98,24 @@ for q in lesson.questions:
             try:
                 marked = lessons.answer(lesson, q, answer if answer is not None else "", store, me, mine, mnist)
                 st.session_state[f"marked:{key}"] = marked
+                st.session_state.pop(f"asked:{key}", None)
                 st.rerun()
             except lessons.Missing as e:
                 st.warning(str(e), icon=":material/hourglass_empty:")
             except UserError as e:
                 ui.show_error(e)
         marked = st.session_state.get(f"marked:{key}")
-        if marked is not None:
-            show = st.success if marked.correct else st.error
-            show(f"{'Right' if marked.correct else 'Not quite'}: {markdown.as_text(marked.expected)}. "
-                 f"{markdown.as_text(marked.reason)}", icon=":material/check:" if marked.correct else ":material/close:")
+        if marked is not None and marked.correct:
+            st.success(f"Right: {markdown.as_text(marked.expected)}. {markdown.as_text(marked.reason)}",
+                       icon=":material/check:")
+        elif marked is not None and lessons.shows_answer(marked, st.session_state.get(f"asked:{key}", False)):
+            st.error(f"Not quite: the answer is {markdown.as_text(marked.expected)}. {markdown.as_text(marked.reason)}",
+                     icon=":material/close:")
+        elif marked is not None:  # a first wrong answer: where to look, not the answer
+            st.warning(f"Not quite. Hint: {markdown.as_text(marked.hint)}", icon=":material/lightbulb:")
+            if st.button("Show me the answer", key=f"show:{key}"):
+                st.session_state[f"asked:{key}"] = True
+                st.rerun()
         elif said:
             st.caption(f"You answered {markdown.as_text(q.choices.get(said['answer'], said['answer']))}: "
                        f"{'right' if said['correct'] else 'not right yet'} ({said['tries']} "

@@ -604,13 +604,22 @@ def test_a_lesson_checks_an_answer_against_your_runs_and_remembers_it_after_a_re
     at.selectbox(key="lesson").set_value("3. Optimizers").run()
     at.radio(key="a:3-optimizers/first-97").set_value("compare-sgd").run()
     at.button(key="check:3-optimizers/first-97").click().run()
-    assert not at.exception and at.error and at.error[0].value.startswith("Not quite: Adam. ")
+    hint = [w.value for w in at.warning if w.value.startswith("Not quite. Hint:")]
+    assert not at.exception and hint and "Adam" not in hint[0] and not at.error  # a first wrong answer: a hint
+    at.button(key="show:3-optimizers/first-97").click().run()  # "Show me the answer"
+    assert at.error and at.error[0].value.startswith("Not quite: the answer is Adam. ")
     at.radio(key="a:3-optimizers/first-97").set_value("compare-adam").run()
     at.button(key="check:3-optimizers/first-97").click().run()
     assert at.success and "Adam at epoch 1" in at.success[0].value
     again = open_page("lessons")  # a new session, as after a restart: the answer is kept
     again.selectbox(key="lesson").set_value("3. Optimizers").run()
     assert "You answered Adam: right (2 tries)" in everything_shown(again)
+    again.radio(key="a:3-optimizers/first-97").set_value("compare-sgd").run()
+    again.button(key="check:3-optimizers/first-97").click().run()  # a later wrong click: done stays done
+    assert {a["question"]: a for a in s.answers("")}["first-97"]["correct"]
+    later = open_page("lessons")
+    later.selectbox(key="lesson").set_value("3. Optimizers").run()
+    assert "You answered Adam: right (3 tries)" in everything_shown(later)
     assert again.query_params["lesson"] == ["3"] or again.query_params["lesson"] == "3"
 
 

@@ -37,7 +37,7 @@ def store(tmp_path):
     fake_run(s, "trial-100-50", [0.97], test_acc=0.975)
     fake_run(s, "trial-30-5", [0.93], test_acc=0.931)
     fake_run(s, "dropout-0.2", [0.96, 0.975], test_acc=0.98)
-    fake_run(s, "dropout-0.4", [0.95, 0.972], test_acc=0.979)
+    fake_run(s, "dropout-0.4", [0.95, 0.969], test_acc=0.979)
     fake_run(s, "dropout-0.6", [0.90, 0.95], test_acc=0.96)
     fake_run(s, "seed-assignment", [0.97, 0.981], test_acc=0.9812)
     fake_run(s, "nmlp-30-5", [0.92], test_acc=0.925)
@@ -285,7 +285,9 @@ def test_the_cli_lists_shows_answers_and_remembers(store, capsys, monkeypatch):
     assert main(["lessons", "3", "--answer", "first-97=Adam", "--answer", "ends-best=sgd"]) == 0
     out = capsys.readouterr().out
     assert "first-97: right: Adam. In your runs validation accuracy first reached 97%: SGD at epoch 4" in out
-    assert "ends-best: not quite: momentum." in out
+    assert "ends-best: not quite. Hint: Compare the test accuracy of each run's kept checkpoint" in out
+    assert main(["lessons", "3", "--answer", "ends-best=sgd"]) == 0  # a second try: the answer, with its reason
+    assert "ends-best: not quite: momentum." in capsys.readouterr().out
     assert main(["lessons"]) == 0
     assert "3. Optimizers                   1/2 answered right" in capsys.readouterr().out
     assert main(["lessons", "3"]) == 0
@@ -295,3 +297,49 @@ def test_the_cli_lists_shows_answers_and_remembers(store, capsys, monkeypatch):
                        (["lessons", "3", "--answer", "first-97=Adamw"], "Answer with one of")):
         assert main(argv) == 2
         assert said in capsys.readouterr().err
+
+
+def test_a_tie_accepts_every_tied_answer_and_says_it_is_a_tie(tmp_path):
+    s = Store(tmp_path / "runs")
+    fake_run(s, "compare-sgd", [0.90, 0.95, 0.96], test_acc=0.96)
+    fake_run(s, "compare-momentum", [0.93, 0.971, 0.975], test_acc=0.978)
+    fake_run(s, "compare-adam", [0.95, 0.972, 0.976], test_acc=0.978)  # both first reach 97% at epoch 2
+    for qid in ("first-97", "ends-best"):
+        q = question("3-optimizers", qid)
+        for tied in ("compare-momentum", "compare-adam"):
+            marked = lessons.mark(q, tied, s, None)
+            assert marked.correct and "A tie: momentum" in marked.reason and "so each of them is right" in marked.reason
+            assert marked.expected == f"{q.choices['compare-momentum']} or {q.choices['compare-adam']}"
+        assert not lessons.mark(q, "compare-sgd", s, None).correct
+
+
+def test_a_first_wrong_answer_gets_a_hint_then_the_answer(store):
+    lesson = next(x for x in lessons.all_lessons() if x.id == "3-optimizers")
+    q = question("3-optimizers", "first-97")
+    first = lessons.answer(lesson, q, "compare-sgd", store, "bob", None)
+    assert not first.correct and first.tries == 1 and not lessons.shows_answer(first)
+    assert "validation accuracy epoch by epoch" in first.hint and "compare-adam" not in first.hint
+    assert lessons.shows_answer(first, asked=True)  # "Show me"
+    second = lessons.answer(lesson, q, "compare-momentum", store, "bob", None)
+    assert not second.correct and second.tries == 2 and lessons.shows_answer(second)
+
+
+def test_a_question_once_right_stays_right(store):
+    lesson = next(x for x in lessons.all_lessons() if x.id == "3-optimizers")
+    q = question("3-optimizers", "first-97")
+    assert lessons.answer(lesson, q, "compare-adam", store, "bob", None).correct
+    assert not lessons.answer(lesson, q, "compare-sgd", store, "bob", None).correct  # a later wrong click
+    kept = {a["question"]: a for a in store.answers("bob")}["first-97"]
+    assert kept["correct"] and kept["answer"] == "compare-adam" and kept["tries"] == 2
+
+
+def test_a_question_whose_run_still_trains_says_so(store):
+    store.create(preset("epochs-1"), owner="")  # queued
+    s = store
+    q = question("4-how-long", "gap")
+    for r in s.runs():
+        if r.config["name"] == "epochs-1" and r.status is Status.COMPLETED:
+            s.delete(r.id)
+    with pytest.raises(lessons.Missing, match=r"^Your runs do not answer this yet: epochs-1 is still training: come "
+                                              r"back when it finishes\.$"):
+        lessons.mark(q, "epochs-3", s, None)

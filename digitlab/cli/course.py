@@ -75,7 +75,10 @@ def cmd_lessons(a) -> int:
             marked = lessons.answer(lesson, by_id[qid], answer, store, "", None, mnist=lambda: data.load(a.data))
         except lessons.Missing as e:
             raise UserError(f"Question {qid}: {e} (`digitlab lessons {lesson.number} --launch`)") from None
-        print(f"{qid}: {'right' if marked.correct else 'not quite'}: {marked.expected}. {marked.reason}")
+        if lessons.shows_answer(marked):
+            print(f"{qid}: {'right' if marked.correct else 'not quite'}: {marked.expected}. {marked.reason}")
+        else:
+            print(f"{qid}: not quite. Hint: {marked.hint} (answer again: a second try shows the answer)")
     return 0
 
 

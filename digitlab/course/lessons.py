@@ -4,6 +4,7 @@ questions checked against the learner's own runs, read from the store. A questio
 (CHECKS); only a question no run can decide (what the test set is for, say) carries its answer in the file.
 """
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ class Question:
     tolerance: float                            # number: how far an answer may be off (file: 0)
     answer: str                                 # fixed: the answer (no run decides it)
     why: str                                    # fixed: the reason shown after an answer
+    hint: str = ""                              # what a first wrong answer is shown (default: its check's HINTS)
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,32 @@ class Expected:
     """What the learner's runs say the answer to a question is, and why."""
     expected: str      # the answer the learner's runs give (a choice's value, or a number as text)
     reason: str        # why, in figures from those runs
+    tied: tuple = ()   # every answer the runs cannot tell apart from expected (a tie): each one is right
 
 
 class Missing(UserError):
-    """The runs a question reads are not there yet: which presets to launch."""
+    """The runs a question reads are not there yet: which presets to launch, or to wait for while they train."""
 
-    def __init__(self, presets: list[str]):
-        super().__init__(f"Your runs do not answer this yet: launch {', '.join(presets)} first.")
-        self.presets = presets
+    def __init__(self, presets: list[str], training: list[str] = ()):
+        todo = [p for p in presets if p not in training]
+        said = []
+        if training:
+            said.append(f"{', '.join(training)} {'is' if len(training) == 1 else 'are'} still training: come back "
+                        "when "+ ("it finishes" if len(training) == 1 else "they finish"))
+        if todo:
+            said.append(f"launch {', '.join(todo)} first")
+        super().__init__(f"Your runs do not answer this yet: {'; '.join(said)}.")
+        self.presets, self.training = presets, list(training)
+
+
+def _tied(values: dict, best) -> tuple:
+    """Every key whose value equals best's: a tie accepts each of them."""
+    return tuple(k for k, v in values.items() if v == values[best])
+
+
+def _tie_said(q, tied: tuple, what: str) -> str:
+    return (f" A tie: {' and '.join(_label(q, k) for k in tied)} {what}, so each of them is right."
+            if len(tied) > 1 else "")
 
 
 # --- the checks: what the learner's runs say -------------------------------------------------------------------
@@ -81,10 +101,15 @@ def runs_by_preset(store: Store, owner: str | None) -> dict[str, dict]:
     return out
 
 
-def _needed(q: Question, runs: dict) -> list[dict]:
+def training(store: Store, owner: str | None) -> set[str]:
+    """The presets of which one owner has a run still queued or training."""
+    return {r.config.get("name") for r in store.runs(Status.QUEUED, Status.RUNNING, owner=owner)}
+
+
+def _needed(q: Question, runs: dict, ctx: dict) -> list[dict]:
     missing = [p for p in q.presets if p not in runs]
     if missing:
-        raise Missing(missing)
+        raise Missing(missing, [p for p in missing if p in ctx.get("training", ())])
     return [runs[p] for p in q.presets]
 
 
@@ -97,7 +122,7 @@ SPLITS = {"train": "training", "val": "validation", "test": "test"}
 
 def _first_to_target(q, store, runs, ctx) -> Expected:
     firsts = {}
-    for name, run in zip(q.presets, _needed(q, runs)):
+    for name, run in zip(q.presets, _needed(q, runs, ctx)):
         accs = [e[f"{q.split}_acc"] for e in store.epochs(run.id)]
         firsts[name] = metrics.first_epoch_reaching(accs, q.target)
     reached = {k: v for k, v in firsts.items() if v is not None}
@@ -105,18 +130,22 @@ def _first_to_target(q, store, runs, ctx) -> Expected:
     if not reached:
         return Expected("none", f"In your runs none reached {q.target:.0%} {SPLITS[q.split]} accuracy ({said}).")
     first = min(reached, key=lambda k: (reached[k], q.presets.index(k)))
-    return Expected(first, f"In your runs {SPLITS[q.split]} accuracy first reached {q.target:.0%}: {said}.")
+    tied = _tied(reached, first)
+    return Expected(first, f"In your runs {SPLITS[q.split]} accuracy first reached {q.target:.0%}: {said}."
+                           + _tie_said(q, tied, f"reached it at epoch {reached[first]}"), tied)
 
 
 def _best_checkpoint(q, store, runs, ctx) -> Expected:
-    accs = {name: run.test_acc for name, run in zip(q.presets, _needed(q, runs))}
+    accs = {name: run.test_acc for name, run in zip(q.presets, _needed(q, runs, ctx))}
     best = max(accs, key=lambda k: accs[k])
     said = "; ".join(f"{_label(q, k)} {v:.2%}" for k, v in accs.items())
-    return Expected(best, f"The test accuracy of each run's kept checkpoint (its best validation epoch): {said}.")
+    tied = _tied(accs, best)
+    return Expected(best, f"The test accuracy of each run's kept checkpoint (its best validation epoch): {said}."
+                          + _tie_said(q, tied, f"scored {accs[best]:.2%}"), tied)
 
 
 def _reached(q, store, runs, ctx) -> Expected:
-    (run,) = _needed(q, runs)
+    (run,) = _needed(q, runs, ctx)
     yes = run.test_acc >= q.target
     return Expected("yes" if yes else "no", f"Your run's kept checkpoint scored {run.test_acc:.2%} on the test set, "
                                            f"{'at or above' if yes else 'below'} {q.target:.2%}.")
@@ -124,12 +153,14 @@ def _reached(q, store, runs, ctx) -> Expected:
 
 def _largest_gap(q, store, runs, ctx) -> Expected:
     gaps = {}
-    for name, run in zip(q.presets, _needed(q, runs)):
+    for name, run in zip(q.presets, _needed(q, runs, ctx)):
         last = store.epochs(run.id)[-1]
         gaps[name] = last["train_acc"] - last["val_acc"]
     worst = max(gaps, key=lambda k: gaps[k])
     said = "; ".join(f"{_label(q, k)} {v * 100:+.2f} points" for k, v in gaps.items())
-    return Expected(worst, f"Training minus validation accuracy at each run's last epoch: {said}.")
+    tied = _tied(gaps, worst)
+    return Expected(worst, f"Training minus validation accuracy at each run's last epoch: {said}."
+                           + _tie_said(q, tied, "share the largest gap"), tied)
 
 
 def _params(q, store, runs, ctx) -> Expected:
@@ -144,7 +175,7 @@ def _params(q, store, runs, ctx) -> Expected:
 
 
 def _turn_up(q, store, runs, ctx) -> Expected:
-    (run,) = _needed(q, runs)
+    (run,) = _needed(q, runs, ctx)
     losses = [e["val_loss"] for e in store.epochs(run.id)]
     low = int(np.argmin(losses))
     if low == len(losses) - 1:
@@ -157,14 +188,16 @@ def _turn_up(q, store, runs, ctx) -> Expected:
 def _lowest_recall(q, store, runs, ctx) -> Expected:
     from digitlab.learn import checkpoint, evaluation
 
-    (run,) = _needed(q, runs)
+    (run,) = _needed(q, runs, ctx)
     if not run.checkpoint or not Path(run.checkpoint).exists():
         raise Missing(list(q.presets))
     per = evaluation.evaluate_checkpoint(checkpoint.load(run.checkpoint), ctx["mnist"]())["per_class"][:10]
     worst = min(per, key=lambda r: (r["recall"], r["digit"]))
+    tied = tuple(str(r["digit"]) for r in per if r["recall"] == worst["recall"])
     return Expected(str(worst["digit"]), f"Your run's checkpoint on the test set: recall of {worst['digit']} is "
                                         f"{worst['recall']:.2%}, the lowest (the best: "
-                                        f"{max(r['recall'] for r in per):.2%}).")
+                                        f"{max(r['recall'] for r in per):.2%})."
+                                        + _tie_said(q, tied, f"share it, {worst['recall']:.2%}"), tied)
 
 
 FINE_TUNE = "a fine-tune on My digits (the My digits page: save 20 digits or more, then Fine-tune)"
@@ -189,6 +222,23 @@ def _fixed(q, store, runs, ctx) -> Expected:
     return Expected(q.answer, q.why)
 
 
+HINTS = {  # what a first wrong answer is shown: where the deciding figure is, not the answer
+    "first_to_target": "Look at each run's {split} accuracy epoch by epoch (Runs, the {split} split, or the summary "
+                       "table's first epoch at or above the target): which crosses {target:.0%} first?",
+    "best_checkpoint": "Compare the test accuracy of each run's kept checkpoint (the summary table's checkpoint test "
+                       "acc on Runs), not the best or last epoch's.",
+    "reached": "Look at the test accuracy of your run's kept checkpoint (Runs, the summary table) against "
+               "{target:.2%}.",
+    "largest_gap": "At each run's last epoch, subtract its validation accuracy from its training accuracy (Runs, "
+                   "the train and val splits together): which difference is largest?",
+    "params": "Each layer has inputs x outputs weights and one bias per output: add them up, layer by layer.",
+    "turn_up": "Find the epoch with the lowest validation loss (Runs, the val split of the loss chart): the epoch "
+               "after it is where the loss turned up.",
+    "lowest_recall": "Open your run in depth on Runs: in its per-class table, which digit has the lowest recall?",
+    "digits_gain": "Compare your fine-tune's accuracy on your held-out digits before and after (My digits, the "
+                   "fine-tune table).",
+    "fixed": "Read the lesson's text again: it says what each split is for.",
+}
 CHECKS = {"first_to_target": _first_to_target, "best_checkpoint": _best_checkpoint, "reached": _reached,
           "largest_gap": _largest_gap,
           "params": _params, "turn_up": _turn_up, "lowest_recall": _lowest_recall, "digits_gain": _digits_gain,
@@ -278,9 +328,11 @@ def _question(raw, path: Path) -> Question:
         raise _bad(path, f"{where}: target and tolerance must be numbers of 0 or more")
     if raw.get("split", "val") not in ("train", "val", "test"):
         raise _bad(path, f"{where}: split must be train, val or test")
+    if not isinstance(raw.get("hint", ""), str):
+        raise _bad(path, f"{where}: hint must be text")
     return Question(qid, raw["ask"], raw["kind"], raw["check"], dict(choices), tuple(presets),
                     float(raw.get("target", 0.97)), raw.get("split", "val"), float(raw.get("tolerance", 0)),
-                    raw.get("answer", ""), raw.get("why", ""))
+                    raw.get("answer", ""), raw.get("why", ""), raw.get("hint", ""))
 
 
 def load(path) -> Lesson:
@@ -312,6 +364,18 @@ class Marked:
     correct: bool
     expected: str      # what the runs say, as the learner reads it
     reason: str
+    hint: str = ""     # where to look: what a first wrong answer is shown instead of the answer
+    tries: int = 1     # answers given to this question so far, this one included
+
+
+def hint(q: Question) -> str:
+    return q.hint or HINTS[q.check].format(split=SPLITS[q.split], target=q.target)
+
+
+def shows_answer(marked: Marked, asked: bool = False) -> bool:
+    """Whether the answer and its reason are shown: right, a second try or more, or asked for ("Show me"); a first
+    wrong answer is shown only its hint."""
+    return marked.correct or marked.tries >= 2 or asked
 
 
 def clean(q: Question, answer) -> str:
@@ -337,14 +401,16 @@ def clean(q: Question, answer) -> str:
 
 def mark(q: Question, answer: str, store: Store, owner: str | None, mnist=None) -> Marked:
     """Whether an answer (clean()'s) is right by the learner's own runs; Missing names the runs to launch first."""
-    verdict = CHECKS[q.check](q, store, runs_by_preset(store, owner), {"mnist": mnist, "owner": owner})
+    verdict = CHECKS[q.check](q, store, runs_by_preset(store, owner),
+                              {"mnist": mnist, "owner": owner, "training": training(store, owner)})
     if q.kind == "number":
         right = abs(float(answer) - float(verdict.expected)) <= q.tolerance
         expected = f"{float(verdict.expected):,.10g}"
     else:
-        right = answer == verdict.expected
-        expected = _label(q, verdict.expected) if verdict.expected != "none" else "none of them"
-    return Marked(right, expected, verdict.reason)
+        right = answer == verdict.expected or answer in verdict.tied
+        tied = verdict.tied if len(verdict.tied) > 1 else (verdict.expected,)
+        expected = " or ".join(_label(q, k) for k in tied) if verdict.expected != "none" else "none of them"
+    return Marked(right, expected, verdict.reason, hint(q))
 
 
 def answer(lesson: Lesson, q: Question, given, store: Store, person: str, owner: str | None, mnist=None) -> Marked:
@@ -353,8 +419,8 @@ def answer(lesson: Lesson, q: Question, given, store: Store, person: str, owner:
     malformed answer is a UserError, and so is Missing (the runs it reads are not finished): nothing is kept then."""
     value = clean(q, given)
     marked = mark(q, value, store, owner, mnist=mnist)
-    store.record_answer(person, lesson.id, q.id, value, marked.correct)
-    return marked
+    tries = store.record_answer(person, lesson.id, q.id, value, marked.correct)
+    return dataclasses.replace(marked, tries=tries)
 
 
 def missing_runs(lesson: Lesson, store: Store, owner: str | None) -> list[str]:

@@ -6,12 +6,17 @@ import time
 
 
 class Answers:
-    def record_answer(self, owner: str, lesson: str, question: str, answer: str, correct: bool) -> None:
+    def record_answer(self, owner: str, lesson: str, question: str, answer: str, correct: bool) -> int:
+        """Keep an answer; returns how many this person has given to the question. A question once answered right
+        stays answered right (and keeps that answer): a later wrong click does not undo a lesson done."""
         with self._db() as db:
             db.execute("INSERT INTO lesson_answers (owner, lesson, question, answer, correct, tries, at) "
                        "VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (owner, lesson, question) DO UPDATE SET "
-                       "answer=excluded.answer, correct=excluded.correct, tries=tries + 1, at=excluded.at",
+                       "answer=CASE WHEN correct=1 AND excluded.correct=0 THEN answer ELSE excluded.answer END, "
+                       "correct=max(correct, excluded.correct), tries=tries + 1, at=excluded.at",
                        (owner, lesson, question, answer, int(correct), time.time()))
+            return db.execute("SELECT tries FROM lesson_answers WHERE owner=? AND lesson=? AND question=?",
+                              (owner, lesson, question)).fetchone()[0]
 
     def answers(self, owner: str | None = None) -> list[dict]:
         """Answers given, oldest first: everyone's, or one person's."""
