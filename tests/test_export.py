@@ -4,6 +4,7 @@ notebook validates and runs; what plain code cannot carry is said or refused."""
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -127,6 +128,10 @@ def test_the_notebook_validates_and_runs(tmp_path, fixture_data):
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     shown = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "best epoch 1" in shown and "saved" in shown
+    pictures = [o for o in nb.cells[-1].outputs if "image/png" in o.get("data", {})]
+    assert len(pictures) == 2  # the curves, and the confusion matrix
+    tested = torch.load(tmp_path / "nb.pt", weights_only=True)["metrics"]["test_acc"]
+    assert f"test accuracy {tested:.2%}" in shown  # the matrix counts what the checkpoint scored
     assert torch.load(tmp_path / "nb.pt", weights_only=True)["metrics"]["epoch"] == 1
 
 
@@ -215,3 +220,23 @@ def test_the_steps_are_numbered_in_order_and_the_settings_say_what_they_are():
         assert [h[: len(s)] for h, s in zip(headings, steps)] == steps and len(headings) == len(steps)
     assert "the peak of the one-cycle schedule" in export.script(preset("fast"), "t")
     assert "one-cycle" not in export.script(validate(TrainConfig(schedule="cosine", epochs=1)), "t").split("LR ")[1][:80]
+
+
+def test_the_script_run_from_a_download_folder_finds_mnist_or_says_what_to_pass(tmp_path, fixture_data):
+    script = tmp_path / "downloads" / "run.py"
+    script.parent.mkdir()
+    script.write_text(export.script(preset("fast", epochs=1, device="cpu"), "fast"))
+    offline = {k: v for k, v in os.environ.items() if k != "DIGITLAB_DATA"}
+    offline |= {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "HTTP_PROXY":
+                "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}  # no download can succeed
+    lost = subprocess.run([sys.executable, str(script)], cwd=script.parent, env=offline, capture_output=True,
+                          text=True, timeout=300)
+    assert lost.returncode == 1 and "Traceback" not in lost.stderr
+    assert re.search(r"^MNIST is neither in .*downloads/data nor in \$DIGITLAB_DATA, and torchvision could not "
+                     r"download it \(\w+\): pass --data FOLDER, a folder holding MNIST/raw/\*-ubyte \(digitlab's data "
+                     r"folder holds one\)\.$", lost.stderr.strip().splitlines()[-1])
+    found = subprocess.run([sys.executable, str(script)], cwd=script.parent,
+                           env={**offline, "DIGITLAB_DATA": str(fixture_data)}, capture_output=True, text=True,
+                           timeout=300)
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert (script.parent / "run.pt").exists()

@@ -164,7 +164,7 @@ def sections(config: TrainConfig, data_dir: str = "data", checkpoint: str = "run
     if missing:
         intro += "\n\nLeft out, since plain code cannot carry it:\n" + "".join(f"\n- {m}" for m in missing)
     imports = (["import argparse"] if script else []) + (["import functools"] if distort else []) + [
-        "import math", "import time", "", "import torch"] + (["import torch.nn.functional as F"] if distort else []) + [
+        "import math", "import os", "import time", "", "import torch"] + (["import torch.nn.functional as F"] if distort else []) + [
         "from torch import nn", "from torchvision import datasets"]
     if c.ema:
         imports.append("from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn")
@@ -186,8 +186,26 @@ def sections(config: TrainConfig, data_dir: str = "data", checkpoint: str = "run
                   "images, used once at the end and never to choose. Pixels become numbers around 0 once, here.",
                   f"""torch.set_flush_denormal(True)  # tiny numbers as 0: x86 CPUs are slow on them (digitlab does this)
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-train_set = datasets.MNIST(DATA_DIR, train=True, download=False)   # the IDX files, read by torchvision
-test_set = datasets.MNIST(DATA_DIR, train=False, download=False)
+
+
+def mnist(folder):
+    # MNIST's training and test sets (torchvision reads the IDX files): from folder (MNIST/raw inside), else from
+    # $DIGITLAB_DATA (where digitlab keeps it), else downloaded by torchvision into folder; else one sentence
+    for where in dict.fromkeys([folder, os.environ.get("DIGITLAB_DATA", "")]):
+        if where and os.path.isdir(os.path.join(where, "MNIST", "raw")):
+            try:
+                return datasets.MNIST(where, train=True), datasets.MNIST(where, train=False)
+            except RuntimeError:  # there, but not whole: try the next place
+                pass
+    try:
+        return datasets.MNIST(folder, train=True, download=True), datasets.MNIST(folder, train=False, download=True)
+    except Exception as e:  # noqa: BLE001 - no internet, a proxy, a full disk: one sentence, not a traceback
+        raise SystemExit(f"MNIST is neither in {{os.path.abspath(folder)}} nor in $DIGITLAB_DATA, and torchvision "
+                         f"could not download it ({{type(e).__name__}}): pass --data FOLDER, a folder holding "
+                         "MNIST/raw/*-ubyte (digitlab's data folder holds one).") from None
+
+
+train_set, test_set = mnist(DATA_DIR)
 
 
 {_source(data.pixels)}
@@ -279,7 +297,44 @@ torch.save({{"format": "digitlab-checkpoint", "version": 1, "config": config, "m
             "state_dict": best_state}}, CHECKPOINT)
 print(f"saved {{CHECKPOINT}}")
 """))
+    if not script:  # a notebook shows what it trained: the curves, and where the test set's mistakes are
+        steps.append((PICTURES_MD, PICTURES))
     return steps
+
+
+PICTURES_MD = ("## The curves and the confusion matrix\n\nLoss per epoch (training and validation) and validation "
+               "accuracy with the course's 97% line; then, on the test set, which digit was read as which: the "
+               "diagonal holds the right answers. Needs matplotlib (`pip install matplotlib`).")
+PICTURES = """import matplotlib.pyplot as plt
+
+epochs = [h["epoch"] for h in history]
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+left.plot(epochs, [h["train_loss"] for h in history], "o--", label="training")
+left.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation")
+left.set(xlabel="epoch", ylabel="loss", title="Loss per epoch")
+left.legend()
+right.plot(epochs, [h["val_acc"] for h in history], "o-", label="validation")
+right.axhline(0.97, color="grey", linestyle=":", label="97%")
+right.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy per epoch")
+right.legend()
+for axis in (left, right):
+    axis.xaxis.get_major_locator().set_params(integer=True)  # whole epochs
+plt.show()
+
+with torch.no_grad():
+    predicted = torch.cat([scored(x_test[i : i + 8192]).argmax(1) for i in range(0, len(x_test), 8192)]).cpu()
+confusion = torch.zeros(10, 10, dtype=torch.long)
+confusion.index_put_((y_test.cpu(), predicted), torch.ones(len(predicted), dtype=torch.long), accumulate=True)
+fig, ax = plt.subplots(figsize=(5.5, 5))
+ax.imshow(confusion, cmap="Blues")
+for true in range(10):
+    for guess in range(10):
+        ax.text(guess, true, int(confusion[true, guess]), ha="center", va="center", fontsize=7,
+                color="white" if confusion[true, guess] > confusion.max() / 2 else "black")
+ax.set(xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10), title="Test set: true against predicted")
+plt.show()
+print(f"test accuracy {confusion.diagonal().sum().item() / len(predicted):.2%}")
+"""
 
 
 def _comment(md: str) -> str:
