@@ -70,8 +70,13 @@ st.page_link(f"pages/{page}", label=f"Open the {lesson.page.capitalize()} page f
              icon=":material/arrow_forward:", query_params=to_train if lesson.page == "train" else None)
 if lesson.watch:
     st.markdown(f"**What to watch.** {lesson.watch}")
+to_runs = lessons.runs_link(lesson, store, mine)
+if to_runs and lesson.page != "runs":
+    shown = " and ".join(lessons.SPLITS[x] for x in lesson.splits)
+    st.page_link("pages/runs.py", label=f"Compare this lesson's runs on the Runs page ({shown})",
+                 icon=":material/monitoring:", query_params=to_runs)
 if missing:
-    st.caption(f"The questions read runs you have not finished yet: {', '.join(missing)}.")
+    st.caption(f"The questions read runs you have not finished yet with this lesson's settings: {', '.join(missing)}.")
 
 def mnist():
     found = ui.dataset()

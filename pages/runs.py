@@ -72,6 +72,7 @@ if manageable:
             except UserError as e:
                 ui.show_error(e)
 
+SPLITS = {"train": "training images", "val": "validation: picks the epoch kept", "test": "test: scored once"}
 with_epochs = [r for r in runs if r.status == Status.RUNNING or r.best_val_acc is not None]
 labels = {f"{r.id}: {r.name}": r for r in with_epochs}
 linked = addresses.ids_in(st.query_params.get("compare", ""))  # a link to a comparison names its runs
@@ -90,8 +91,8 @@ if chosen:
     sel = [(lbl, store.epochs(r.id)) for lbl, r in zip(chosen, picked)]
     colors = [plots.run_color(r.id) for r in picked]
     o1, o2, o3 = st.columns([2, 2, 1])
-    splits = o1.segmented_control("Splits", ["train", "val", "test"], default=["train", "test"],
-                                  selection_mode="multi")
+    asked = [x for x in st.query_params.get("splits", "").split(",") if x in SPLITS]  # a lesson's link names them
+    splits = o1.segmented_control("Splits", list(SPLITS), default=asked or ["train", "test"], selection_mode="multi")
     x = o2.segmented_control("x-axis", list(plots.X_AXES), default="epoch", format_func=plots.X_AXES.get) or "epoch"
     log_y = o3.toggle("Log y", help="A log scale separates losses that are all near zero.")
     png = {"toImageButtonOptions": {"format": "png", "scale": 2, "filename": "digitlab-runs"}}
@@ -108,11 +109,14 @@ if chosen:
     st.caption("Click a run in a legend to hide or show it; the camera icon above a chart saves it as a PNG.")
 
     st.subheader("Summary")
-    for line in tables.course_lines(sel, [r.config.get("name") for r in picked]):
+    for line in tables.course_lines(sel, [r.config.get("name") for r in picked], [r.config for r in picked]):
         st.markdown(f":material/school: {line}")
     c1, c2, c3 = st.columns([2, 2, 2])
     target = c1.number_input("Target accuracy (%)", 50.0, 100.0, 97.0, step=0.5) / 100
-    split = c2.selectbox("Accuracy on", ["test", "val", "train"])
+    on = st.query_params.get("on", "test")
+    split = c2.selectbox("Accuracy on", ["test", "val", "train"], index=["test", "val", "train"].index(on)
+                         if on in SPLITS else 0, format_func=lambda k: f"{k} ({SPLITS[k]})",
+                         help="The lesson that sent you here asks about this split.")
     table = pd.DataFrame(tables.summary_rows(sel, target, split))
     percent = [c for c in table.columns if "acc" in c]
     table[percent] = table[percent] * 100  # one format a column: two decimals everywhere

@@ -708,3 +708,14 @@ def test_a_full_disk_is_named_to_a_teacher_with_its_folder_and_to_a_student_with
     bob = signed_in("bob", "bob-pass-123", "runs")
     said = [w.value for w in bob.warning if "disk" in w.value]
     assert len(said) == 1 and "tell your teacher" in said[0] and str(classroom.root) not in said[0]
+
+
+def test_runs_opens_on_the_splits_and_the_measure_a_lesson_links_with(store_with_run):
+    at = AppTest.from_file(str(PROJECT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/runs.py")
+    at.query_params.update({"splits": "train,val", "on": "val", "compare": "1"})
+    at.run()
+    assert not at.exception
+    assert at.segmented_control[0].label == "Splits" and at.segmented_control[0].value == ["train", "val"]
+    assert [s.value for s in at.selectbox if s.label == "Accuracy on"] == ["val"]

@@ -15,7 +15,7 @@ from digitlab.runs.store import Status, Store
 
 def fake_run(store: Store, name: str, val_accs, val_losses=None, test_acc=None, train_accs=None, owner="") -> int:
     """A completed run of a preset with these per-epoch figures, as a worker would have stored it."""
-    run_id = store.create(preset(name, epochs=len(val_accs)), owner=owner)
+    run_id = store.create(preset(name), owner=owner)  # the lesson's own settings: figures of its first epochs
     for k, acc in enumerate(val_accs):
         store.add_epoch(run_id, dict(epoch=k + 1, train_loss=0.5, train_acc=(train_accs or val_accs)[k],
                                      val_loss=(val_losses or [1 - a for a in val_accs])[k], val_acc=acc,
@@ -139,8 +139,9 @@ def test_lowest_recall_is_read_from_the_run_s_own_checkpoint(tmp_path, tiny_root
     from digitlab.learn import evaluation, checkpoint
 
     s = Store(tmp_path / "runs")
-    s.create(preset("compare-adam", epochs=1, device="cpu"))
+    rid = s.create(preset("compare-adam", epochs=1, device="cpu"))
     workers.work(s, tiny_root)
+    s.update(rid, config=json.dumps(preset("compare-adam").to_dict()))  # as if it had run the lesson's 25 epochs
     mnist = data.load(tiny_root)
     per = evaluation.evaluate_checkpoint(checkpoint.load(s.runs()[0].checkpoint), mnist)["per_class"][:10]
     lowest = str(min(per, key=lambda r: (r["recall"], r["digit"]))["digit"])
@@ -343,3 +344,39 @@ def test_a_question_whose_run_still_trains_says_so(store):
     with pytest.raises(lessons.Missing, match=r"^Your runs do not answer this yet: epochs-1 is still training: come "
                                               r"back when it finishes\.$"):
         lessons.mark(q, "epochs-3", s, None)
+
+
+def test_a_run_with_other_settings_never_decides_and_says_what_differs(store):
+    q = question("3-optimizers", "first-97")
+    assert lessons.mark(q, "compare-adam", store, None).correct
+    short = fake_run(store, "compare-adam", [0.99, 0.995])  # newer, and would answer otherwise ...
+    store.update(short, config=json.dumps(preset("compare-adam", epochs=6, lr=0.01).to_dict()))  # ... but is not it
+    assert lessons.mark(q, "compare-adam", store, None).correct  # the lesson's own run still decides
+    for r in store.runs():
+        if r.config["name"] == "compare-adam" and r.id != short:
+            store.delete(r.id)
+    with pytest.raises(lessons.Missing, match=r"^Your runs do not answer this yet: your compare-adam ran with epochs 6 "
+                                              r"\(the course's 25\), lr 0\.01 \(the course's 0\.001\), so it is not "
+                                              r"this lesson's run; launch compare-adam first\.$"):
+        lessons.mark(q, "compare-adam", store, None)
+    seeded = fake_run(store, "compare-adam", [0.95, 0.975])
+    store.update(seeded, config=json.dumps(preset("compare-adam", seed=7, device="cpu").to_dict()))
+    assert lessons.mark(q, "compare-adam", store, None).correct  # another seed or device: the same experiment
+
+
+def test_the_course_figures_are_set_only_beside_the_course_s_experiment():
+    from digitlab.runs import tables
+
+    epochs = [dict(epoch=1, val_acc=0.97, test_acc=0.971)]
+    same, other = preset("compare-adam", seed=3).to_dict(), preset("compare-adam", epochs=6).to_dict()
+    rows = tables.course_rows([("a", epochs), ("b", epochs)], ["compare-adam"] * 2, [same, other])
+    assert rows[0]["course"].startswith("97.83%")
+    assert rows[1]["course"] == "not set beside it" and rows[1]["why"] == "it ran with epochs 6 (the course's 25)"
+
+
+def test_a_lesson_links_to_its_runs_on_the_splits_it_talks_about(store):
+    lesson = next(x for x in lessons.all_lessons() if x.id == "4-how-long")
+    link = lessons.runs_link(lesson, store, None)
+    ids = {r.config["name"]: r.id for r in store.runs()}
+    assert link == {"compare": ",".join(str(ids[p]) for p in lesson.launch), "splits": "train,val", "on": "val"}
+    assert lessons.runs_link(lesson, Store(store.root.parent / "empty"), None) is None

@@ -14,7 +14,7 @@ import numpy as np
 from digitlab import UserError, settings
 from digitlab.learn import metrics
 from digitlab.learn.config import NAMES
-from digitlab.learn.presets import PRESETS, preset
+from digitlab.learn.presets import PRESETS, differences, preset
 from digitlab.runs.store import Status, Store
 
 FOLDER = Path(__file__).resolve().parents[2] / "lessons"
@@ -53,6 +53,8 @@ class Lesson:
     controls: tuple    # Train settings the lesson uses (the rest stay hidden)
     course: str        # the course's own figures, to set beside the learner's
     questions: tuple
+    splits: tuple = ("train", "val")  # the splits the lesson talks about: its link to Runs shows these
+    measure: str = "val"               # the split its questions measure accuracy on (Runs' summary, from its link)
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,13 @@ class Expected:
 
 
 class Missing(UserError):
-    """The runs a question reads are not there yet: which presets to launch, or to wait for while they train."""
+    """The runs a question reads are not there yet: which presets to launch, or to wait for while they train; a run
+    of the same name with other settings is named with what differs (it does not decide the lesson's answers)."""
 
-    def __init__(self, presets: list[str], training: list[str] = ()):
+    def __init__(self, presets: list[str], training: list[str] = (), different: dict | None = None):
         todo = [p for p in presets if p not in training]
-        said = []
+        said = [f"your {name} ran with {', '.join(what[:3])}, so it is not this lesson's run"
+                for name, what in (different or {}).items() if name in todo]
         if training:
             said.append(f"{', '.join(training)} {'is' if len(training) == 1 else 'are'} still training: come back "
                         "when "+ ("it finishes" if len(training) == 1 else "they finish"))
@@ -91,13 +95,20 @@ def _tie_said(q, tied: tuple, what: str) -> str:
 # --- the checks: what the learner's runs say -------------------------------------------------------------------
 
 
-def runs_by_preset(store: Store, owner: str | None) -> dict[str, dict]:
-    """The newest completed run of each preset (by its name) of one owner (everyone's on a single-user machine)."""
+def runs_by_preset(store: Store, owner: str | None, different: dict | None = None) -> dict[str, dict]:
+    """The newest completed run of each preset of one owner (everyone's on a single-user machine) whose settings are
+    the preset's (another seed or device still is: presets.differences); a run named after a preset with other
+    settings (6 epochs of a 25-epoch lesson) never decides, and lands in different, {name: what differs}."""
     out = {}
     for run in store.runs(Status.COMPLETED, owner=owner):  # newest first
         name = run.config.get("name")
-        if name in PRESETS and name not in out and run.best_val_acc is not None:
+        if name not in PRESETS or name in out or run.best_val_acc is None:
+            continue
+        changed = differences(run.config, name)
+        if not changed:
             out[name] = run
+        elif different is not None:
+            different.setdefault(name, changed)
     return out
 
 
@@ -109,7 +120,7 @@ def training(store: Store, owner: str | None) -> set[str]:
 def _needed(q: Question, runs: dict, ctx: dict) -> list[dict]:
     missing = [p for p in q.presets if p not in runs]
     if missing:
-        raise Missing(missing, [p for p in missing if p in ctx.get("training", ())])
+        raise Missing(missing, [p for p in missing if p in ctx.get("training", ())], ctx.get("different"))
     return [runs[p] for p in q.presets]
 
 
@@ -250,7 +261,8 @@ NEEDS = {"first_to_target": (2, None), "best_checkpoint": (2, None), "reached": 
 
 # --- lesson files -------------------------------------------------------------------------------------------------
 
-LESSON_KEYS = {"number", "title", "page", "text", "watch", "launch", "controls", "course", "questions"}
+LESSON_KEYS = {"number", "title", "page", "text", "watch", "launch", "controls", "course", "questions", "splits",
+               "measure"}
 QUESTION_KEYS = {f for f in Question.__dataclass_fields__}
 
 
@@ -281,6 +293,11 @@ def parse(text: str, path: Path) -> Lesson:
         wrong = [v for v in values if v not in allowed]
         if wrong:
             raise _bad(path, f"{name} names {wrong[0]!r}, which is not a {'preset' if name == 'launch' else 'setting'}")
+    splits, measure = raw.get("splits", ["train", "val"]), raw.get("measure", "val")
+    if not isinstance(splits, list) or not splits or any(x not in SPLITS for x in splits):
+        raise _bad(path, "splits must be a list of train, val and test")
+    if measure not in SPLITS:
+        raise _bad(path, "measure must be train, val or test")
     questions = raw.get("questions", [])
     if not isinstance(questions, list) or not questions or len(questions) > 10:
         raise _bad(path, "give 1 to 10 [[questions]]")
@@ -288,7 +305,7 @@ def parse(text: str, path: Path) -> Lesson:
     if len({q.id for q in parsed}) < len(parsed):
         raise _bad(path, "two questions share an id")
     return Lesson(path.stem, raw["number"], raw["title"], raw["page"], raw["text"], str(raw.get("watch", "")),
-                  tuple(launch), tuple(controls), str(raw.get("course", "")), parsed)
+                  tuple(launch), tuple(controls), str(raw.get("course", "")), parsed, tuple(splits), measure)
 
 
 def _question(raw, path: Path) -> Question:
@@ -401,8 +418,10 @@ def clean(q: Question, answer) -> str:
 
 def mark(q: Question, answer: str, store: Store, owner: str | None, mnist=None) -> Marked:
     """Whether an answer (clean()'s) is right by the learner's own runs; Missing names the runs to launch first."""
-    verdict = CHECKS[q.check](q, store, runs_by_preset(store, owner),
-                              {"mnist": mnist, "owner": owner, "training": training(store, owner)})
+    different: dict = {}
+    runs = runs_by_preset(store, owner, different)
+    verdict = CHECKS[q.check](q, store, runs, {"mnist": mnist, "owner": owner, "training": training(store, owner),
+                                               "different": different})
     if q.kind == "number":
         right = abs(float(answer) - float(verdict.expected)) <= q.tolerance
         expected = f"{float(verdict.expected):,.10g}"
@@ -421,6 +440,16 @@ def answer(lesson: Lesson, q: Question, given, store: Store, person: str, owner:
     marked = mark(q, value, store, owner, mnist=mnist)
     tries = store.record_answer(person, lesson.id, q.id, value, marked.correct)
     return dataclasses.replace(marked, tries=tries)
+
+
+def runs_link(lesson: Lesson, store: Store, owner: str | None) -> dict[str, str] | None:
+    """The Runs page's address for a lesson: its runs compared, on the splits it talks about and the split its
+    questions measure; None before any of its runs has finished."""
+    have = runs_by_preset(store, owner)
+    ids = [str(have[p].id) for p in lesson.launch if p in have]
+    if not ids:
+        return None
+    return {"compare": ",".join(ids), "splits": ",".join(lesson.splits), "on": lesson.measure}
 
 
 def missing_runs(lesson: Lesson, store: Store, owner: str | None) -> list[str]:

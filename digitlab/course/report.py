@@ -194,7 +194,7 @@ def build(store: Store, run_ids: list[int], may_see=None, root=None, limits=None
                + _figure(plots.step_losses([(lbl, store.steps(r.id)) for lbl, r in zip(labels, runs)], 50,
                                            colors=colors)) + "</section>")
     summary = tables.summary_rows(sel, 0.97, "test")
-    course = tables.course_rows(sel, [r.config.get("name") for r in runs])
+    course = tables.course_rows(sel, [r.config.get("name") for r in runs], [r.config for r in runs])
     out.append("<section><h2>Summary</h2><p>First epoch whose test accuracy reached 97%, the best test accuracy at "
                "any epoch, the test accuracy of the checkpoint kept (the best validation epoch, not the last) and the "
                "last epoch's figures.</p>"

@@ -100,6 +100,33 @@ def preset(name: str, /, **overrides) -> TrainConfig:
     return TrainConfig(**{"name": name, **PRESETS[name], **overrides})
 
 
+SAME_EXPERIMENT = ("name", "device", "seed", "precision")  # may differ: still the course's experiment, other luck
+
+
+def differences(config: dict, name: str) -> list[str]:
+    """How a run's settings (its config as stored) differ from the preset it is named after, in what changes its
+    figures: "epochs 6 (the course's 25)", ...; empty when it is the preset's experiment (another seed or device is)."""
+    if name not in PRESETS:
+        return []
+    ours = preset(name).to_dict()
+    out = []
+    for key, value in ours.items():
+        theirs = config.get(key, value)
+        if key not in SAME_EXPERIMENT and _plain(theirs) != _plain(value):
+            out.append(f"{key.replace('_', ' ')} {_shown(theirs)} (the course's {_shown(value)})")
+    return out
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _shown(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "-".join(map(str, value)) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def finetune(base: TrainConfig, start_from: str, share: float = 0.5, epochs: int = 3) -> TrainConfig:
     """The "fine-tune on my digits" recipe: the base model's settings, started from its weights (start_from names
     it), a tenth of its learning rate with no schedule, a share of My digits added to MNIST, a few epochs."""

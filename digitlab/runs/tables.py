@@ -2,7 +2,7 @@
 
 from digitlab.learn import health, metrics
 from digitlab.markdown import as_text
-from digitlab.learn.presets import COURSE
+from digitlab.learn.presets import COURSE, differences
 from digitlab.runs.store import Run, Status, Store
 
 
@@ -43,14 +43,21 @@ def summary_rows(runs: list[tuple[str, list[dict]]], target: float, split: str) 
                      "last test loss": s["last_test_loss"]})
     return rows
 
-def course_rows(runs: list[tuple[str, list[dict]]], presets: list[str | None]) -> list[dict]:
+def course_rows(runs: list[tuple[str, list[dict]]], presets: list[str | None],
+                configs: list[dict] | None = None) -> list[dict]:
     """A row per run of a course preset, the course's figures beside the run's, on the same measures: the test
     accuracy of the checkpoint kept and the first epoch whose test accuracy reached 97% (the course measured both on
-    its test set); why: what explains a difference, where the course's story is not ours."""
+    its test set); why: what explains a difference, where the course's story is not ours. A run named after a
+    preset with other settings (configs: each run's) gets no course figure, but what differs."""
     rows = []
-    for (label, epochs), name in zip(runs, presets):
+    for k, ((label, epochs), name) in enumerate(zip(runs, presets)):
         course = COURSE.get(name)
         if not course or not epochs:
+            continue
+        changed = differences(configs[k], name) if configs is not None else []
+        if changed:
+            rows.append({"run": label, "preset": name, "you": "other settings", "course": "not set beside it",
+                         "why": f"it ran with {', '.join(changed[:3])}"})
             continue
         kept = max(epochs, key=lambda e: e["val_acc"])
         first = metrics.first_epoch_reaching([e["test_acc"] for e in epochs], 0.97)
@@ -64,10 +71,11 @@ def course_rows(runs: list[tuple[str, list[dict]]], presets: list[str | None]) -
     return rows
 
 
-def course_lines(runs: list[tuple[str, list[dict]]], presets: list[str | None]) -> list[str]:
+def course_lines(runs: list[tuple[str, list[dict]]], presets: list[str | None],
+                 configs: list[dict] | None = None) -> list[str]:
     """course_rows as lines of Markdown, for the Runs page."""
     return [f"**{as_text(r['run'])}** ({r['preset']}): you {r['you']} · the course {r['course']}"
-            + (f" · {r['why']}" if r["why"] else "") for r in course_rows(runs, presets)]
+            + (f" · {r['why']}" if r["why"] else "") for r in course_rows(runs, presets, configs)]
 
 
 def my_digits_rows(runs: list[Run], results: dict[int, dict]) -> list[dict]:
