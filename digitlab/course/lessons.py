@@ -400,6 +400,8 @@ def clean(q: Question, answer) -> str:
     if not isinstance(answer, (str, int, float)) or isinstance(answer, bool):
         raise UserError("An answer is text or a number: type it again.")
     text = str(answer).strip()
+    if not text and q.kind == "choice":
+        raise UserError(f"Choose one of: {', '.join(q.choices.values())}.")
     if not text or len(text) > MAX_ANSWER:
         raise UserError(f"An answer is 1 to {MAX_ANSWER} characters: type it again.")
     if q.kind == "choice":
