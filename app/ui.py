@@ -66,14 +66,14 @@ def run_app() -> None:
             st.session_state.door = nav.url_path
             nav.run()
             return
-        pages = [st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
+        pages = [st.Page(PAGES / "lessons.py", title="Lessons", icon=":material/school:"),  # the course first
+                 st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:", default=True),
                  st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
                  st.Page(PAGES / "runs.py", title="Runs", icon=":material/monitoring:"),
                  st.Page(PAGES / "inside.py", title="Inside", icon=":material/neurology:"),
                  st.Page(PAGES / "sweeps.py", title="Sweeps", icon=":material/tune:"),
                  st.Page(PAGES / "digits.py", title="My digits", icon=":material/gesture:"),
-                 st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:"),
-                 st.Page(PAGES / "lessons.py", title="Lessons", icon=":material/school:")]
+                 st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:")]
         if class_mode() and may(Action.TEACH, Resource.CLASS):
             pages.append(st.Page(PAGES / "classroom.py", title="Class", icon=":material/groups:"))
         nav = st.navigation(pages)

@@ -14,19 +14,23 @@ from digitlab.drawing import answers, gate, pictures, preprocess
 ui.routed()
 
 st.title("Draw a digit")
+if not ui.store().answers(ui.viewer().name):  # a newcomer: what this is, and where the course starts
+    intro, start = st.columns([4, 1], vertical_alignment="center")
+    intro.markdown("**digitlab** trains small neural networks to read handwritten digits, and shows how they learn: "
+                   "draw a digit below, or follow the course in eight short lessons.")
+    start.page_link("pages/lessons.py", label="Start: Lesson 1", icon=":material/school:",
+                    query_params={"lesson": "1"})
 models = ui.models()
 hidden = len(ui.models(flagged=True)) - len(models)
 if hidden and st.checkbox(f"Show runs that did not learn ({hidden})", key="draw_flagged",
                           help="Runs that diverged or stayed at chance are left out of the list unless asked for."):
     models = ui.models(flagged=True)
-with st.expander("Your own model: a checkpoint from a script digitlab exported (As PyTorch on Runs)",
-                 icon=":material/upload_file:"):
-    up = st.file_uploader("A .pt file that `digitlab eval` reads", type=["pt"], key="own_model")
-    if up is not None:
-        try:
-            models = {f"your upload: {up.name}": ui.uploaded_model(up), **models}
-        except UserError as e:
-            ui.show_error(e)
+up = st.session_state.get("own_model")  # the uploader sits at the foot of the page: its file, from the last run
+if up is not None:
+    try:
+        models = {f"your upload: {up.name}": ui.uploaded_model(up), **models}
+    except UserError as e:
+        ui.show_error(e)
 if not models:
     st.warning("No model yet: train one on the **Train** page.")
     st.stop()
@@ -162,3 +166,7 @@ def inside(seen: np.ndarray | None, p: np.ndarray) -> None:
 
 
 pad()
+
+with st.expander("Your own model: a checkpoint from a script digitlab exported (As PyTorch on Runs)",
+                 icon=":material/upload_file:"):
+    st.file_uploader("A .pt file that `digitlab eval` reads", type=["pt"], key="own_model")

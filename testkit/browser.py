@@ -18,7 +18,7 @@ PAD = 'canvas[aria-label="Drawing pad"][data-ready]'  # the Draw page's canvas (
 READING = ".reading"  # the Draw page's answer (app/components/answer.js), shown once something is drawn
 SEVEN = [(90, 60), (190, 55), (175, 100), (150, 160), (125, 230)]  # mouse path of a 7 on the 280x280 canvas
 PROJECT = Path(__file__).resolve().parent.parent
-NAV = ["Draw", "Train", "Runs", "Inside", "Sweeps", "My digits", "Data", "Lessons"]  # the sidebar's pages, in order
+NAV = ["Lessons", "Draw", "Train", "Runs", "Inside", "Sweeps", "My digits", "Data"]  # the sidebar's pages, in order
 SHOTS = os.environ.get("DIGITLAB_SHOTS")  # a folder: the browser tests leave screenshots there
 
 

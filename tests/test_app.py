@@ -719,3 +719,14 @@ def test_runs_opens_on_the_splits_and_the_measure_a_lesson_links_with(store_with
     assert not at.exception
     assert at.segmented_control[0].label == "Splits" and at.segmented_control[0].value == ["train", "val"]
     assert [s.value for s in at.selectbox if s.label == "Accuracy on"] == ["val"]
+
+
+def test_a_newcomer_is_told_what_digitlab_is_and_where_the_course_starts(app_env):
+    at = open_page()
+    assert at.title[0].value == "Draw a digit"
+    assert any(m.value.startswith("**digitlab** trains small neural networks") for m in at.markdown)
+    links = [link.proto for link in at.get("page_link")]
+    assert any(p.label == "Start: Lesson 1" and p.page.endswith("lessons") and "lesson=1" in p.query_string
+               for p in links), links
+    Store(app_env).record_answer("", "1-data", "chooses", "val", True)  # no longer new
+    assert not any(m.value.startswith("**digitlab** trains") for m in open_page().markdown)

@@ -197,6 +197,12 @@ def sidebar() -> Pressed:
     groups = {group: [n for n in NAMES if spec(n).group == group]
               for group in ("", REGULARIZE, AUGMENT, SCHEDULE, FINETUNE, MORE)}
     with st.sidebar:
+        st.header("The course's experiments")  # first: one click queues a whole comparison of the course
+        group = st.selectbox("Experiment", list(GROUPS), key="group", help="Several runs queued together, to compare on "
+                             "the Runs page, which opens on the last group that completed.")
+        names, what = GROUPS[group]
+        st.caption(f"{what} Runs: {', '.join(names)}.")
+        compare = st.button(f"Queue these {len(names)} runs", width="stretch", key="compare")
         st.header("New run")
         st.selectbox("Preset", ["custom", *PRESETS], key="preset", on_change=on_preset,
                      help="Fills the form with a recipe from the course; change anything before launching.")
@@ -236,10 +242,4 @@ def sidebar() -> Pressed:
                               "either side of this one, and the optimizer; change anything there before queuing it."):
                 st.session_state.sweep_text = sweep.template(config)
                 st.switch_page("pages/sweeps.py")
-        st.subheader("The course's experiments")
-        group = st.selectbox("Experiment", list(GROUPS), key="group", help="Several runs queued together, to compare on "
-                             "the Runs page, which opens on the last group that completed.")
-        names, what = GROUPS[group]
-        st.caption(f"{what} Runs: {', '.join(names)}.")
-        compare = st.button(f"Queue these {len(names)} runs", width="stretch", key="compare")
     return Pressed(config, launch, compare, find)
