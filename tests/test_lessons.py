@@ -30,17 +30,17 @@ def store(tmp_path):
     s = Store(tmp_path / "runs")
     fake_run(s, "compare-sgd", [0.90, 0.95, 0.96, 0.971], test_acc=0.972)
     fake_run(s, "compare-momentum", [0.93, 0.965, 0.972, 0.975], test_acc=0.978)
-    fake_run(s, "compare-adam", [0.95, 0.971, 0.975, 0.976], test_acc=0.977)
+    fake_run(s, "compare-adam", [0.95, 0.971, 0.975, 0.976], test_acc=0.970)
     fake_run(s, "epochs-10", [0.96, 0.97, 0.975, 0.974], val_losses=[0.2, 0.1, 0.08, 0.09])
     fake_run(s, "epochs-3", [0.96, 0.97, 0.975], train_accs=[0.96, 0.99, 0.999])
     fake_run(s, "epochs-1", [0.96], train_accs=[0.95])
     fake_run(s, "trial-100-50", [0.97], test_acc=0.975)
     fake_run(s, "trial-30-5", [0.93], test_acc=0.931)
     fake_run(s, "dropout-0.2", [0.96, 0.975], test_acc=0.98)
-    fake_run(s, "dropout-0.4", [0.95, 0.969], test_acc=0.979)
+    fake_run(s, "dropout-0.4", [0.95, 0.969], test_acc=0.974)
     fake_run(s, "dropout-0.6", [0.90, 0.95], test_acc=0.96)
     fake_run(s, "seed-assignment", [0.97, 0.981], test_acc=0.9812)
-    fake_run(s, "nmlp-30-5", [0.92], test_acc=0.925)
+    fake_run(s, "nmlp-30-5", [0.92], test_acc=0.915)
     return s
 
 
@@ -380,3 +380,27 @@ def test_a_lesson_links_to_its_runs_on_the_splits_it_talks_about(store):
     ids = {r.config["name"]: r.id for r in store.runs()}
     assert link == {"compare": ",".join(str(ids[p]) for p in lesson.launch), "splits": "train,val", "on": "val"}
     assert lessons.runs_link(lesson, Store(store.root.parent / "empty"), None) is None
+
+
+def test_an_answer_within_the_measure_s_spread_is_too_close_to_call(tmp_path):
+    s = Store(tmp_path / "runs")
+    fake_run(s, "compare-sgd", [0.90, 0.95], test_acc=0.960)
+    fake_run(s, "compare-momentum", [0.93, 0.97], test_acc=0.9795)  # the course's own figures: 0.12 points apart
+    fake_run(s, "compare-adam", [0.95, 0.97], test_acc=0.9783)
+    q = question("3-optimizers", "ends-best")
+    for close in ("compare-momentum", "compare-adam"):
+        marked = lessons.mark(q, close, s, None)
+        assert marked.correct and "Too close to call: momentum and Adam differ by 0.12 points, less than the" in \
+            marked.reason and "so each of them is right" in marked.reason
+    assert not lessons.mark(q, "compare-sgd", s, None).correct  # 1.95 points below: not close
+
+
+def test_a_gap_decided_by_less_than_its_spread_is_too_close_to_call(tmp_path):
+    s = Store(tmp_path / "runs")
+    fake_run(s, "epochs-10", [0.97, 0.975], train_accs=[0.98, 0.9905])   # gap 1.55 points
+    fake_run(s, "epochs-3", [0.97, 0.975], train_accs=[0.98, 0.9898])    # gap 1.48 points: 0.07 apart
+    fake_run(s, "epochs-1", [0.96], train_accs=[0.95])                   # gap -1 point
+    q = question("4-how-long", "gap")
+    assert lessons.mark(q, "epochs-3", s, None).correct and lessons.mark(q, "epochs-10", s, None).correct
+    assert "Too close to call" in lessons.mark(q, "epochs-10", s, None).reason
+    assert not lessons.mark(q, "epochs-1", s, None).correct

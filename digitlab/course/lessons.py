@@ -13,7 +13,7 @@ import numpy as np
 
 from digitlab import UserError, settings
 from digitlab.learn import metrics
-from digitlab.learn.config import NAMES
+from digitlab.learn.config import MNIST_TRAIN, NAMES
 from digitlab.learn.presets import PRESETS, differences, preset
 from digitlab.runs.store import Status, Store
 
@@ -87,6 +87,28 @@ def _tied(values: dict, best) -> tuple:
     return tuple(k for k, v in values.items() if v == values[best])
 
 
+TEST_IMAGES = 10_000
+
+
+def _spread(*parts: tuple[float, int]) -> float:
+    """Two standard errors of a sum or difference of accuracies, each (accuracy, images it was measured on): how far
+    apart two runs' figures fall from the images they were counted on alone, before any other luck of a run."""
+    return 2 * float(np.sqrt(sum(a * (1 - a) / max(n, 1) for a, n in parts)))
+
+
+def _close(q, values: dict, best, margin: dict, what: str) -> tuple[tuple, str]:
+    """(every answer within the margin of best's value, what to say): a question decided by less than the spread of
+    its measure is too close to call, and each answer inside it is right. margin: key -> its spread against best."""
+    close = tuple(k for k, v in values.items() if k == best or abs(v - values[best]) < margin[k])
+    if len(close) < 2:
+        return close, ""
+    gap = max(abs(values[k] - values[best]) for k in close) * 100
+    spread = max(margin[k] for k in close if k != best) * 100
+    return close, (f" Too close to call: {' and '.join(_label(q, k) for k in close)} differ by {gap:.2f} points, "
+                   f"less than the {spread:.2f} points that two runs' {what} vary by from the images they are counted "
+                   "on alone, so each of them is right.")
+
+
 def _tie_said(q, tied: tuple, what: str) -> str:
     return (f" A tie: {' and '.join(_label(q, k) for k in tied)} {what}, so each of them is right."
             if len(tied) > 1 else "")
@@ -151,8 +173,10 @@ def _best_checkpoint(q, store, runs, ctx) -> Expected:
     best = max(accs, key=lambda k: accs[k])
     said = "; ".join(f"{_label(q, k)} {v:.2%}" for k, v in accs.items())
     tied = _tied(accs, best)
+    margin = {k: _spread((accs[k], TEST_IMAGES), (accs[best], TEST_IMAGES)) for k in accs}
+    close, note = _close(q, accs, best, margin, "test accuracies") if len(tied) < 2 else (tied, "")
     return Expected(best, f"The test accuracy of each run's kept checkpoint (its best validation epoch): {said}."
-                          + _tie_said(q, tied, f"scored {accs[best]:.2%}"), tied)
+                          + _tie_said(q, tied, f"scored {accs[best]:.2%}") + note, close)
 
 
 def _reached(q, store, runs, ctx) -> Expected:
@@ -163,15 +187,19 @@ def _reached(q, store, runs, ctx) -> Expected:
 
 
 def _largest_gap(q, store, runs, ctx) -> Expected:
-    gaps = {}
+    gaps, parts = {}, {}
     for name, run in zip(q.presets, _needed(q, runs, ctx)):
         last = store.epochs(run.id)[-1]
         gaps[name] = last["train_acc"] - last["val_acc"]
+        val = run.config.get("val_size", 12_000)
+        parts[name] = ((last["train_acc"], MNIST_TRAIN - val), (last["val_acc"], val))
     worst = max(gaps, key=lambda k: gaps[k])
     said = "; ".join(f"{_label(q, k)} {v * 100:+.2f} points" for k, v in gaps.items())
     tied = _tied(gaps, worst)
+    margin = {k: _spread(*parts[k], *parts[worst]) for k in gaps}
+    close, note = _close(q, gaps, worst, margin, "gaps") if len(tied) < 2 else (tied, "")
     return Expected(worst, f"Training minus validation accuracy at each run's last epoch: {said}."
-                           + _tie_said(q, tied, "share the largest gap"), tied)
+                           + _tie_said(q, tied, "share the largest gap") + note, close)
 
 
 def _params(q, store, runs, ctx) -> Expected:
@@ -205,10 +233,13 @@ def _lowest_recall(q, store, runs, ctx) -> Expected:
     per = evaluation.evaluate_checkpoint(checkpoint.load(run.checkpoint), ctx["mnist"]())["per_class"][:10]
     worst = min(per, key=lambda r: (r["recall"], r["digit"]))
     tied = tuple(str(r["digit"]) for r in per if r["recall"] == worst["recall"])
+    recalls = {r["digit"]: r["recall"] for r in per}
+    margin = {r["digit"]: _spread((r["recall"], r["support"]), (worst["recall"], worst["support"])) for r in per}
+    close, note = _close(q, recalls, worst["digit"], margin, "recalls") if len(tied) < 2 else (tied, "")
     return Expected(str(worst["digit"]), f"Your run's checkpoint on the test set: recall of {worst['digit']} is "
                                         f"{worst['recall']:.2%}, the lowest (the best: "
                                         f"{max(r['recall'] for r in per):.2%})."
-                                        + _tie_said(q, tied, f"share it, {worst['recall']:.2%}"), tied)
+                                        + _tie_said(q, tied, f"share it, {worst['recall']:.2%}") + note, close)
 
 
 FINE_TUNE = "a fine-tune on My digits (the My digits page: save 20 digits or more, then Fine-tune)"
