@@ -120,7 +120,8 @@ def test_on_the_cpu_the_script_ends_exactly_where_digitlab_does(name, exported, 
         assert ck["state_dict"][k].dtype == v.dtype and torch.equal(ck["state_dict"][k], v), (name, k)
 
 
-def test_the_notebook_validates_and_runs(tmp_path, fixture_data):
+def test_the_notebook_validates_and_runs(tmp_path, fixture_data, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # as importing streamlit sets it: the kernel inherits it, and still draws
     config = preset("compare-momentum", epochs=1, device="cpu", dropout=0.2, rotate=5.0)
     nb = export.notebook(config, "compare-momentum", data_dir=str(fixture_data), checkpoint=str(tmp_path / "nb.pt"))
     nbformat.validate(nb)

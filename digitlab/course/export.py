@@ -305,7 +305,8 @@ print(f"saved {{CHECKPOINT}}")
 PICTURES_MD = ("## The curves and the confusion matrix\n\nLoss per epoch (training and validation) and validation "
                "accuracy with the course's 97% line; then, on the test set, which digit was read as which: the "
                "diagonal holds the right answers. Needs matplotlib (`pip install matplotlib`).")
-PICTURES = """import matplotlib.pyplot as plt
+PICTURES = """%matplotlib inline
+import matplotlib.pyplot as plt
 
 epochs = [h["epoch"] for h in history]
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
