@@ -4,7 +4,7 @@ import streamlit as st
 
 from app import ui
 from digitlab import UserError, markdown
-from digitlab.course import lessons
+from digitlab.course import lessons, plots
 from digitlab.datasets import data
 from digitlab.runs import admission
 from digitlab.classroom.access import Action, Resource
@@ -91,6 +91,11 @@ for q in lesson.questions:
     said = given.get((lesson.id, q.id))
     with st.container(border=True):
         st.markdown(f"**{markdown.as_text(q.ask)}**")
+        drawn, ids, course = lessons.figure_runs(q, store, mine)
+        fig = plots.deciding(q.check, drawn, split=q.split, target=q.target, course=course,
+                             colors=[plots.run_color(i) for i in ids]) if drawn else None
+        if fig is not None:  # the figure that decides it, from the learner's own runs (the course's as open circles)
+            st.plotly_chart(fig, width="stretch", key=f"fig:{key}")
         if q.kind == "choice":
             options = list(q.choices)
             answer = st.radio(q.ask, options, format_func=q.choices.get, key=f"a:{key}", horizontal=True,

@@ -404,3 +404,23 @@ def test_a_gap_decided_by_less_than_its_spread_is_too_close_to_call(tmp_path):
     assert lessons.mark(q, "epochs-3", s, None).correct and lessons.mark(q, "epochs-10", s, None).correct
     assert "Too close to call" in lessons.mark(q, "epochs-10", s, None).reason
     assert not lessons.mark(q, "epochs-1", s, None).correct
+
+
+@pytest.mark.parametrize("lesson_id,qid,drawn", [("3-optimizers", "first-97", True), ("4-how-long", "turns-up", True),
+                                                 ("4-how-long", "gap", True), ("3-optimizers", "ends-best", False)])
+def test_a_question_shows_the_figure_that_decides_it_from_your_runs(store, lesson_id, qid, drawn):
+    from digitlab.course import plots
+
+    q = question(lesson_id, qid)
+    runs, ids, course = lessons.figure_runs(q, store, None)
+    assert [label for label, _ in runs] == [q.choices.get(p, p) for p in q.presets] and len(ids) == len(runs)
+    fig = plots.deciding(q.check, runs, split=q.split, target=q.target, course=course)
+    assert (fig is not None) is drawn
+    if q.check == "first_to_target":
+        assert course == {"SGD": 22, "momentum": 8, "Adam": 5}  # the course's own, as open circles
+        assert any(shape.y0 == 0.97 for shape in fig.layout.shapes)  # the 97% line
+        assert sum(t.mode == "markers" and t.x in ((22,), (8,), (5,)) for t in fig.data) == 3
+    if q.check == "turn_up":
+        lowest = [t for t in fig.data if t.text == ("lowest",)]
+        assert len(lowest) == 1 and lowest[0].x == (3,)  # the fixture's epochs-10: lowest at epoch 3
+    assert lessons.figure_runs(q, Store(store.root.parent / "empty"), None)[0] == []

@@ -14,7 +14,7 @@ import numpy as np
 from digitlab import UserError, settings
 from digitlab.learn import metrics
 from digitlab.learn.config import MNIST_TRAIN, NAMES
-from digitlab.learn.presets import PRESETS, differences, preset
+from digitlab.learn.presets import COURSE, PRESETS, differences, preset
 from digitlab.runs.store import Status, Store
 
 FOLDER = Path(__file__).resolve().parents[2] / "lessons"
@@ -476,6 +476,17 @@ def answer(lesson: Lesson, q: Question, given, store: Store, person: str, owner:
     marked = mark(q, value, store, owner, mnist=mnist)
     tries = store.record_answer(person, lesson.id, q.id, value, marked.correct)
     return dataclasses.replace(marked, tries=tries)
+
+
+def figure_runs(q: Question, store: Store, owner: str | None) -> tuple[list[tuple[str, list[dict]]], list[int],
+                                                                       dict[str, int]]:
+    """What the chart that decides a question is drawn from: (each of its runs the learner has, by the label the
+    question gives it, with its epochs; their ids; the course's first epoch at the target, by label, where the course
+    reached it). Empty while its runs are missing."""
+    have = runs_by_preset(store, owner)
+    found = [(p, have[p]) for p in q.presets if p in have]
+    course = {_label(q, p): COURSE[p]["first_97"] for p, _ in found if "first_97" in COURSE.get(p, {})}
+    return [(_label(q, p), store.epochs(r.id)) for p, r in found], [r.id for _, r in found], course
 
 
 def runs_link(lesson: Lesson, store: Store, owner: str | None) -> dict[str, str] | None:

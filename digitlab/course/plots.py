@@ -226,3 +226,49 @@ def sweep_charts(study, params: list[str]) -> list[go.Figure]:
         fig.update_layout(title=dict(text=title, font=dict(size=14)), height=380, margin=dict(l=10, r=10, t=40, b=10))
         figures.append(fig)
     return figures
+
+
+def target_reached(runs: list[tuple[str, list[dict]]], split: str, target: float,
+                   course: dict[str, int] | None = None, colors: list[str] | None = None) -> go.Figure:
+    """Accuracy per epoch on one split with the target's line: which run crosses it first. course: a run's label ->
+    the epoch at which the course's run reached the target (its own, on its test set), drawn as an open circle."""
+    fig = epoch_curves(runs, "acc", (split,), colors=colors)
+    fig.add_hline(y=target, line=dict(color="#888", width=1, dash="dot"), annotation_text=f"{target:.0%}",
+                  annotation_position="bottom right")
+    for (name, _), color in zip(runs, _colors(runs, colors)):
+        if course and name in course:
+            fig.add_trace(go.Scatter(x=[course[name]], y=[target], mode="markers", name=f"the course: {as_text(name)}",
+                                     legendgroup=as_text(name), showlegend=False,
+                                     hovertemplate=f"the course's {as_text(name)}: {target:.0%} test accuracy at "
+                                                   f"epoch {course[name]}<extra></extra>",
+                                     marker=dict(size=12, color="rgba(0,0,0,0)", line=dict(width=2, color=color))))
+    lows = [e[f"{split}_acc"] for _, epochs in runs for e in epochs]
+    if lows:  # zoomed to where the story is: the target and the climb to it, not everything from 0
+        fig.update_yaxes(range=[max(0.0, min(min(lows), target) - 0.01), min(1.0, max(max(lows), target) + 0.005)])
+    return fig
+
+
+def lowest_point(runs: list[tuple[str, list[dict]]], colors: list[str] | None = None) -> go.Figure:
+    """Validation loss per epoch with each run's lowest epoch marked: where it stopped falling, and turned up."""
+    fig = epoch_curves(runs, "loss", ("val",), colors=colors)
+    for (name, epochs), color in zip(runs, _colors(runs, colors)):
+        if epochs:
+            low = min(epochs, key=lambda e: e["val_loss"])
+            fig.add_trace(go.Scatter(x=[low["epoch"]], y=[low["val_loss"]], mode="markers+text", text=["lowest"],
+                                     textposition="top center", showlegend=False, legendgroup=as_text(name),
+                                     hovertemplate=f"{as_text(name)}: lowest at epoch {low['epoch']}<extra></extra>",
+                                     marker=dict(size=14, symbol="star", color=color)))
+    return fig
+
+
+def deciding(check: str, runs: list[tuple[str, list[dict]]], *, split: str = "val", target: float = 0.97,
+             course: dict[str, int] | None = None, colors: list[str] | None = None) -> go.Figure | None:
+    """The chart that answers a lesson's question of this check, from the learner's runs; None where a table or a
+    count answers it instead."""
+    if check == "first_to_target":
+        return target_reached(runs, split, target, course, colors)
+    if check == "turn_up":
+        return lowest_point(runs, colors)
+    if check == "largest_gap":
+        return epoch_curves(runs, "acc", ("train", "val"), colors=colors)
+    return None  # the kept checkpoints' accuracy (the summary table), a count, the learner's own digits
