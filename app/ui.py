@@ -200,14 +200,6 @@ def digits_score(path) -> dict | None:
         return None
 
 
-def readable(path) -> bool:
-    try:
-        model(path)
-    except UserError:
-        return False
-    return True
-
-
 UPLOADS_KEPT = 32  # uploaded checkpoints kept on disk at once (the oldest go first): a bound on what visitors fill
 
 

@@ -4,13 +4,12 @@ import os
 import shutil
 import sqlite3
 import time
-import urllib.parse
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from digitlab import UserError, files
-from digitlab.runs.store.base import runs_root
+from digitlab.runs.store.base import read_only, runs_root
 
 BACKUPS_KEPT = 5
 
@@ -114,7 +113,7 @@ class Backups:
 def _run_ids(path: Path) -> set[int] | None:
     """The runs a store file holds, read without writing anything beside it; None when it is damaged."""
     try:
-        with closing(sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro&immutable=1", uri=True)) as db:
+        with closing(read_only(path)) as db:
             if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 return None
             return {row[0] for row in db.execute("SELECT id FROM runs")}

@@ -106,6 +106,12 @@ class Sweep:
     created: float = 0.0
 
 
+def read_only(path: Path) -> sqlite3.Connection:
+    """A store file opened to read as it is on disk, writing nothing beside it (no -wal, no -shm): a full disk's
+    store, a backup, a copy being checked."""
+    return sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro&immutable=1", uri=True, timeout=30)
+
+
 def _run(row: sqlite3.Row) -> Run:
     d = {k: row[k] for k in row.keys() if k in RUN_FIELDS}
     d["config"] = {LEGACY_KEYS.get(k, k): v for k, v in json.loads(d["config"]).items()}
@@ -175,8 +181,7 @@ class Base:
 
     def _read_only(self) -> sqlite3.Connection:
         try:
-            db = sqlite3.connect(f"file:{urllib.parse.quote(str(self.path))}?mode=ro&immutable=1", uri=True,
-                                 timeout=30)
+            db = read_only(self.path)
         except sqlite3.DatabaseError as e:
             raise self._error(e) from None
         db.row_factory = sqlite3.Row

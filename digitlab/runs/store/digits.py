@@ -12,7 +12,7 @@ class Digits:
         """Keep (label, drawing PNG, 784 bytes seen) items of one owner, all or none, within limit per owner and,
         given quota, within the bytes the owner may keep in all (see bytes_kept)."""
         adding = sum(len(drawing) + len(seen) for _, drawing, seen in items)
-        kept = self.bytes_kept(owner) if quota is not None else {}
+        runs = self._run_bytes(owner) if quota is not None else 0  # files: read outside the transaction
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             have = db.execute("SELECT count(*) FROM digits WHERE owner=?", (owner,)).fetchone()[0]
@@ -20,11 +20,10 @@ class Digits:
                 more = f", and these {len(items)} would pass" if len(items) > 1 else ","
                 raise UserError(f"You keep {have} digits{more} the limit of {limit} (limits.digits_per_person in the "
                                 "settings): delete some on the My digits page first.")
-            if quota is not None:  # the drawings counted again inside the transaction: two imports at once add up
-                kept["drawings"] = db.execute("SELECT coalesce(sum(length(drawing) + length(seen)), 0) FROM digits "
-                                              "WHERE owner=?", (owner,)).fetchone()[0]
-            if quota is not None and sum(kept.values()) + adding > quota:
-                raise over_quota(kept, quota, adding)
+            if quota is not None:  # the drawings counted inside the transaction: two imports at once add up
+                kept = {"drawings": _drawing_bytes(db, owner), "runs": runs}
+                if sum(kept.values()) + adding > quota:
+                    raise over_quota(kept, quota, adding)
             now = time.time()
             ids = [db.execute("INSERT INTO digits (owner, label, created, drawing, seen) VALUES (?, ?, ?, ?, ?)",
                               (owner, int(label), now, drawing, seen)).lastrowid for label, drawing, seen in items]
@@ -59,10 +58,13 @@ class Digits:
         """What one person keeps, in bytes: their drawings (as stored) and their runs' folders (checkpoints, the
         state a run resumes from, first-layer snapshots, records)."""
         with self._db() as db:
-            drawings = db.execute("SELECT coalesce(sum(length(drawing) + length(seen)), 0) FROM digits WHERE owner=?",
-                                  (owner,)).fetchone()[0]
+            drawings = _drawing_bytes(db, owner)
+        return {"drawings": drawings, "runs": self._run_bytes(owner)}
+
+    def _run_bytes(self, owner: str) -> int:
+        with self._db() as db:
             runs = [r[0] for r in db.execute("SELECT id FROM runs WHERE owner=?", (owner,))]
-        return {"drawings": drawings, "runs": sum(_folder_bytes(self.run_dir(i)) for i in runs)}
+        return sum(_folder_bytes(self.run_dir(i)) for i in runs)
 
     def digits_version(self) -> int:
         """A number that changes whenever any saved digit does: the key of what is computed from them."""
@@ -74,6 +76,11 @@ class Digits:
     def _digits_changed(db) -> None:
         db.execute("INSERT INTO options (key, value) VALUES ('digits_changed', '1') ON CONFLICT(key) DO UPDATE SET "
                    "value = CAST(value AS INTEGER) + 1")
+
+
+def _drawing_bytes(db, owner: str) -> int:
+    return db.execute("SELECT coalesce(sum(length(drawing) + length(seen)), 0) FROM digits WHERE owner=?",
+                      (owner,)).fetchone()[0]
 
 
 def _folder_bytes(folder) -> int:
