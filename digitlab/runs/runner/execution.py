@@ -33,10 +33,6 @@ def resume_state(store: Store, run_id: int) -> dict | None:
         return None
 
 
-def forget_resume(store: Store, run_id: int) -> None:
-    (store.run_dir(run_id) / RESUME).unlink(missing_ok=True)
-
-
 def my_digits_report(before: checkpoint.Checkpoint | None, after: checkpoint.Checkpoint, held: list[dict],
                      mnist: data.MNIST) -> dict:
     """Accuracy on the held-out digits and on MNIST's test set, of the model a run started from and of its best."""
@@ -74,12 +70,14 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=No
             store.rewind(run_id, resume["epoch"])
         extra, held, record = None, [], {}
         if config.my_digits:
-            trained, held = sources.digits_split(store.digits(run.owner), config.my_digits, config.seed)
+            mine = store.digits(run.owner)
             kept = my_digits_result(store, run_id) if resume is not None else None
             if kept:  # going on after its worker stopped: the very digits it trained on, whatever was added since
-                mine = {r["id"]: r for r in store.digits(run.owner)}
-                trained = [mine[i] for i in kept["trained"] if i in mine]
-                held = [mine[i] for i in kept["held_out"] if i in mine]
+                by_id = {r["id"]: r for r in mine}
+                trained = [by_id[i] for i in kept["trained"] if i in by_id]
+                held = [by_id[i] for i in kept["held_out"] if i in by_id]
+            else:
+                trained, held = sources.digits_split(mine, config.my_digits, config.seed)
             x, y = handwriting.arrays(trained)
             extra = (torch.from_numpy(x.copy()), torch.from_numpy(y))
             record = {"trained": [r["id"] for r in trained], "held_out": [r["id"] for r in held]}
@@ -134,22 +132,18 @@ def execute(store: Store, run_id: int, data_root=None, on_event=None, trainer=No
             _write_json(store.run_dir(run_id) / MY_DIGITS, {**record, **my_digits_report(start, after, held, mnist)})
         status = Status.CANCELLED if result.cancelled else Status.COMPLETED
         store.finish(run_id, status, error=pruned if result.cancelled else None, **summary_of(result))
-        forget_resume(store, run_id)
     except files.DiskFull as e:  # not the run's fault: it waits in the queue, its resume state kept, for space
         store.wait_for_space(run_id, str(e))
         raise
     except UserError as e:
         store.finish(run_id, Status.FAILED, error=str(e))
-        forget_resume(store, run_id)
         raise
     except KeyboardInterrupt:
         store.finish(run_id, Status.CANCELLED, error="Stopped from the keyboard.")
-        forget_resume(store, run_id)
         raise
     except Exception as e:  # noqa: BLE001 - the run must never be left running
         first_line = str(e).splitlines()[0] if str(e) else "no message"
         store.finish(run_id, Status.FAILED, error=f"Training stopped with {type(e).__name__}: {first_line}.")
-        forget_resume(store, run_id)
         raise
     return store.get(run_id)
 

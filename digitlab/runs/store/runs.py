@@ -42,8 +42,10 @@ class Runs:
                        f"VALUES (?, {', '.join('?' * len(EPOCH_COLS))})", (run_id, *(m[c] for c in EPOCH_COLS)))
 
     def finish(self, run_id: int, status: Status, error: str | None = None, **summary) -> None:
-        """Record a run's end; a run deleted while it ran is removed now that nothing holds it."""
+        """Record a run's end: it has nothing left to resume; a run deleted while it ran is removed now that nothing
+        holds it."""
         self.update(run_id, status=status, error=error, finished=time.time(), **summary)
+        (self.run_dir(run_id) / RESUME).unlink(missing_ok=True)  # after the record: a failed write keeps it
         self._remove_if_deleted(run_id)
 
     def request_cancel(self, run_id: int) -> None:
