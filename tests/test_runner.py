@@ -474,3 +474,23 @@ def test_a_tick_that_fails_does_not_end_the_supervisor(tmp_path, capsys):
     sup.tick = tick
     sup.run()
     assert len(ticks) == 3 and "digitlab supervisor: RuntimeError: database is locked" in capsys.readouterr().err
+
+
+def test_no_worker_starts_while_the_disk_is_full(tmp_path, monkeypatch):
+    s = Store(tmp_path / "runs")
+    s.create(TrainConfig(hidden=[8], epochs=1, device="cpu"))  # waiting
+
+    class Counting:
+        ticks = 0
+
+        def tick(self):
+            Counting.ticks += 1
+
+    sup = supervisor.Supervisor(s, executor=Counting())
+    sup.last_backup = time.monotonic()  # no backup this tick
+    monkeypatch.setattr(files, "disk_full", lambda folder: True)
+    sup.tick()
+    assert Counting.ticks == 0  # a run would stop at its first write: the queue waits
+    monkeypatch.setattr(files, "disk_full", lambda folder: False)
+    sup.tick()
+    assert Counting.ticks == 1

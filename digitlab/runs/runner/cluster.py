@@ -8,7 +8,7 @@ import os
 import threading
 import time
 
-from digitlab import UserError, files, settings
+from digitlab import UserError, settings
 from digitlab.runs.runner import execution
 
 ENV = "DIGITLAB_RAY_ADDRESS"
@@ -102,8 +102,6 @@ class Ray:
     def tick(self) -> None:
         """Claim queued runs into the free slots and start each on the cluster."""
         connect(address())  # an unreachable cluster is one sentence in the supervisor's log, and nothing is claimed
-        if files.disk_full(self.store.root):
-            return  # a run would stop at its first write: the queue waits for space
         while self.busy() < self.slots:
             run_id = self.store.claim_next(os.getpid())
             if run_id is None:

@@ -51,7 +51,8 @@ class Supervisor:
             self.last_backup = time.monotonic()
             self.store.backup()
         sweep.advance_all(self.store, self.data_root)  # a sweep's next trials join the queue as its last ones finish
-        self.executor.tick()
+        if not files.disk_full(self.store.root):  # else a run would stop at its first write: the queue waits for space
+            self.executor.tick()
 
     def wake(self) -> None:
         """Tick now rather than at the next interval (say, right after a launch)."""

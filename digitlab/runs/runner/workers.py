@@ -85,8 +85,6 @@ class Local:
 
     def tick(self) -> None:
         self.workers = [p for p in self.workers if p.poll() is None]  # poll() reaps an exited worker
-        if files.disk_full(self.store.root):
-            return  # a run would stop at its first write: the queue waits for space
         waiting = len(self.store.queue_order())
         for slot in range(self.slots):
             if waiting <= 0:
