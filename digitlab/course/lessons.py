@@ -13,7 +13,7 @@ import numpy as np
 
 from digitlab import UserError, settings
 from digitlab.learn import metrics
-from digitlab.learn.config import MNIST_TRAIN, NAMES
+from digitlab.learn.config import MNIST_TRAIN, NAMES, VAL_SIZE
 from digitlab.learn.presets import COURSE, PRESETS, differences, preset
 from digitlab.runs.store import Status, Store
 
@@ -75,7 +75,7 @@ class Missing(UserError):
                 for name, what in (different or {}).items() if name in todo]
         if training:
             said.append(f"{', '.join(training)} {'is' if len(training) == 1 else 'are'} still training: come back "
-                        "when "+ ("it finishes" if len(training) == 1 else "they finish"))
+                        "when " + ("it finishes" if len(training) == 1 else "they finish"))
         if todo:
             said.append(f"launch {', '.join(todo)} first")
         super().__init__(f"Your runs do not answer this yet: {'; '.join(said)}.")
@@ -115,6 +115,14 @@ def _close(q, values: dict, best, margin: dict, what: str) -> tuple[tuple, str]:
 def _tie_said(q, tied: tuple, what: str) -> str:
     return (f" A tie: {' and '.join(_label(q, k) for k in tied)} {what}, so each of them is right."
             if len(tied) > 1 else "")
+
+
+def _right(q, values: dict, best, margin: dict, what: str, tie_what: str) -> tuple[tuple, str]:
+    """(every answer that is right, what the reason adds): those tied with best, else those too close to call."""
+    tied = _tied(values, best)
+    if len(tied) > 1:
+        return tied, _tie_said(q, tied, tie_what)
+    return _close(q, values, best, margin, what)
 
 
 # --- the checks: what the learner's runs say -------------------------------------------------------------------
@@ -175,11 +183,10 @@ def _best_checkpoint(q, store, runs, ctx) -> Expected:
     accs = {name: run.test_acc for name, run in zip(q.presets, _needed(q, runs, ctx))}
     best = max(accs, key=lambda k: accs[k])
     said = "; ".join(f"{_label(q, k)} {v:.2%}" for k, v in accs.items())
-    tied = _tied(accs, best)
     margin = {k: _spread((accs[k], TEST_IMAGES), (accs[best], TEST_IMAGES)) for k in accs}
-    close, note = _close(q, accs, best, margin, "test accuracies") if len(tied) < 2 else (tied, "")
+    right, note = _right(q, accs, best, margin, "test accuracies", f"scored {accs[best]:.2%}")
     return Expected(best, f"The test accuracy of each run's kept checkpoint (its best validation epoch): {said}."
-                          + _tie_said(q, tied, f"scored {accs[best]:.2%}") + note, close)
+                          + note, right)
 
 
 def _reached(q, store, runs, ctx) -> Expected:
@@ -194,15 +201,13 @@ def _largest_gap(q, store, runs, ctx) -> Expected:
     for name, run in zip(q.presets, _needed(q, runs, ctx)):
         last = store.epochs(run.id)[-1]
         gaps[name] = last["train_acc"] - last["val_acc"]
-        val = run.config.get("val_size", 12_000)
+        val = run.config.get("val_size", VAL_SIZE)
         parts[name] = ((last["train_acc"], MNIST_TRAIN - val), (last["val_acc"], val))
     worst = max(gaps, key=lambda k: gaps[k])
     said = "; ".join(f"{_label(q, k)} {v * 100:+.2f} points" for k, v in gaps.items())
-    tied = _tied(gaps, worst)
     margin = {k: max(GAP_SEEDS, _spread(*parts[k], *parts[worst])) for k in gaps}
-    close, note = _close(q, gaps, worst, margin, "gaps") if len(tied) < 2 else (tied, "")
-    return Expected(worst, f"Training minus validation accuracy at each run's last epoch: {said}."
-                           + _tie_said(q, tied, "share the largest gap") + note, close)
+    right, note = _right(q, gaps, worst, margin, "gaps", "share the largest gap")
+    return Expected(worst, f"Training minus validation accuracy at each run's last epoch: {said}." + note, right)
 
 
 def _params(q, store, runs, ctx) -> Expected:
@@ -235,14 +240,13 @@ def _lowest_recall(q, store, runs, ctx) -> Expected:
         raise Missing(list(q.presets))
     per = evaluation.evaluate_checkpoint(checkpoint.load(run.checkpoint), ctx["mnist"]())["per_class"][:10]
     worst = min(per, key=lambda r: (r["recall"], r["digit"]))
-    tied = tuple(str(r["digit"]) for r in per if r["recall"] == worst["recall"])
     recalls = {r["digit"]: r["recall"] for r in per}
     margin = {r["digit"]: _spread((r["recall"], r["support"]), (worst["recall"], worst["support"])) for r in per}
-    close, note = _close(q, recalls, worst["digit"], margin, "recalls") if len(tied) < 2 else (tied, "")
+    right, note = _right(q, recalls, worst["digit"], margin, "recalls", f"share it, {worst['recall']:.2%}")
     return Expected(str(worst["digit"]), f"Your run's checkpoint on the test set: recall of {worst['digit']} is "
                                         f"{worst['recall']:.2%}, the lowest (the best: "
                                         f"{max(r['recall'] for r in per):.2%})."
-                                        + _tie_said(q, tied, f"share it, {worst['recall']:.2%}") + note, close)
+                                        + note, right)
 
 
 FINE_TUNE = "a fine-tune on My digits (the My digits page: save 20 digits or more, then Fine-tune)"
