@@ -44,9 +44,14 @@ def _equal_states(a: dict, b: dict) -> bool:
     return True
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
-def test_a_loop_resumed_from_an_epoch_ends_exactly_where_one_never_stopped(tiny, recipe):
-    config = TrainConfig(hidden=(32, 16), epochs=5, batch_size=64, device="cpu", seed=3, **RECIPES[recipe])
+@pytest.mark.parametrize("recipe", [*RECIPES, "bf16 [hardware]", "bf16 [no hardware]"])
+def test_a_loop_resumed_from_an_epoch_ends_exactly_where_one_never_stopped(tiny, recipe, monkeypatch):
+    if recipe.startswith("bf16"):  # both sides of the processor's path, whichever this machine is
+        native = recipe == "bf16 [hardware]"
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native)
+    settings = RECIPES.get(recipe, dict(optimizer="adam", precision="bf16", ema=0.9))
+    config = TrainConfig(hidden=(32, 16), epochs=5, batch_size=64, device="cpu", seed=3, **settings)
     whole: dict[int, dict] = {}
     full = train(config, tiny, lambda e, info: whole.__setitem__(info["epoch"], info) if e == "resume" else None)
     assert sorted(whole) == [1, 2, 3, 4]  # after each epoch but the last
@@ -59,6 +64,8 @@ def test_a_loop_resumed_from_an_epoch_ends_exactly_where_one_never_stopped(tiny,
         assert _equal_states({key: whole[4][key]}, {key: again[4][key]}), key
     assert _without_seconds(rest.epochs) == _without_seconds(full.epochs)
     assert (rest.best_epoch, rest.best_val_acc, rest.test_acc) == (full.best_epoch, full.best_val_acc, full.test_acc)
+    if recipe.startswith("bf16"):
+        assert full.precision == rest.precision == ("bf16" if recipe == "bf16 [hardware]" else "fp32")
     assert _equal_states(rest.best_state, full.best_state)
 
 
