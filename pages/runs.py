@@ -91,7 +91,8 @@ if chosen:
     sel = [(lbl, store.epochs(r.id)) for lbl, r in zip(chosen, picked)]
     colors = [plots.run_color(r.id) for r in picked]
     o1, o2, o3 = st.columns([2, 2, 1])
-    asked = [x for x in st.query_params.get("splits", "").split(",") if x in SPLITS]  # a lesson's link names them
+    named = st.query_params.get("splits", "").split(",")  # a lesson's link names them (or a hand-made address)
+    asked = list(dict.fromkeys(x for x in named if x in SPLITS))
     splits = o1.segmented_control("Splits", list(SPLITS), default=asked or ["train", "test"], selection_mode="multi")
     x = o2.segmented_control("x-axis", list(plots.X_AXES), default="epoch", format_func=plots.X_AXES.get) or "epoch"
     log_y = o3.toggle("Log y", help="A log scale separates losses that are all near zero.")

@@ -719,6 +719,10 @@ def test_runs_opens_on_the_splits_and_the_measure_a_lesson_links_with(store_with
     assert not at.exception
     assert at.segmented_control[0].label == "Splits" and at.segmented_control[0].value == ["train", "val"]
     assert [s.value for s in at.selectbox if s.label == "Accuracy on"] == ["val"]
+    at.query_params.update({"splits": "val,val,test," + "x" * 3000, "on": "<b>"})  # hand-made, or hostile
+    at.run()
+    assert not at.exception and at.segmented_control[0].value == ["val", "test"]
+    assert [s.value for s in at.selectbox if s.label == "Accuracy on"] == ["test"]
 
 
 def test_a_newcomer_is_told_what_digitlab_is_and_where_the_course_starts(app_env):
